@@ -1,0 +1,131 @@
+"""The Python API: `check(target)` returns a Report; the CLI is a thin layer over it."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hfcheck.config import Settings, load_settings
+from hfcheck.findings import SEVERITY_RANK, Finding
+from hfcheck.registry import Rule, all_rules, matches
+from hfcheck.repo import RepoView
+from hfcheck.targets import Target, resolve_targets
+
+
+@dataclass
+class TargetReport:
+    path: str  # the target as given
+    root: Path
+    findings: list[Finding]
+    settings: Settings
+    revision: str | None = None  # resolved commit, for hub targets
+
+    def exit_code(self) -> int:
+        """1 when a finding is at or above this target's fail_on, else 0."""
+        return exit_code_for(self.findings, self.settings.fail_on)
+
+
+@dataclass
+class Report:
+    targets: list[TargetReport] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for t in self.targets for f in t.findings]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {"error": 0, "warning": 0, "info": 0}
+        for finding in self.findings:
+            counts[finding.severity] += 1
+        return counts
+
+    def exit_code(self) -> int:
+        """The CLI's exit status: 1 when any target failed its own fail_on, else 0."""
+        return max((t.exit_code() for t in self.targets), default=0)
+
+
+def exit_code_for(findings: list[Finding], fail_on: str) -> int:
+    if fail_on == "never":
+        return 0
+    threshold = SEVERITY_RANK[fail_on]
+    return 1 if any(SEVERITY_RANK[f.severity] >= threshold for f in findings) else 0
+
+
+def check(target: str | Path = ".", config: Settings | str | Path | None = None, **overrides) -> Report:
+    """Check one target (folder, cache snapshot or file inside a repo) and return the Report.
+
+    `config` is a Settings object, or the path of a settings file; `overrides` set
+    Settings fields (select, ignore, severity, fail_on, deploy, ...)."""
+    if isinstance(config, Settings):
+        return Report([check_target(t, settings=config) for t in resolve_targets([str(target)])])
+    return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides)
+
+
+def check_many(names: list[str], *, config_file: Path | None = None, overrides: dict | None = None, baseline: set[str] | None = None) -> Report:
+    rules = all_rules()  # loads rule modules first: they declare their options
+    report = Report()
+    for target in resolve_targets(names):
+        settings = load_settings(target.root, config_file, overrides)
+        report.targets.append(check_target(target, settings=settings, rules=rules, baseline=baseline))
+    return report
+
+
+def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None = None, baseline: set[str] | None = None) -> TargetReport:
+    rules = rules or all_rules()
+    repo = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
+    selected = [r for r in rules if matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
+    findings: list[Finding] = []
+    for phase in ("main", "final"):
+        for rule in selected:
+            if rule.phase == phase:
+                findings.extend(run_rule(rule, repo, settings))
+    findings = [f for f in findings if not _ignored_by_path(f, settings)]
+    if baseline:
+        findings = [f for f in findings if fingerprint(f) not in baseline]
+    unique = sorted(set(findings), key=Finding.sort_key)
+    return TargetReport(target.label, target.root, unique, settings)
+
+
+def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
+    default_fix = rule.default_fix
+    try:
+        partial = list(rule.check(repo) or ())
+    except Exception as error:  # one broken rule must not hide every other finding
+        repo.rule_crashes.append((rule.code, f"{type(error).__name__}: {error}"))
+        return []
+    findings = []
+    for item in partial:
+        finding = item.completed(rule.code, rule.severity, rule.concern, default_fix)
+        override = settings.severity.get(rule.code)
+        if override:
+            finding = Finding(**{**finding.to_dict(), "severity": override})
+        findings.append(finding)
+    return findings
+
+
+def _ignored_by_path(finding: Finding, settings: Settings) -> bool:
+    if not settings.per_path_ignores or finding.path is None:
+        return False
+    return any(fnmatch.fnmatchcase(finding.path, pattern) and matches(finding.code, codes) for pattern, codes in settings.per_path_ignores.items())
+
+
+def fingerprint(finding: Finding) -> str:
+    """Stable across runs and line moves: code, file and message."""
+    text = f"{finding.code}\0{finding.path or ''}\0{finding.message}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def write_baseline(report: Report, path: Path) -> None:
+    entries = sorted({fingerprint(f) for f in report.findings})
+    path.write_text(json.dumps({"hfcheck_baseline": 1, "fingerprints": entries}, indent=1) + "\n", encoding="utf-8")
+
+
+def read_baseline(path: Path) -> set[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("fingerprints"), list):
+        raise ValueError(f"{path} is not an hfcheck baseline (write one with --write-baseline)")
+    return set(data["fingerprints"])

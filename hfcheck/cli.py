@@ -1,0 +1,138 @@
+"""The command line: parse flags, call the API, pick a formatter, set the exit code.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or
+internal error."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from hfcheck import __version__
+
+EXIT_USAGE = 2
+
+
+class _DefaultToCheck(click.Group):
+    """`hfcheck [OPTIONS] [TARGETS]...` runs `check`; `rules` and `explain` are commands."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args.insert(0, "check")
+        return super().parse_args(ctx, args)
+
+
+def _split(values: tuple[str, ...]) -> list[str] | None:
+    items = [item.strip() for value in values for item in value.split(",") if item.strip()]
+    return items or None
+
+
+@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="hfcheck", message="%(prog)s %(version)s")
+def main():
+    """Production-readiness linter for Hugging Face model repositories.
+
+    \b
+    hfcheck [OPTIONS] [TARGETS]...   check repos (default: the current folder)
+    hfcheck rules                    list every rule
+    hfcheck explain CODE             show a rule's documentation
+    """
+
+
+@main.command("check")
+@click.argument("targets", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE instead of stdout.")
+@click.option("--select", multiple=True, help="Only these codes, prefixes or concerns (comma-separated).")
+@click.option("--ignore", multiple=True, help="Skip these codes, prefixes or concerns (comma-separated).")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), help="Lowest severity that fails the run (default: error).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Settings file (instead of the target's pyproject.toml/.hfcheck.yaml).")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Do not report findings recorded in this baseline file.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), help="Record the current findings as the baseline and exit 0.")
+@click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; print only findings and the summary.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, debug):
+    """Check model repositories (folders, HF cache snapshots, or files inside a repo)."""
+    try:
+        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet)
+    except click.exceptions.Exit:
+        raise
+    except click.ClickException:
+        raise
+    except Exception as error:
+        if debug:
+            raise
+        from hfcheck.targets import TargetError
+
+        kind = "" if isinstance(error, (TargetError, ValueError, OSError)) else "internal error: "
+        click.echo(f"hfcheck: {kind}{error}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(code)
+
+
+def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet) -> int:
+    from hfcheck.api import check_many, fingerprint, read_baseline
+    from hfcheck.api import write_baseline as save_baseline
+    from hfcheck.registry import all_rules
+
+    overrides = {"select": _split(select), "ignore": _split(ignore), "fail_on": fail_on}
+    known = read_baseline(baseline) if baseline else None
+    report = check_many(list(targets), config_file=config_file, overrides=overrides, baseline=known)
+    if write_baseline:
+        save_baseline(report, write_baseline)
+        click.echo(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}", err=True)
+        return 0
+    from hfcheck.report import render
+
+    color = output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    text = render(report, fmt, rules=all_rules(), fingerprint=fingerprint, color=color, quiet=quiet)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    return report.exit_code()
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+def rules_command(fmt):
+    """List every rule: code, concern, default severity, fixable, summary."""
+    from hfcheck.registry import all_rules
+
+    rules = all_rules()
+    if fmt == "json":
+        import json
+
+        rows = [{"code": r.code, "name": r.name, "concern": r.concern, "severity": r.severity, "fixable": r.fixable, "summary": r.summary} for r in rules]
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "markdown":
+        click.echo(rules_markdown(rules), nl=False)
+    else:
+        width = max(len(r.name) for r in rules)
+        for r in rules:
+            click.echo(f"{r.code}  {r.name:<{width}}  {r.concern:<14} {r.severity:<7} {'fix' if r.fixable else '   '}  {r.summary}")
+
+
+def rules_markdown(rules) -> str:
+    """The rules table of the README (a test keeps the README in step with it)."""
+    lines = ["| Code | Name | Concern | Severity | Fixable | What it catches |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in rules:
+        lines.append(f"| {r.code} | {r.name} | {r.concern} | {r.severity} | {'yes' if r.fixable else ''} | {r.summary.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+@main.command("explain")
+@click.argument("code")
+def explain_command(code):
+    """Show the documentation of one rule."""
+    from hfcheck.registry import get_rule
+
+    found = get_rule(code)
+    if found is None:
+        click.echo(f"hfcheck: no rule {code!r}; `hfcheck rules` lists them", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{found.code} {found.name} ({found.concern}, {found.severity}{', fixable' if found.fixable else ''})\n")
+    click.echo(found.doc)

@@ -1,0 +1,130 @@
+"""Rule metadata and discovery: built-in rules from `hfcheck.rules`, third-party rules
+from the `hfcheck.rules` entry point group. The engine knows no rule by name."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from hfcheck.findings import CONCERNS, SEVERITIES
+
+CODE_PATTERN = re.compile(r"^[A-Z]{2,4}[0-9]{3}$")
+_SECTION = re.compile(r"^(Why|Fix|Example|Fixes|Options):\s*", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    concern: str
+    severity: str
+    summary: str
+    doc: str
+    fixable: bool
+    check: Callable
+    # "final" rules run after every other rule, e.g. to report what the others could not read.
+    phase: str = "main"
+
+    @property
+    def default_fix(self) -> str | None:
+        return doc_section(self.doc, "Fix")
+
+
+def doc_section(doc: str, title: str) -> str | None:
+    """The paragraph of a rule's docstring that starts with `Title:`."""
+    parts = _SECTION.split(doc)
+    # split() with one group gives [before, title1, text1, title2, text2, ...]
+    for heading, text in zip(parts[1::2], parts[2::2]):
+        if heading == title:
+            return " ".join(text.split()) or None
+    return None
+
+
+_RULES: dict[str, Rule] = {}
+_loaded = False
+
+
+class RegistryError(Exception):
+    pass
+
+
+def rule(code: str, *, concern: str, severity: str, fixable: bool = False, name: str | None = None, phase: str = "main"):
+    """Register a rule. Its docstring is its documentation: a one-line summary, then
+    `Why:`, `Fix:` and `Example:` paragraphs; `Fix:` is the fix text of every finding
+    that does not carry its own."""
+    if not CODE_PATTERN.match(code):
+        raise RegistryError(f"rule code {code!r} must look like ABC123")
+    if concern not in CONCERNS:
+        raise RegistryError(f"rule {code}: unknown concern {concern!r}")
+    if severity not in SEVERITIES:
+        raise RegistryError(f"rule {code}: unknown severity {severity!r}")
+
+    def register(func):
+        doc = inspect.cleandoc(func.__doc__ or "")
+        if not doc:
+            raise RegistryError(f"rule {code} has no documentation")
+        if code in _RULES and _RULES[code].check is not func:
+            raise RegistryError(f"rule code {code} is defined twice ({_RULES[code].check.__module__} and {func.__module__})")
+        _RULES[code] = Rule(
+            code=code,
+            name=name or func.__name__.replace("_", "-"),
+            concern=concern,
+            severity=severity,
+            summary=" ".join(doc.split("\n\n")[0].split()),
+            doc=doc,
+            fixable=fixable,
+            check=func,
+            phase=phase,
+        )
+        return func
+
+    return register
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import hfcheck.rules as builtin
+
+    for module in pkgutil.iter_modules(builtin.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"hfcheck.rules.{module.name}")
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group="hfcheck.rules"):
+        try:
+            entry_point.load()  # importing the plugin's module registers its rules
+        except Exception as error:  # a broken plugin must not hide the built-in rules
+            raise RegistryError(f"cannot load rule plugin {entry_point.name!r} ({entry_point.value}): {error}") from error
+
+
+def all_rules() -> list[Rule]:
+    _load()
+    return sorted(_RULES.values(), key=lambda r: r.code)
+
+
+def get_rule(code: str) -> Rule | None:
+    _load()
+    return _RULES.get(code.upper())
+
+
+def matches(code: str, patterns: Iterable[str]) -> bool:
+    """A code matches a pattern that is the code itself, one of its prefixes, a concern
+    name, or ALL."""
+    return any(_matches_one(code, p) for p in patterns)
+
+
+def _matches_one(code: str, pattern: str) -> bool:
+    pattern = pattern.strip()
+    if pattern.upper() == "ALL":
+        return True
+    if pattern in CONCERNS:
+        found = _RULES.get(code)
+        return found is not None and found.concern == pattern
+    return code.startswith(pattern.upper())

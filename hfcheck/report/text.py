@@ -1,0 +1,38 @@
+"""Human output: findings grouped by file, coloured on a terminal, one summary line."""
+
+from __future__ import annotations
+
+import click
+
+from hfcheck.report import display_path
+
+_COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
+
+
+def render(report, *, color: bool = False, quiet: bool = False, **_options) -> str:
+    def style(text, **kwargs):
+        return click.style(text, **kwargs) if color else text
+
+    out: list[str] = []
+    for target in report.targets:
+        by_file: dict[str | None, list] = {}
+        for finding in target.findings:
+            by_file.setdefault(finding.path, []).append(finding)
+        for path, findings in by_file.items():
+            out.append(style(display_path(target.root, path), bold=True))
+            for finding in findings:
+                where = f"{finding.line}" if finding.line else "-"
+                severity = style(f"{finding.severity:<7}", fg=_COLOURS[finding.severity])
+                out.append(f"  {where:>5}  {severity} {style(finding.code, bold=True)}  {finding.message}")
+                if finding.fix and not quiet:
+                    out.append(f"{'':16}{style('fix:', dim=True)} {finding.fix}")
+            out.append("")
+    counts = report.summary
+    total = sum(counts.values())
+    targets = len(report.targets)
+    if total:
+        parts = [f"{counts[s]} {s}{'s' if counts[s] != 1 and s != 'info' else ''}" for s in ("error", "warning", "info")]
+        out.append(f"Found {', '.join(parts)} in {targets} target{'s' if targets != 1 else ''}.")
+    else:
+        out.append(style(f"All checks passed ({targets} target{'s' if targets != 1 else ''}).", fg="green"))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,48 @@
+"""Rules about hfcheck's own view of the target: files it could not read, settings it
+could not understand, rules that failed. They run last, after every other rule read what
+it needed."""
+
+from hfcheck.findings import Finding
+from hfcheck.registry import rule
+from hfcheck.repo import concern_of
+
+
+@rule("HFC001", concern="config", severity="warning", phase="final")
+def unreadable_file(repo):
+    """A file in the target could not be read, so nothing that depends on it was checked.
+
+    Why: a checker that silently skips what it cannot read gives a clean verdict on a
+    repo it never saw. Symlinks that leave the target, FIFOs and device files are never
+    opened (a hostile repo could otherwise leak files or hang the check); files over the
+    size limit for their kind are not read; text that is not UTF-8 fails in transformers
+    too (an error).
+    Fix: make the file a readable regular file inside the repository, in UTF-8, or
+    exclude it with `exclude = ["path"]` if it is not part of the model.
+    """
+    for error in repo.read_errors.values():
+        yield Finding.at(error.path, error.message, severity=error.severity, concern=concern_of(error.path))
+
+
+@rule("HFC002", concern="config", severity="error", phase="final")
+def invalid_settings(repo):
+    """hfcheck's own settings (`[tool.hfcheck]`, `.hfcheck.yaml`, `--config`) have an
+    unknown key or a value of the wrong type.
+
+    Why: a misspelt `ignore` or `fail_on` silently changes what the CI gate lets through.
+    Fix: correct the key; `hfcheck rules` lists the codes, the README lists every setting.
+    """
+    for problem in repo.settings.problems if repo.settings else ():
+        yield Finding.at(problem.path, problem.message, line=problem.line)
+
+
+@rule("HFC003", concern="config", severity="error", phase="final")
+def rule_crashed(repo):
+    """A rule raised an exception on this repository, so its check did not run.
+
+    Why: hfcheck reports the failure instead of hiding every other finding behind a
+    traceback; the repo is not known to pass that rule.
+    Fix: report the message to the rule's authors (for built-in rules, hfcheck's issue
+    tracker) with the file that triggered it; `--ignore CODE` skips the rule meanwhile.
+    """
+    for code, error in repo.rule_crashes:
+        yield Finding.at(None, f"rule {code} failed: {error}")
