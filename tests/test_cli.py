@@ -1,0 +1,182 @@
+"""The command line as users and CI run it: formats, exit codes, settings, targets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from hfcheck.cli import main
+
+BROKEN = FIXTURES / "tiny-llama-broken-config"
+CLEAN = FIXTURES / "tiny-llama"
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+def test_clean_fixture_exits_0():
+    result = run(CLEAN)
+    assert result.exit_code == 0, result.output
+    assert "All checks passed" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_broken_config_exits_1_in_every_format(fmt):
+    result = run(BROKEN, "--format", fmt)
+    assert result.exit_code == 1
+    assert "CFG002" in result.output
+
+
+def test_json_contract():
+    data = json.loads(run(BROKEN, "--format", "json").output)
+    assert set(data) == {"version", "targets", "summary"}
+    assert data["summary"] == {"error": 1, "warning": 0, "info": 0}
+    [target] = data["targets"]
+    assert target["path"] == str(BROKEN)
+    [finding] = target["findings"]
+    assert set(finding) == {"code", "severity", "concern", "message", "path", "line", "fix"}
+    assert (finding["code"], finding["concern"], finding["path"], finding["line"]) == ("CFG002", "config", "config.json", 23)
+    assert finding["fix"]
+
+
+def test_github_annotations():
+    out = run(BROKEN, "--format", "github").output.strip()
+    assert out.startswith("::error file=")
+    assert ",line=23,title=CFG002 (config)::config.json is not valid JSON" in out
+    assert "\n" not in out  # multi-line messages are escaped
+
+
+def test_text_groups_by_file_and_is_plain_when_piped():
+    out = run(BROKEN).output
+    assert "config.json\n" in out and "\x1b[" not in out
+    assert out.rstrip().endswith("Found 1 error, 0 warnings, 0 info in 1 target.")
+
+
+def test_output_file(tmp_path):
+    target = tmp_path / "report.json"
+    result = run(BROKEN, "--format", "json", "--output", target)
+    assert result.exit_code == 1 and result.output == ""
+    assert json.loads(target.read_text())["summary"]["error"] == 1
+
+
+def test_fail_on_and_select_ignore(tiny_llama):
+    (tiny_llama / "extra.json").write_text('{"a": 1, "a": 2}')
+    assert run(tiny_llama).exit_code == 0  # a warning does not fail by default
+    assert run(tiny_llama, "--fail-on", "warning").exit_code == 1
+    assert run(tiny_llama, "--fail-on", "warning", "--ignore", "CFG004").exit_code == 0
+    assert run(tiny_llama, "--fail-on", "warning", "--select", "HFC").exit_code == 0
+    assert run(tiny_llama, "--fail-on", "warning", "--select", "config").exit_code == 1
+    assert run(BROKEN, "--fail-on", "never").exit_code == 0
+
+
+def test_settings_from_pyproject_and_yaml(tiny_llama):
+    (tiny_llama / "extra.json").write_text("{,}")
+    (tiny_llama / "pyproject.toml").write_text('[tool.hfcheck]\nignore = ["CFG002"]\n')
+    assert run(tiny_llama).exit_code == 0
+    (tiny_llama / "pyproject.toml").unlink()
+    (tiny_llama / ".hfcheck.yaml").write_text("per_path_ignores:\n  'extra.json': [CFG002]\n")
+    assert run(tiny_llama).exit_code == 0
+    (tiny_llama / ".hfcheck.yaml").write_text("severity:\n  CFG002: info\nfail_on: info\n")
+    result = run(tiny_llama, "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["summary"] == {"error": 0, "warning": 0, "info": 1}
+
+
+def test_unknown_setting_is_a_finding(tiny_llama):
+    (tiny_llama / ".hfcheck.yaml").write_text("ignroe: [CFG002]\ndeploy:\n  gpus: two\n  vram: 3\n")
+    data = json.loads(run(tiny_llama, "--format", "json").output)
+    messages = [f["message"] for f in data["targets"][0]["findings"] if f["code"] == "HFC002"]
+    assert any("unknown setting 'ignroe'" in m for m in messages)
+    assert any("deploy.gpus must be a positive integer" in m for m in messages)
+    assert any("unknown deploy setting 'vram'" in m for m in messages)
+
+
+def test_cli_flags_override_the_file(tiny_llama):
+    (tiny_llama / "extra.json").write_text("{,}")
+    (tiny_llama / ".hfcheck.yaml").write_text("fail_on: never\n")
+    assert run(tiny_llama).exit_code == 0
+    assert run(tiny_llama, "--fail-on", "error").exit_code == 1
+
+
+def test_baseline_adopts_existing_findings(tiny_llama, tmp_path):
+    (tiny_llama / "extra.json").write_text("{,}")
+    baseline = tmp_path / "baseline.json"
+    assert run(tiny_llama, "--write-baseline", baseline).exit_code == 0
+    assert run(tiny_llama, "--baseline", baseline).exit_code == 0
+    (tiny_llama / "other.json").write_text("[,]")
+    result = run(tiny_llama, "--baseline", baseline)
+    assert result.exit_code == 1 and "other.json" in result.output and "extra.json" not in result.output
+
+
+def test_file_targets_map_to_their_repo_root(tiny_llama, tmp_path):
+    (tiny_llama / "config.json").write_text("{")
+    result = run(tiny_llama / "config.json", tiny_llama / "README.md", "--format", "json")
+    data = json.loads(result.output)
+    assert len(data["targets"]) == 1  # one root, checked once
+    assert [f["code"] for f in data["targets"][0]["findings"]] == ["CFG002"]
+
+
+def test_hf_cache_snapshot_with_blob_links(tmp_path):
+    repo = tmp_path / "hub" / "models--org--tiny"
+    blobs, snapshot = repo / "blobs", repo / "snapshots" / "abc123"
+    blobs.mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for file in CLEAN.iterdir():
+        blob = blobs / f"sha-{file.name}"
+        blob.write_bytes(file.read_bytes())
+        (snapshot / file.name).symlink_to(Path("../../blobs") / blob.name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    for target in (snapshot, repo):
+        result = run(target)
+        assert result.exit_code == 0, result.output
+
+
+def test_missing_target_is_a_usage_error():
+    result = run("no/such/folder/here")
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.output
+
+
+def test_rules_and_explain():
+    listing = run("rules").output
+    assert "CFG002" in listing and "invalid-json" in listing
+    explained = run("explain", "cfg002")
+    assert explained.exit_code == 0 and "Why:" in explained.output and "Fix:" in explained.output
+    assert run("explain", "XYZ999").exit_code == 2
+
+
+def test_every_rule_is_documented():
+    from hfcheck.registry import all_rules, doc_section
+
+    for rule in all_rules():
+        assert doc_section(rule.doc, "Why"), rule.code
+        assert rule.default_fix or rule.code.startswith("SMK"), rule.code
+
+
+def test_version_and_no_traceback_on_internal_error(tiny_llama):
+    version = subprocess.run([sys.executable, "-m", "hfcheck", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("hfcheck ")
+    bad = tiny_llama / "bad.yaml"
+    bad.write_text("select: [\n")
+    result = subprocess.run([sys.executable, "-m", "hfcheck", str(tiny_llama), "--config", str(bad)], capture_output=True, text=True)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "HFC002" in result.stdout and result.returncode == 1
+
+
+def test_colour_only_on_a_terminal(tiny_llama):
+    (tiny_llama / "config.json").write_text("{")
+    script = "import pty, sys; sys.exit(pty.spawn([sys.executable, '-m', 'hfcheck', sys.argv[1]]) >> 8)"
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    coloured = subprocess.run([sys.executable, "-c", script, str(tiny_llama)], capture_output=True, text=True, env=env)
+    plain = subprocess.run([sys.executable, "-c", script, str(tiny_llama)], capture_output=True, text=True, env={**env, "NO_COLOR": "1"})
+    assert "\x1b[" in coloured.stdout
+    assert "\x1b[" not in plain.stdout and "CFG002" in plain.stdout
