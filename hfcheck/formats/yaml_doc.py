@@ -51,24 +51,42 @@ def parse_yaml(text: str, *, line_offset: int = 0) -> YamlDoc:
 
 
 def _check_bounds(text: str) -> str | None:
+    """Refuse documents whose aliases would expand past MAX_NODES nodes (counting each
+    alias as the size of what it points to), or that nest too deep."""
     import yaml
 
-    aliases = nodes = depth = 0
+    aliases = 0
+    expanded: dict[str, int] = {}  # anchor -> nodes it stands for, once expanded
+    open_collections: list[list] = [[None, 0]]  # [anchor, nodes so far]; [0] is the document
+
+    def add(nodes: int) -> str | None:
+        open_collections[-1][1] += nodes
+        if nodes > MAX_NODES or open_collections[0][1] > MAX_NODES:
+            return f"expands to more than {MAX_NODES} nodes (a YAML alias bomb?)"
+        return None
+
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        problem = None
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > MAX_ALIASES:
                 return f"more than {MAX_ALIASES} aliases (a YAML alias bomb?)"
-        elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
-            nodes += 1
-            if nodes > MAX_NODES:
-                return f"more than {MAX_NODES} nodes"
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
+            problem = add(expanded.get(event.anchor, 1))
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                expanded[event.anchor] = 1
+            problem = add(1)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_collections.append([event.anchor, 1])
+            if len(open_collections) > MAX_DEPTH:
                 return f"nested deeper than {MAX_DEPTH} levels"
         elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+            anchor, nodes = open_collections.pop()
+            if anchor:
+                expanded[anchor] = nodes
+            problem = add(nodes)
+        if problem:
+            return problem
     return None
 
 
