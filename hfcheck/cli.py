@@ -52,12 +52,14 @@ def main():
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Settings file (instead of the target's pyproject.toml/.hfcheck.yaml).")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Do not report findings recorded in this baseline file.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), help="Record the current findings as the baseline and exit 0.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True, help="Check targets in parallel processes (0: one per CPU).")
+@click.option("--hf-cache", "hf_cache", is_flag=True, help="Also check every model snapshot in the local Hugging Face cache (HF_HUB_CACHE / HF_HOME).")
 @click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; print only findings and the summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, debug):
+def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, debug):
     """Check model repositories (folders, HF cache snapshots, or files inside a repo)."""
     try:
-        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet)
+        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet)
     except click.exceptions.Exit:
         raise
     except click.ClickException:
@@ -73,14 +75,16 @@ def check_command(targets, fmt, output, select, ignore, fail_on, config_file, ba
     sys.exit(code)
 
 
-def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet) -> int:
+def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet) -> int:
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck.registry import all_rules
+    from hfcheck.targets import hf_cache_snapshots
 
     overrides = {"select": _split(select), "ignore": _split(ignore), "fail_on": fail_on}
     known = read_baseline(baseline) if baseline else None
-    report = check_many(list(targets), config_file=config_file, overrides=overrides, baseline=known)
+    cached = hf_cache_snapshots() if hf_cache else []
+    report = check_many(list(targets), config_file=config_file, overrides=overrides, baseline=known, jobs=jobs or os.cpu_count() or 1, extra_targets=cached)
     if write_baseline:
         save_baseline(report, write_baseline)
         click.echo(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}", err=True)

@@ -85,3 +85,22 @@ def _relative_if_possible(path: Path) -> Path:
     except ValueError:
         return path
     return path if str(relative).startswith("..") else relative
+
+
+def hf_cache_snapshots(cache_dir: str | None = None) -> list[Target]:
+    """Every model snapshot in the local Hugging Face cache (HF_HUB_CACHE, HF_HOME, ...),
+    found with huggingface_hub's own cache scanner."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        info = scan_cache_dir(cache_dir)
+    except CacheNotFound as error:
+        raise TargetError(f"no Hugging Face cache at {error.cache_dir}") from None
+    targets = []
+    for repo in sorted(info.repos, key=lambda r: r.repo_id):
+        if repo.repo_type != "model":
+            continue
+        for revision in sorted(repo.revisions, key=lambda r: r.commit_hash):
+            targets.append(Target(f"{repo.repo_id}@{revision.commit_hash}", Path(revision.snapshot_path)))
+    return targets

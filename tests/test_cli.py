@@ -124,20 +124,40 @@ def test_file_targets_map_to_their_repo_root(tiny_llama, tmp_path):
     assert [f["code"] for f in data["targets"][0]["findings"]] == ["CFG002"]
 
 
-def test_hf_cache_snapshot_with_blob_links(tmp_path):
-    repo = tmp_path / "hub" / "models--org--tiny"
-    blobs, snapshot = repo / "blobs", repo / "snapshots" / "abc123"
-    blobs.mkdir(parents=True)
+def make_cache_repo(cache: Path, name: str, revision: str, source: Path = CLEAN) -> Path:
+    """A repo laid out as huggingface_hub caches it: snapshot files link into blobs/."""
+    repo = cache / f"models--org--{name}"
+    blobs, snapshot = repo / "blobs", repo / "snapshots" / revision
+    blobs.mkdir(parents=True, exist_ok=True)
     snapshot.mkdir(parents=True)
-    for file in CLEAN.iterdir():
-        blob = blobs / f"sha-{file.name}"
+    for file in source.iterdir():
+        blob = blobs / f"{revision}-{file.name}"
         blob.write_bytes(file.read_bytes())
         (snapshot / file.name).symlink_to(Path("../../blobs") / blob.name)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text("abc123")
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return repo
+
+
+def test_hf_cache_snapshot_with_blob_links(tmp_path):
+    repo = make_cache_repo(tmp_path / "hub", "tiny", "abc123")
+    snapshot = repo / "snapshots" / "abc123"
     for target in (snapshot, repo):
         result = run(target)
         assert result.exit_code == 0, result.output
+
+
+def test_hf_cache_flag_checks_every_snapshot_in_parallel(tmp_path):
+    cache = tmp_path / "hub"
+    for index in range(4):
+        make_cache_repo(cache, f"model{index}", f"{index:040x}", source=BROKEN if index == 2 else CLEAN)
+    result = run("--hf-cache", "--jobs", "2", "--format", "json", env={"HF_HUB_CACHE": str(cache)})
+    data = json.loads(result.output)
+    assert [t["path"] for t in data["targets"]] == [f"org/model{i}@{i:040x}" for i in range(4)]
+    assert [len(t["findings"]) for t in data["targets"]] == [0, 0, 1, 0]
+    assert result.exit_code == 1
+    serial = json.loads(run("--hf-cache", "--format", "json", env={"HF_HUB_CACHE": str(cache)}).output)
+    assert serial == data
 
 
 def test_missing_target_is_a_usage_error():
