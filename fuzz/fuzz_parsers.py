@@ -1,0 +1,70 @@
+"""Coverage-guided fuzzing of hfcheck's parsers with atheris.
+
+    pip install atheris
+    python fuzz/fuzz_parsers.py TARGET -atheris_runs=100000 [corpus_dir]
+
+TARGET is one of: json, yaml, card, safetensors, pickle. Any exception that escapes a
+parser is a crash atheris reports with the input that caused it. The pickle target also
+asserts that no canary file appears (nothing in the input is ever executed).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+
+import atheris
+
+with atheris.instrument_imports():
+    from hfcheck.formats.card import parse_card
+    from hfcheck.formats.json_doc import parse_json
+    from hfcheck.formats.safetensors import read_header
+    from hfcheck.formats.yaml_doc import parse_yaml
+
+CANARY = os.path.join(tempfile.gettempdir(), "hfcheck-fuzz-canary")
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def fuzz_json(data: bytes) -> None:
+    doc = parse_json(_text(data))
+    doc.line_of("a", 0)
+
+
+def fuzz_yaml(data: bytes) -> None:
+    parse_yaml(_text(data))
+
+
+def fuzz_card(data: bytes) -> None:
+    parse_card(_text(data)).headings()
+
+
+def fuzz_safetensors(data: bytes) -> None:
+    read_header(io.BytesIO(data), len(data))
+
+
+def fuzz_pickle(data: bytes) -> None:
+    from hfcheck.formats.pickle_scan import scan_bytes
+
+    scan_bytes(data)
+    if os.path.exists(CANARY):
+        raise AssertionError("a pickle input executed code")
+
+
+TARGETS = {"json": fuzz_json, "yaml": fuzz_yaml, "card": fuzz_card, "safetensors": fuzz_safetensors, "pickle": fuzz_pickle}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
+        sys.exit(f"usage: {sys.argv[0]} {{{','.join(TARGETS)}}} [atheris options]")
+    target = TARGETS[sys.argv.pop(1)]
+    atheris.Setup(sys.argv, target)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
