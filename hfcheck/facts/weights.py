@@ -1,0 +1,319 @@
+"""Facts about a repo's weights, derived from safetensors headers and the shard indexes
+alone (no tensor data is read): which files make up the model, where each tensor lives,
+what transformers will load, and which tensor shapes the config implies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+BIN_INDEX = "pytorch_model.bin.index.json"
+
+# Files written by torch.save / pickle. `.bin` is also used for raw arrays (fastText,
+# ONNX external data), so a .bin only counts when its first bytes are a zip or a pickle.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTO = b"\x80"
+
+# config dtype names (torch_dtype / v5 dtype) → safetensors dtype
+CONFIG_DTYPES = {
+    "float16": "F16", "half": "F16", "bfloat16": "BF16", "float32": "F32", "float": "F32",
+    "float64": "F64", "double": "F64", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2",
+}  # fmt: skip
+FLOAT_DTYPES = {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"}
+
+
+def is_pickle_weight(repo, rel: str) -> bool:
+    """A file that torch.load / pickle.load would unpickle: judged by its name, and for
+    `.bin` also by its first bytes."""
+    name = PurePosixPath(rel).name.lower()
+    if not name.endswith(PICKLE_SUFFIXES) or repo.is_git_lfs_pointer(rel):
+        return False
+    if name.endswith(".bin"):
+        head = repo.head(rel, 4) or b""
+        return head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_PROTO)
+    return True
+
+
+def pickle_weights(repo) -> list[str]:
+    return repo.memo(("facts", "pickle_weights"), lambda: [rel for rel in repo.weight_files if is_pickle_weight(repo, rel)])
+
+
+def shard_index(repo, rel: str = SAFETENSORS_INDEX) -> dict | None:
+    """The `weight_map` index as a dict, or None when absent, invalid or malformed."""
+    data = repo.json_data(rel)
+    if not isinstance(data, dict) or not isinstance(data.get("weight_map"), dict):
+        return None
+    return data
+
+
+def safetensors_files(repo) -> list[str]:
+    """The safetensors files transformers loads for this model, in load order: the
+    shards the index names (those present), else model.safetensors, else nothing."""
+
+    def compute():
+        index = shard_index(repo)
+        if index is not None:
+            names = sorted({v for v in index["weight_map"].values() if isinstance(v, str)})
+            return [n for n in names if repo.exists(n)]
+        return ["model.safetensors"] if repo.exists("model.safetensors") else []
+
+    return repo.memo(("facts", "safetensors_files"), compute)
+
+
+def all_tensors(repo) -> dict:
+    """name → (shard, TensorInfo) across the model's safetensors files (first wins)."""
+
+    def compute():
+        tensors: dict = {}
+        for rel in safetensors_files(repo):
+            header = repo.safetensors(rel)
+            if header is None or header.error:
+                continue
+            for name, info in header.tensors.items():
+                tensors.setdefault(name, (rel, info))
+        return tensors
+
+    return repo.memo(("facts", "all_tensors"), compute)
+
+
+def loaded_format(repo) -> str | None:
+    """What `from_pretrained` loads by default: "safetensors" when model.safetensors or
+    its index exists (use_safetensors is not False), else "bin", else None."""
+    if repo.exists("model.safetensors") or repo.exists(SAFETENSORS_INDEX):
+        return "safetensors"
+    if repo.exists("pytorch_model.bin") or repo.exists(BIN_INDEX):
+        return "bin"
+    return None
+
+
+def quantization_method(repo) -> str | None:
+    """The quantization method of a quantized checkpoint, or None."""
+    config = repo.config or {}
+    quant = config.get("quantization_config")
+    if quant is None:
+        text = config.get("text_config")
+        quant = text.get("quantization_config") if isinstance(text, dict) else None
+    if quant is None:
+        return None
+    method = quant.get("quant_method") if isinstance(quant, dict) else None
+    return str(method) if method else "unknown"
+
+
+def declared_dtype(repo) -> tuple[str, str] | None:
+    """(config key, value) of the declared dtype: v5 `dtype`, else `torch_dtype`."""
+    config = repo.config or {}
+    for key in ("dtype", "torch_dtype"):
+        value = config.get(key)
+        if isinstance(value, str):
+            return key, value
+    return None
+
+
+def stored_float_dtype(repo) -> str | None:
+    """The floating dtype holding most of the weight bytes, or None."""
+    totals: dict[str, int] = {}
+    for _, info in all_tensors(repo).values():
+        if info.dtype in FLOAT_DTYPES:
+            totals[info.dtype] = totals.get(info.dtype, 0) + info.nbytes
+    return max(totals, key=totals.get) if totals else None
+
+
+# -- architecture shape expectations ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One tensor shape the config implies, with the config keys it comes from."""
+
+    tensor: str
+    shape: tuple[int, ...]
+    keys: str
+
+
+@dataclass
+class ModelShape:
+    family: str
+    embedding: str | None  # tensor name of the input embedding, if stored
+    lm_head: str | None  # name of the output head if stored
+    tied_default: bool
+    vocab_size: int | None
+    layer_counts: list[tuple[str, int, list[int]]]  # (config key, declared, stored layer indices)
+    expectations: list[Expectation]
+
+
+def _int(config: dict, *keys):
+    for key in keys:
+        value = config.get(key)
+        if type(value) is int:
+            return value
+    return None
+
+
+def _find(tensors, pattern: str) -> tuple[str, str] | None:
+    """(tensor name, prefix) of the first tensor matching `prefix + pattern`."""
+    regex = re.compile(r"^(.*?)" + pattern + "$")
+    for name in sorted(tensors, key=len):
+        match = regex.match(name)
+        if match:
+            return name, match.group(1)
+    return None
+
+
+def _layer_indices(tensors, layer_prefix: str) -> list[int]:
+    regex = re.compile(re.escape(layer_prefix) + r"(\d+)\.")
+    return sorted({int(m.group(1)) for m in map(regex.match, tensors) if m})
+
+
+DECODER_FAMILIES = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "phi"}
+TIED_BY_DEFAULT = {"gemma", "gemma2", "gpt2", "t5"}
+
+
+def _decoder(config, tensors, model_type) -> ModelShape | None:
+    found = _find(tensors, r"embed_tokens\.weight")
+    if found is None:
+        return None
+    embedding, prefix = found
+    hidden = _int(config, "hidden_size")
+    heads = _int(config, "num_attention_heads")
+    kv = _int(config, "num_key_value_heads") or heads
+    inter = _int(config, "intermediate_size")
+    head_dim = _int(config, "head_dim") or (hidden // heads if hidden and heads else None)
+    layers = f"{prefix}layers."
+    out: list[Expectation] = []
+    vocab = _int(config, "vocab_size")
+    if vocab and hidden:
+        out.append(Expectation(embedding, (vocab, hidden), "vocab_size, hidden_size"))
+    if hidden and heads and head_dim and inter:
+        for i in _layer_indices(tensors, layers):
+            p = f"{layers}{i}."
+            q, k = heads * head_dim, kv * head_dim
+            if model_type == "phi3":
+                out += [Expectation(p + "self_attn.qkv_proj.weight", (q + 2 * k, hidden), "num_attention_heads, num_key_value_heads, hidden_size"),
+                        Expectation(p + "mlp.gate_up_proj.weight", (2 * inter, hidden), "intermediate_size, hidden_size")]  # fmt: skip
+            elif model_type == "phi":
+                out += [Expectation(p + "mlp.fc1.weight", (inter, hidden), "intermediate_size, hidden_size"),
+                        Expectation(p + "mlp.fc2.weight", (hidden, inter), "hidden_size, intermediate_size")]  # fmt: skip
+            else:
+                out += [Expectation(p + "mlp.gate_proj.weight", (inter, hidden), "intermediate_size, hidden_size"),
+                        Expectation(p + "mlp.up_proj.weight", (inter, hidden), "intermediate_size, hidden_size"),
+                        Expectation(p + "mlp.down_proj.weight", (hidden, inter), "hidden_size, intermediate_size")]  # fmt: skip
+            if model_type != "phi3":
+                out += [Expectation(p + "self_attn.q_proj.weight", (q, hidden), "num_attention_heads, head_dim, hidden_size"),
+                        Expectation(p + "self_attn.k_proj.weight", (k, hidden), "num_key_value_heads, head_dim, hidden_size"),
+                        Expectation(p + "self_attn.v_proj.weight", (k, hidden), "num_key_value_heads, head_dim, hidden_size")]  # fmt: skip
+            if model_type not in ("phi",):
+                out.append(Expectation(p + "self_attn.o_proj.weight", (hidden, q), "hidden_size, num_attention_heads, head_dim"))
+    lm_head = "lm_head.weight" if "lm_head.weight" in tensors else None
+    counts = [("num_hidden_layers", _int(config, "num_hidden_layers"), _layer_indices(tensors, layers))]
+    return ModelShape(model_type, embedding, lm_head, model_type in TIED_BY_DEFAULT, vocab, counts, out)
+
+
+def _gpt2(config, tensors) -> ModelShape | None:
+    found = _find(tensors, r"wte\.weight")
+    if found is None:
+        return None
+    embedding, prefix = found
+    hidden = _int(config, "n_embd", "hidden_size")
+    inner = _int(config, "n_inner") or (4 * hidden if hidden else None)
+    vocab = _int(config, "vocab_size")
+    out: list[Expectation] = []
+    if vocab and hidden:
+        out.append(Expectation(embedding, (vocab, hidden), "vocab_size, n_embd"))
+    layers = f"{prefix}h."
+    if hidden:
+        for i in _layer_indices(tensors, layers):
+            p = f"{layers}{i}."  # GPT-2 stores Conv1D weights as [in, out]
+            out += [Expectation(p + "attn.c_attn.weight", (hidden, 3 * hidden), "n_embd"),
+                    Expectation(p + "mlp.c_fc.weight", (hidden, inner), "n_embd, n_inner"),
+                    Expectation(p + "mlp.c_proj.weight", (inner, hidden), "n_inner, n_embd")]  # fmt: skip
+    lm_head = "lm_head.weight" if "lm_head.weight" in tensors else None
+    counts = [("n_layer", _int(config, "n_layer", "num_hidden_layers"), _layer_indices(tensors, layers))]
+    return ModelShape("gpt2", embedding, lm_head, True, vocab, counts, out)
+
+
+def _bert(config, tensors, model_type) -> ModelShape | None:
+    found = _find(tensors, r"embeddings\.word_embeddings\.weight")
+    if found is None:
+        return None
+    embedding, prefix = found
+    hidden, inter, vocab = _int(config, "hidden_size"), _int(config, "intermediate_size"), _int(config, "vocab_size")
+    out: list[Expectation] = []
+    if vocab and hidden:
+        out.append(Expectation(embedding, (vocab, hidden), "vocab_size, hidden_size"))
+    layers = f"{prefix}encoder.layer."
+    if hidden and inter:
+        for i in _layer_indices(tensors, layers):
+            p = f"{layers}{i}."
+            out += [Expectation(p + "attention.self.query.weight", (hidden, hidden), "hidden_size"),
+                    Expectation(p + "intermediate.dense.weight", (inter, hidden), "intermediate_size, hidden_size"),
+                    Expectation(p + "output.dense.weight", (hidden, inter), "hidden_size, intermediate_size")]  # fmt: skip
+    counts = [("num_hidden_layers", _int(config, "num_hidden_layers"), _layer_indices(tensors, layers))]
+    # The MLM decoder is tied under another name; leave tying alone for encoders.
+    return ModelShape(model_type, embedding, None, True, vocab, counts, out)
+
+
+def _t5(config, tensors) -> ModelShape | None:
+    if "shared.weight" not in tensors and "encoder.embed_tokens.weight" not in tensors:
+        return None
+    embedding = "shared.weight" if "shared.weight" in tensors else "encoder.embed_tokens.weight"
+    d_model, d_ff, d_kv, heads, vocab = (_int(config, k) for k in ("d_model", "d_ff", "d_kv", "num_heads", "vocab_size"))
+    out: list[Expectation] = []
+    if vocab and d_model:
+        out.append(Expectation(embedding, (vocab, d_model), "vocab_size, d_model"))
+    counts = []
+    for stack, key in (("encoder", "num_layers"), ("decoder", "num_decoder_layers")):
+        layers = f"{stack}.block."
+        indices = _layer_indices(tensors, layers)
+        declared = _int(config, key) if key == "num_layers" else _int(config, key, "num_layers")
+        counts.append((key, declared, indices))
+        if d_model and d_kv and heads and d_ff:
+            for i in indices:
+                p = f"{layers}{i}.layer.0.SelfAttention."
+                out.append(Expectation(p + "q.weight", (heads * d_kv, d_model), "num_heads, d_kv, d_model"))
+                ff = f"{layers}{i}.layer.{2 if stack == 'decoder' else 1}.DenseReluDense."
+                for wi in ("wi.weight", "wi_0.weight", "wi_1.weight"):
+                    if ff + wi in tensors:
+                        out.append(Expectation(ff + wi, (d_ff, d_model), "d_ff, d_model"))
+    lm_head = "lm_head.weight" if "lm_head.weight" in tensors else None
+    return ModelShape("t5", embedding, lm_head, True, vocab, counts, out)
+
+
+def model_shape(repo) -> ModelShape | None:
+    """What the config says the stored tensors should look like, for the families
+    hfcheck knows; None for other architectures or when the tensors do not match the
+    family's naming at all."""
+
+    def compute():
+        config = repo.config
+        tensors = all_tensors(repo)
+        if not config or not tensors:
+            return None
+        model_type = config.get("model_type")
+        if model_type in DECODER_FAMILIES:
+            return _decoder(config, tensors, model_type)
+        if model_type == "gpt2":
+            return _gpt2(config, tensors)
+        if model_type in ("bert", "roberta", "xlm-roberta"):
+            return _bert(config, tensors, model_type)
+        if model_type in ("t5", "mt5"):
+            return _t5(config, tensors)
+        return None
+
+    return repo.memo(("facts", "model_shape"), compute)
+
+
+def known_family(repo) -> bool:
+    model_type = (repo.config or {}).get("model_type")
+    return model_type in DECODER_FAMILIES | {"gpt2", "bert", "roberta", "xlm-roberta", "t5", "mt5"}
+
+
+def embedding_rows(repo) -> int | None:
+    """Rows of the stored input embedding (what token ids can index), or None."""
+    shape = model_shape(repo)
+    if shape is None or shape.embedding is None:
+        return None
+    info = all_tensors(repo)[shape.embedding][1]
+    return info.shape[0] if info.shape else None
