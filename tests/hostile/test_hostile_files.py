@@ -81,7 +81,7 @@ def test_safetensors_with_a_million_tensors_is_bounded():
     start = time.perf_counter()
     parsed = header_of(blob)
     assert parsed.error is None and len(parsed.tensors) == 1_000_000 and parsed.problems == []
-    assert time.perf_counter() - start < 15
+    assert time.perf_counter() - start < 60  # a guard against hangs, not a benchmark
 
 
 def test_json_hostile_cases(tiny_llama):
