@@ -375,13 +375,19 @@ def template_adds_bos(repo) -> str | None:
     return None
 
 
+BOS_FLAG_CLASSES = ("TokenizersBackend", "LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer", "CohereTokenizer")
+
+
 def tokenizer_adds_bos(repo) -> str | None:
     """Where the tokenizer itself prepends a BOS when encoding, or None."""
     config = tokenizer_config(repo)
-    if config.get("add_bos_token") is True:
-        return "tokenizer_config.json (add_bos_token: true)"
-    if config.get("add_bos_token") is False:
-        return None
+    flag = config.get("add_bos_token")
+    cls = config.get("tokenizer_class")
+    # transformers 5 (TokenizersBackend) and the 4.x Llama/Gemma/Cohere classes rebuild the
+    # post_processor from add_bos_token; 4.x PreTrainedTokenizerFast keeps tokenizer.json's.
+    honours_flag = tokenizer_json(repo) is None or (isinstance(cls, str) and cls.startswith(BOS_FLAG_CLASSES))
+    if honours_flag and isinstance(flag, bool):
+        return "tokenizer_config.json (add_bos_token: true)" if flag else None
     bos = role_token(repo, "bos")
     data = tokenizer_json(repo)
     processor = data.get("post_processor") if data else None
