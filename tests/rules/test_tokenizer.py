@@ -167,3 +167,19 @@ def test_big_tokenizer_is_fast(tiny_llama, run_rules):
     assert "TOK001" in codes(findings)
     assert "255780 token id(s) are not below the 320 rows of lm_head.weight" in next(f.message for f in findings if f.code == "TOK001")
     assert elapsed < 3.0, elapsed
+
+
+def test_rules_work_without_tokenizers_installed(tiny_llama):
+    # The core install has no `tokenizers`: the rules read the JSON files themselves.
+    import subprocess
+    import sys
+
+    edit(tiny_llama / "config.json", vocab_size=300)
+    probe = (
+        "import sys; sys.modules['tokenizers'] = None\n"
+        "from hfcheck.api import check\n"
+        f"print(sorted({{f.code for f in check({str(tiny_llama)!r}, select=['TOK', 'SPT', 'GEN']).findings}}))\n"
+        "print('tokenizers' in sys.modules and sys.modules['tokenizers'] is not None)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:2] == ["['TOK001']", "False"]
