@@ -119,14 +119,14 @@ def special_token_unknown(repo):
     for decl in tok.special_tokens(repo):
         if decl.source == "generation_config.json":
             continue  # GEN003
-        line = _line(repo, decl.source, *decl.key)
+        # Lines only for findings: locating a key in a 30 MB tokenizer.json costs a parse.
         if decl.token is not None:
             if not decl.ids:
-                yield Finding.at(decl.source, f"{decl.role} token {decl.token!r} is not in the tokenizer's vocabulary", line=line)
+                yield Finding.at(decl.source, f"{decl.role} token {decl.token!r} is not in the tokenizer's vocabulary", line=_line(repo, decl.source, *decl.key))
             continue  # a string's id beyond the embedding is TOK001
         bad = [i for i in decl.ids if i < 0 or i >= limit]
         if bad:
-            yield Finding.at(decl.source, f"{decl.role}_token_id {', '.join(map(str, bad))} is out of range (ids must be below {limit})", line=line)
+            yield Finding.at(decl.source, f"{decl.role}_token_id {', '.join(map(str, bad))} is out of range (ids must be below {limit})", line=_line(repo, decl.source, *decl.key))
 
 
 def _chat_capable(repo) -> str | None:
