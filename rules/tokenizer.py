@@ -157,7 +157,7 @@ NO_TOKENIZER_TYPES = {"vit", "clip_vision_model", "siglip_vision_model", "dinov2
 
 def _needs_tokenizer(repo) -> bool:
     config = repo.config
-    if not config or repo.exists("adapter_config.json") or config.get("model_type") in NO_TOKENIZER_TYPES:
+    if not config or repo.exists("adapter_config.json") or str(config.get("model_type")) in NO_TOKENIZER_TYPES:
         return False
     if _config_vocab_size(repo) is None:
         return False
@@ -194,7 +194,7 @@ def _merges_from_json(model: dict) -> list[str] | None:
     merges = model.get("merges")
     if not isinstance(merges, list):
         return None
-    return [m if isinstance(m, str) else " ".join(m) for m in merges if isinstance(m, (str, list))]
+    return [m if isinstance(m, str) else " ".join(map(str, m)) for m in merges if isinstance(m, (str, list))]
 
 
 def _merges_from_txt(text: str) -> list[str]:

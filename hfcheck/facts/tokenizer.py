@@ -274,7 +274,8 @@ def is_decoder_only(repo) -> bool:
     architectures = config.get("architectures")
     if isinstance(architectures, list) and any(isinstance(a, str) and a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
         return True
-    return config.get("model_type") in DECODER_MODEL_TYPES
+    model_type = config.get("model_type")
+    return isinstance(model_type, str) and model_type in DECODER_MODEL_TYPES
 
 
 def generates_text(repo) -> bool:

@@ -183,3 +183,19 @@ def test_rules_work_without_tokenizers_installed(tiny_llama):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.split("\n")[:2] == ["['TOK001']", "False"]
+
+
+def test_garbage_values_give_findings_not_crashes(tiny_llama, run_rules):
+    edit(tiny_llama / "config.json", model_type=["llama"], vocab_size="big", max_position_embeddings=None, rope_scaling={"factor": "x"}, eos_token_id=[True], pad_token_id=-5)
+    edit(tiny_llama / "generation_config.json", eos_token_id=[], temperature=float("nan"), top_k=None, max_length=float("inf"), do_sample="yes")
+    edit(tiny_llama / "tokenizer_config.json", added_tokens_decoder={"x": 1, "7": {"content": 3}}, pad_token={"content": None}, chat_template=[{"name": 1}], model_max_length="long", tokenizer_class=5)
+    (tiny_llama / "special_tokens_map.json").write_text("[1, 2]")
+    data = read(tiny_llama / "tokenizer.json")
+    data["model"]["merges"] = [[1, None], "a b", 3]
+    data["added_tokens"] = [{"id": "3", "content": "x"}, None]
+    write(tiny_llama / "tokenizer.json", data)
+    (tiny_llama / "merges.txt").write_text("#version: 0.2\na b\n")
+    (tiny_llama / "chat_template.json").write_text('{"chat_template": 7}')
+    findings = run_rules(tiny_llama, select=["TOK", "SPT", "GEN", "HFC003"])
+    assert "HFC003" not in codes(findings)
+    assert "GEN003" in codes(findings) and "SPT004" in codes(findings)
