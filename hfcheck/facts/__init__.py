@@ -1,0 +1,1 @@
+"""Derived facts shared by several rules, computed once per repo view."""

@@ -1,0 +1,277 @@
+"""Special tokens: a pad token for batching, bos/eos/pad/unk that agree across the five
+files that declare them, a chat template whose end-of-turn token stops generation, and
+tokenizer settings that suit generation."""
+
+from __future__ import annotations
+
+import re
+
+from hfcheck.facts import tokenizer as tok
+from hfcheck.findings import Finding
+from hfcheck.registry import rule
+
+CHAT_TAGS = {"chat", "conversational", "instruct", "chatbot"}
+CHAT_NAME = re.compile(r"(^|[-_./ ])(chat|instruct|it|sft|dpo|rlhf|assistant)($|[-_./ ])", re.IGNORECASE)
+# transformers' "no limit" sentinel (VERY_LARGE_INTEGER): what tokenizers without a
+# model_max_length get, written into tokenizer_config.json on save.
+ABSURD_MAX_LENGTH = 10**9
+
+
+def _line(repo, rel: str, *keys) -> int | None:
+    doc = repo.json(rel)
+    return doc.line_of(*keys) if doc is not None and doc.error is None else None
+
+
+def _has_pad(repo) -> bool:
+    return any(decl.role == "pad" for decl in tok.special_tokens(repo))
+
+
+@rule("SPT001", concern="special-tokens", severity="warning")
+def no_pad_token(repo):
+    """A decoder-only model has no pad token in any file (config.json,
+    generation_config.json, tokenizer_config.json, special_tokens_map.json,
+    tokenizer.json).
+
+    Why: `tokenizer(batch, padding=True)` raises "Asking to pad but the tokenizer does
+    not have a padding token", and servers or scripts that pad anyway fill with id 0, a
+    real token the model attends to: batched outputs differ from single ones. An error
+    when the deployment batches (`max_batch_size` > 1).
+    Fix: either reuse the eos token for padding (`tokenizer.pad_token =
+    tokenizer.eos_token`, and `pad_token_id` in generation_config.json) with an attention
+    mask, or add a dedicated pad token (`tokenizer.add_special_tokens({"pad_token":
+    "<pad>"})`) and `model.resize_token_embeddings(len(tokenizer))`, then save both.
+    """
+    if not tok.is_decoder_only(repo) or _has_pad(repo) or tok.vocab(repo) is None:
+        return
+    batch = repo.settings.deploy.max_batch_size if repo.settings else None
+    batching = isinstance(batch, int) and batch > 1
+    where = "tokenizer_config.json" if repo.exists("tokenizer_config.json") else "config.json"
+    message = "no pad token is defined for this decoder-only model"
+    if batching:
+        message += f" and the deployment batches up to {batch} requests"
+    yield Finding.at(where, message, severity="error" if batching else None)
+
+
+@rule("SPT002", concern="special-tokens", severity="info")
+def pad_is_eos(repo):
+    """The pad token is the eos token.
+
+    Why: serving is fine with an attention mask, but fine-tuning is not: collators set
+    the labels of pad positions to -100, so every eos is masked out of the loss too and
+    the fine-tuned model never learns to stop (it rambles to max_new_tokens).
+    Fix: for fine-tuning, add a dedicated pad token (or use a reserved one, e.g. Llama
+    3's `<|finetune_right_pad_id|>`), or a collator that keeps the real eos labels.
+    """
+    declared = tok.special_tokens(repo)
+    pads = {i for d in declared if d.role == "pad" for i in d.ids}
+    eos_tokens = {d.token for d in declared if d.role == "eos" and d.token}
+    pad_tokens = {d.token for d in declared if d.role == "pad" and d.token}
+    tokenizer_eos = {i for d in declared if d.role == "eos" and d.source in ("tokenizer_config.json", "special_tokens_map.json") for i in d.ids}
+    if (pads and pads <= tokenizer_eos) or (pad_tokens and pad_tokens <= eos_tokens):
+        decl = next(d for d in declared if d.role == "pad")
+        yield Finding.at(decl.source, f"the pad token is the eos token ({decl.label})", line=_line(repo, decl.source, *decl.key))
+
+
+@rule("SPT003", concern="special-tokens", severity="warning")
+def special_tokens_disagree(repo):
+    """bos/eos/pad/unk are declared differently in config.json, generation_config.json,
+    tokenizer_config.json, special_tokens_map.json and tokenizer.json.
+
+    Why: each consumer reads its own file: `generate` stops on generation_config.json's
+    eos, the tokenizer appends tokenizer_config.json's, vLLM and TGI mix config.json
+    and the tokenizer. When they disagree, generation does not stop, or pads and masks
+    with a real token, and only in some stacks.
+    Fix: make every file name the same token (ids in config.json and
+    generation_config.json, strings in the tokenizer files); `save_pretrained` of the
+    model and tokenizer loaded together writes consistent files.
+    """
+    for role in tok.ROLES:
+        declared = [d for d in tok.special_tokens(repo) if d.role == role and d.ids]
+        if len(declared) < 2:
+            continue
+        first = declared[0]
+        for other in declared[1:]:
+            if not set(first.ids) & set(other.ids):
+                yield Finding.at(
+                    other.source,
+                    f"{role} token is {other.label} in {other.source} but {first.label} in {first.source}",
+                    line=_line(repo, other.source, *other.key),
+                )
+
+
+@rule("SPT004", concern="special-tokens", severity="error")
+def special_token_unknown(repo):
+    """A bos/eos/pad/unk token is not in the vocabulary, or its id is not below the
+    vocabulary size and embedding rows.
+
+    Why: transformers adds an unknown special-token string as a new token with the next
+    free id, past the embedding matrix (CUDA device-side assert on the first padded
+    batch); an id out of range crashes the same way, or the model stops on, or pads
+    with, a token it never emits.
+    Fix: use a token that is in the vocabulary (see tokenizer.json `added_tokens`), or
+    add it and resize the embeddings (`model.resize_token_embeddings`).
+    """
+    known = tok.vocab(repo)
+    if known is None:
+        return
+    bound = tok.id_limit(repo)
+    limit = bound[0] if bound else known.size
+    for decl in tok.special_tokens(repo):
+        if decl.source == "generation_config.json":
+            continue  # GEN003
+        # Lines only for findings: locating a key in a 30 MB tokenizer.json costs a parse.
+        if decl.token is not None:
+            if not decl.ids:
+                yield Finding.at(decl.source, f"{decl.role} token {decl.token!r} is not in the tokenizer's vocabulary", line=_line(repo, decl.source, *decl.key))
+            continue  # a string's id beyond the embedding is TOK001
+        bad = [i for i in decl.ids if i < 0 or i >= limit]
+        if bad:
+            yield Finding.at(decl.source, f"{decl.role}_token_id {', '.join(map(str, bad))} is out of range (ids must be below {limit})", line=_line(repo, decl.source, *decl.key))
+
+
+def _chat_capable(repo) -> str | None:
+    card = repo.card.data if repo.card else None
+    if isinstance(card, dict):
+        tags = card.get("tags")
+        if isinstance(tags, list) and CHAT_TAGS & {str(t).lower() for t in tags}:
+            return "the card's tags say it is a chat model"
+        if card.get("pipeline_tag") == "conversational":
+            return "the card's pipeline_tag is conversational"
+    name = str((repo.config or {}).get("_name_or_path") or "") + " " + repo.root.name
+    if CHAT_NAME.search(name):
+        return "its name says it is an instruct/chat model"
+    if repo.exists("chat_template.json") or repo.exists("chat_template.jinja"):
+        return "a chat template file is present"
+    return None
+
+
+@rule("SPT005", concern="special-tokens", severity="warning")
+def chat_template_missing(repo):
+    """A chat model has no chat template (neither chat_template.jinja, chat_template.json
+    nor tokenizer_config.json's `chat_template`).
+
+    Why: `apply_chat_template` raises, and vLLM's and TGI's chat endpoints refuse the
+    request or fall back to a generic format the model was not tuned on: answers
+    degrade without an error.
+    Fix: save the template the model was trained with: `tokenizer.chat_template =
+    "..."; tokenizer.save_pretrained(path)` (transformers 5 writes chat_template.jinja).
+    """
+    if tok.chat_template(repo) is not None or not tok.is_decoder_only(repo):
+        return
+    reason = _chat_capable(repo)
+    if reason:
+        where = "tokenizer_config.json" if repo.exists("tokenizer_config.json") else (repo.card_path or "config.json")
+        yield Finding.at(where, f"no chat template, but {reason}")
+
+
+@rule("SPT006", concern="special-tokens", severity="warning")
+def end_of_turn_not_eos(repo):
+    """The token that ends an assistant turn in the chat template is not among the eos
+    ids generation stops on.
+
+    Why: the model writes the end-of-turn token and keeps going, inventing the user's
+    next turn until max_new_tokens: the Llama-3-Instruct `<|eot_id|>` incident, where
+    generation_config.json's eos_token_id held only `<|end_of_text|>`.
+    Fix: add the end-of-turn id to `eos_token_id` in generation_config.json (a list
+    is allowed: `"eos_token_id": [128001, 128009]`).
+    """
+    template = tok.chat_template(repo)
+    known = tok.vocab(repo)
+    if template is None or known is None:
+        return
+    stops = tok.eos_ids(repo)
+    rel, ids = stops if stops else ("generation_config.json" if repo.exists("generation_config.json") else "config.json", set())
+    for token in tok.end_of_turn_tokens(repo):
+        token_id = known.tokens.get(token)
+        if token_id is None or token_id in ids:
+            continue
+        wanted = sorted(ids | {token_id})
+        yield Finding.at(
+            rel,
+            f"the chat template ({template.source}) ends assistant turns with {token!r} (id {token_id}), which is not an eos id "
+            f"({', '.join(map(str, sorted(ids))) or 'none set'}): generation will not stop",
+            line=_line(repo, rel, "eos_token_id") if stops else None,
+            fix=f'set "eos_token_id": {wanted} in generation_config.json',
+        )
+
+
+@rule("SPT007", concern="special-tokens", severity="warning")
+def double_bos(repo):
+    """The chat template writes a BOS token and the tokenizer adds one too.
+
+    Why: rendering the template to text and then tokenizing it (pipelines, custom
+    servers, vLLM's completions endpoint, llama.cpp) gives two BOS tokens at the start
+    of every prompt, a sequence the model never saw in training; quality drops
+    measurably and nothing fails.
+    Fix: remove `{{ bos_token }}` from the template, or set `add_bos_token: false`
+    and let the template add it; or always tokenize rendered chats with
+    `add_special_tokens=False`.
+    """
+    template = tok.chat_template(repo)
+    in_template = tok.template_adds_bos(repo)
+    by_tokenizer = tok.tokenizer_adds_bos(repo)
+    if template and in_template and by_tokenizer:
+        yield Finding.at(template.source, f"the chat template writes {in_template} and {by_tokenizer} adds another: prompts start with two BOS tokens", line=_line(repo, template.source, *template.key) if template.key else None)
+
+
+def _padding_side(repo) -> tuple[str, str, tuple] | None:
+    side = tok.tokenizer_config(repo).get("padding_side")
+    if isinstance(side, str):
+        return side, "tokenizer_config.json", ("padding_side",)
+    data = tok.tokenizer_json(repo)
+    padding = data.get("padding") if data else None
+    if isinstance(padding, dict) and isinstance(padding.get("direction"), str):
+        return padding["direction"].lower(), "tokenizer.json", ("padding", "direction")
+    return None
+
+
+@rule("SPT008", concern="special-tokens", severity="warning")
+def right_padding_decoder(repo):
+    """A decoder-only model used for generation pads on the right.
+
+    Why: in a right-padded batch the new tokens follow pad tokens for every prompt but
+    the longest; batched generation degrades silently (transformers only logs "A
+    decoder-only architecture is being used, but right-padding was detected").
+    Fix: set `"padding_side": "left"` in tokenizer_config.json (training code that
+    needs right padding can set it at run time).
+    """
+    found = _padding_side(repo)
+    if found and found[0] == "right" and tok.generates_text(repo):
+        yield Finding.at(found[1], "padding_side is right on a decoder-only generation model: batched generation continues after pad tokens", line=_line(repo, found[1], *found[2]))
+
+
+def _position_limit(repo) -> int | None:
+    config = tok.text_config(repo)
+    positions = config.get("max_position_embeddings")
+    if type(positions) is not int or positions <= 0:
+        return None
+    scaling = config.get("rope_scaling")
+    factor = scaling.get("factor") if isinstance(scaling, dict) else None
+    if isinstance(factor, (int, float)) and factor > 1:
+        original = scaling.get("original_max_position_embeddings")
+        base = original if type(original) is int and original > 0 else positions
+        return max(positions, int(base * factor))
+    return positions
+
+
+@rule("SPT009", concern="special-tokens", severity="warning")
+def model_max_length_beyond_positions(repo):
+    """tokenizer_config.json's `model_max_length` is above the model's position limit
+    (a warning), or is transformers' "no limit" sentinel (info).
+
+    Why: truncation uses model_max_length, so longer inputs reach the model and index
+    past its position embeddings (IndexError or device-side assert on absolute
+    positions, garbage past the trained context with RoPE). The sentinel (1e30) means
+    the tokenizer never truncates and servers must guess the context length.
+    Fix: set model_max_length to max_position_embeddings (times the RoPE scaling
+    factor, if any).
+    """
+    value = tok.tokenizer_config(repo).get("model_max_length")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    line = _line(repo, "tokenizer_config.json", "model_max_length")
+    limit = _position_limit(repo)
+    if value >= ABSURD_MAX_LENGTH:
+        yield Finding.at("tokenizer_config.json", f"model_max_length is {value:.3g}, transformers' 'no limit' value: inputs are never truncated" + (f" (the model has {limit} positions)" if limit else ""), line=line, severity="info")
+    elif limit is not None and value > limit:
+        yield Finding.at("tokenizer_config.json", f"model_max_length {int(value)} is above the model's {limit} positions: longer inputs are not truncated", line=line)
