@@ -55,20 +55,24 @@ def exit_code_for(findings: list[Finding], fail_on: str) -> int:
     return 1 if any(SEVERITY_RANK[f.severity] >= threshold for f in findings) else 0
 
 
-def check(target: str | Path = ".", config: Settings | str | Path | None = None, **overrides) -> Report:
-    """Check one target (folder, cache snapshot or file inside a repo) and return the Report.
+def check(target: str | Path = ".", config: Settings | str | Path | None = None, *, download_pickles: bool = False, **overrides) -> Report:
+    """Check one target (folder, cache snapshot, file inside a repo, or Hub id
+    `org/name[@rev]`) and return the Report.
 
     `config` is a Settings object, or the path of a settings file; `overrides` set
-    Settings fields (select, ignore, severity, fail_on, deploy, ...)."""
+    Settings fields (select, ignore, severity, fail_on, deploy, ...). `download_pickles`
+    fetches a Hub repo's pickle weights so they are scanned too."""
     if isinstance(config, Settings):
-        return Report([check_target(t, settings=config) for t in resolve_targets([str(target)])])
-    return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides)
+        return Report([check_target(t, settings=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)])
+    return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides, download_pickles=download_pickles)
 
 
-def check_many(names: list[str], *, config_file: Path | None = None, overrides: dict | None = None, baseline: set[str] | None = None) -> Report:
+def check_many(
+    names: list[str], *, config_file: Path | None = None, overrides: dict | None = None, baseline: set[str] | None = None, download_pickles: bool = False
+) -> Report:
     rules = all_rules()  # loads rule modules first: they declare their options
     report = Report()
-    for target in resolve_targets(names):
+    for target in resolve_targets(names, download_pickles=download_pickles):
         settings = load_settings(target.root, config_file, overrides)
         report.targets.append(check_target(target, settings=settings, rules=rules, baseline=baseline))
     return report
@@ -77,6 +81,7 @@ def check_many(names: list[str], *, config_file: Path | None = None, overrides: 
 def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None = None, baseline: set[str] | None = None) -> TargetReport:
     rules = rules or all_rules()
     repo = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
+    repo.hub = target.hub
     selected = [r for r in rules if matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
     findings: list[Finding] = []
     for phase in ("main", "final"):
@@ -87,6 +92,9 @@ def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None
     if baseline:
         findings = [f for f in findings if fingerprint(f) not in baseline]
     unique = sorted(set(findings), key=Finding.sort_key)
+    if target.hub is not None:
+        # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
+        return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision)
     return TargetReport(target.label, target.root, unique, settings)
 
 

@@ -53,11 +53,13 @@ def main():
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Do not report findings recorded in this baseline file.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), help="Record the current findings as the baseline and exit 0.")
 @click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; print only findings and the summary.")
+@click.option("--download-pickles", is_flag=True, help="Hub targets: download pickle weights (.bin, .pt, ...) so they are scanned; by default they are not.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, debug):
-    """Check model repositories (folders, HF cache snapshots, or files inside a repo)."""
+def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, download_pickles, debug):
+    """Check model repositories (folders, HF cache snapshots, files inside a repo, or
+    Hub ids: org/name, org/name@revision, hf://org/name)."""
     try:
-        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet)
+        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, download_pickles)
     except click.exceptions.Exit:
         raise
     except click.ClickException:
@@ -73,14 +75,14 @@ def check_command(targets, fmt, output, select, ignore, fail_on, config_file, ba
     sys.exit(code)
 
 
-def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet) -> int:
+def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, download_pickles=False) -> int:
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck.registry import all_rules
 
     overrides = {"select": _split(select), "ignore": _split(ignore), "fail_on": fail_on}
     known = read_baseline(baseline) if baseline else None
-    report = check_many(list(targets), config_file=config_file, overrides=overrides, baseline=known)
+    report = check_many(list(targets), config_file=config_file, overrides=overrides, baseline=known, download_pickles=download_pickles)
     if write_baseline:
         save_baseline(report, write_baseline)
         click.echo(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}", err=True)

@@ -310,6 +310,17 @@ class RepoView:
     def weight_files(self) -> list[str]:
         return sorted(rel for rel in self.files if rel.endswith(WEIGHT_SUFFIXES))
 
+    # -- Hub targets ---------------------------------------------------------------
+    # The runner sets this to an hfcheck.hub.HubSnapshot when the target is a Hub repo:
+    # its commit, the safetensors files that hold only their header (the tensor data is
+    # a hole of zeros), and the files that were not downloaded.
+    hub = None
+
+    def is_header_only(self, rel: str) -> bool:
+        """True for a Hub safetensors file whose tensor data was not downloaded: rules
+        that read tensor values must skip it."""
+        return self.hub is not None and rel in self.hub.header_only
+
 
 def _maybe(value, parse):
     return None if value is None else parse(value)
