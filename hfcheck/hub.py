@@ -11,7 +11,9 @@ every read limit applies unchanged:
   length and header at offset 0 (fetched with range requests) and a hole after it, so
   `repo.safetensors(rel)` checks the real header against the real size;
 - pickle weights are downloaded only when asked (`--download-pickles`); other files are
-  not fetched. `HubSnapshot` records what was left out, for rules/hub.py.
+  not fetched (text files over the cap become holes of their true size, which the view
+  reports as over its read limit, as it would locally). `HubSnapshot` records what was
+  left out, for rules/hub.py.
 
 Views live in `$HFCHECK_CACHE` (default `$HF_HOME/hfcheck`), one per commit, with the
 branch -> commit refs that let HF_HUB_OFFLINE=1 runs find them. A commit never changes,
@@ -142,10 +144,14 @@ def _build(api, repo_id: str, commit: str, base: Path, variant: str, download_pi
                 if kind == "fetch":
                     _place(Path(hf_hub_download(repo_id, rel, revision=commit)), root / rel)
                 elif kind == "header":
-                    _write_header_stub(repo_id, rel, commit, size, root / rel)
-                    header_only.append(rel)
+                    if not _write_header_stub(repo_id, rel, commit, size, root / rel):
+                        header_only.append(rel)
                 elif kind != "ignore":
                     skipped.append(SkippedFile(rel, size, kind))
+                    if kind == "too-large":
+                        # A hole of the true size: the view reports it over its read limit
+                        # (HFC001), exactly as for a local copy, and never reads it.
+                        _write_placeholder(root / rel, size)
         manifest = {"repo_id": repo_id, "revision": commit, "header_only": header_only, "skipped": [vars(s) for s in skipped]}
         (work / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         final = base / "views" / f"{commit}{variant}"
@@ -186,28 +192,34 @@ def _safe_rel(rel: str) -> bool:
 
 
 def _place(cached: Path, dest: Path) -> None:
-    """A downloaded file into the view: a hard link to the cache blob where possible."""
+    """A downloaded file into the view: a copy, never a link, so nothing that writes in
+    the view (a fix) can change the HF cache's blob."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    source = cached.resolve()
-    try:
-        os.link(source, dest)
-    except OSError:
-        shutil.copyfile(source, dest)
+    shutil.copyfile(cached.resolve(), dest)
 
 
-def _write_header_stub(repo_id: str, rel: str, commit: str, size: int, dest: Path) -> None:
+def _write_header_stub(repo_id: str, rel: str, commit: str, size: int, dest: Path) -> bool:
     """A sparse file of the remote file's size: its real first 8 + header-length bytes,
-    then a hole. Two range requests at most; a server that ignores ranges is cut off."""
-    wanted = min(size, HEADER_PROBE_BYTES)
-    data = _read_range(repo_id, rel, commit, 0, wanted)
-    if len(data) >= 8:
+    then a hole. Two range requests at most; a server that ignores ranges is cut off.
+    True when the whole file came with the first request (a complete, real file)."""
+    data = _read_range(repo_id, rel, commit, 0, min(size, HEADER_PROBE_BYTES))
+    complete = len(data) == size
+    if len(data) >= 8 and not complete:
         (length,) = struct.unpack("<Q", data[:8])
         end = 8 + length
         if len(data) < end <= size and length <= MAX_HEADER_BYTES:
             data += _read_range(repo_id, rel, commit, len(data), end - len(data))
+        data = data[:end]  # header only: the tensor bytes that came with it are dropped
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest, "wb") as stream:
         stream.write(data)
+        stream.truncate(size)
+    return complete
+
+
+def _write_placeholder(dest: Path, size: int) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as stream:
         stream.truncate(size)
 
 
