@@ -10,10 +10,11 @@ every read limit applies unchanged:
 - each safetensors file becomes a sparse file of its true size holding the real 8-byte
   length and header at offset 0 (fetched with range requests) and a hole after it, so
   `repo.safetensors(rel)` checks the real header against the real size;
-- pickle weights are downloaded only when asked (`--download-pickles`); other files are
-  not fetched (text files over the cap become holes of their true size, which the view
-  reports as over its read limit, as it would locally). `HubSnapshot` records what was
-  left out, for rules/hub.py.
+- pickle weights are downloaded only when asked (`--download-pickles`); other weights
+  (GGUF, ONNX, ...) and text files over the cap are not: each becomes a hole of its true
+  size, so rules that test presence and size see the repo as it is. `HubSnapshot`
+  records what was left out (rules/hub.py reports it; `repo.is_placeholder(rel)` tells
+  content-reading rules to skip it). Images and other files no rule reads are left out.
 
 Views live in `$HFCHECK_CACHE` (default `$HF_HOME/hfcheck`), one per commit, with the
 branch -> commit refs that let HF_HUB_OFFLINE=1 runs find them. A commit never changes,
@@ -148,10 +149,10 @@ def _build(api, repo_id: str, commit: str, base: Path, variant: str, download_pi
                         header_only.append(rel)
                 elif kind != "ignore":
                     skipped.append(SkippedFile(rel, size, kind))
-                    if kind == "too-large":
-                        # A hole of the true size: the view reports it over its read limit
-                        # (HFC001), exactly as for a local copy, and never reads it.
-                        _write_placeholder(root / rel, size)
+                    # A hole of the true size: rules that ask whether a file exists or how
+                    # big it is see the truth; a text file over the cap is reported over
+                    # the view's read limit (HFC001), exactly as for a local copy.
+                    _write_placeholder(root / rel, size)
         manifest = {"repo_id": repo_id, "revision": commit, "header_only": header_only, "skipped": [vars(s) for s in skipped]}
         (work / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         final = base / "views" / f"{commit}{variant}"

@@ -313,13 +313,15 @@ class RepoView:
     # -- Hub targets ---------------------------------------------------------------
     # The runner sets this to an hfcheck.hub.HubSnapshot when the target is a Hub repo:
     # its commit, the safetensors files that hold only their header (the tensor data is
-    # a hole of zeros), and the files that were not downloaded.
+    # a hole of zeros), and the files that were not downloaded (holes of their size).
     hub = None
 
-    def is_header_only(self, rel: str) -> bool:
-        """True for a Hub safetensors file whose tensor data was not downloaded: rules
-        that read tensor values must skip it."""
-        return self.hub is not None and rel in self.hub.header_only
+    def is_placeholder(self, rel: str) -> bool:
+        """True for a file of a Hub target whose content was not downloaded: all of it
+        (pickles without --download-pickles, other weights), or all after the header
+        (safetensors). Those bytes read as zeros: rules that read them must skip it."""
+        hub = self.hub
+        return hub is not None and (rel in hub.header_only or any(s.rel == rel for s in hub.skipped))
 
 
 def _maybe(value, parse):
