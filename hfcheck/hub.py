@@ -55,6 +55,10 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 class HubError(Exception):
     """The Hub target could not be resolved or fetched (a usage error, exit 2)."""
 
+    def __init__(self, message: str, *, repo_not_found: bool = False):
+        super().__init__(message)
+        self.repo_not_found = repo_not_found
+
 
 @dataclass(frozen=True)
 class HubName:
@@ -315,7 +319,7 @@ class _hub_errors:
             message = f"{repo}: cannot reach {endpoint} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
         else:
             return False
-        raise HubError(message) from error
+        raise HubError(message, repo_not_found=isinstance(error, RepositoryNotFoundError) and not isinstance(error, GatedRepoError)) from error
 
 
 def _first_line(error: BaseException) -> str:

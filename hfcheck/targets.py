@@ -62,7 +62,8 @@ def _hub_target(name: str, download_pickles: bool) -> Target:
     try:
         snapshot = fetch(parsed, download_pickles=download_pickles)
     except HubError as error:
-        raise TargetError(f"{name}: {error}") from None
+        local = "" if name.startswith("hf://") or not error.repo_not_found else "no such file or folder, and "
+        raise TargetError(f"{name}: {local}{error}") from None
     return Target(snapshot.repo_id, snapshot.root, hub=snapshot)
 
 

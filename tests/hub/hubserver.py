@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+import pytest
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".gguf", ".onnx", ".h5", ".msgpack")
 
@@ -193,3 +198,30 @@ def _file_entry(rel: str, file: Path) -> dict:
     if rel.endswith(LFS_SUFFIXES):
         entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
     return entry
+
+
+# -- pytest fixtures and helpers (imported by the test modules) -------------------------
+
+
+@pytest.fixture
+def hub():
+    server = FakeHub().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hub_env(hub, tmp_path):
+    """Environment for a hfcheck run that talks only to the local hub, with its own cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "HFCHECK_"))}
+    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_CACHE=str(tmp_path / "hf-hub"), HF_HUB_DISABLE_TELEMETRY="1", NO_COLOR="1")
+    return env
+
+
+def run_hfcheck(env, *args, cwd=None):
+    return subprocess.run([sys.executable, "-P", "-m", "hfcheck", *map(str, args)], env=env, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def json_report(result):
+    assert result.stderr == "" or "Traceback" not in result.stderr, result.stderr
+    return json.loads(result.stdout)

@@ -12,7 +12,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, json_report, run_hfcheck
+from conftest import FIXTURES
+from hubserver import hub, hub_env, json_report, run_hfcheck  # noqa: F401  (fixtures)
 from safetensors.numpy import save_file
 
 from hfcheck.hub import HEADER_PROBE_BYTES, parse_hub_name
@@ -130,7 +131,7 @@ def test_offline_with_a_warm_cache_needs_no_network(hub, hub_env):
 
 @pytest.mark.parametrize(
     ("target", "words"),
-    [("nobody/nothing", "no model repo 'nobody/nothing'"), ("hfcheck/tiny@no-such-branch", "no revision 'no-such-branch'"), ("hf://not-an-id", "not a Hub model id")],
+    [("nobody/nothing", "no such file or folder, and no model repo 'nobody/nothing'"), ("hfcheck/tiny@no-such-branch", "no revision 'no-such-branch'"), ("hf://not-an-id", "not a Hub model id")],
 )
 def test_unknown_repos_and_revisions_are_one_line_usage_errors(hub, hub_env, target, words):
     hub.add("hfcheck/tiny", TINY)
