@@ -55,14 +55,16 @@ def exit_code_for(findings: list[Finding], fail_on: str) -> int:
     return 1 if any(SEVERITY_RANK[f.severity] >= threshold for f in findings) else 0
 
 
-def check(target: str | Path = ".", config: Settings | str | Path | None = None, **overrides) -> Report:
-    """Check one target (folder, cache snapshot or file inside a repo) and return the Report.
+def check(target: str | Path = ".", config: Settings | str | Path | None = None, *, download_pickles: bool = False, **overrides) -> Report:
+    """Check one target (folder, cache snapshot, file inside a repo, or Hub id
+    `org/name[@rev]`) and return the Report.
 
     `config` is a Settings object, or the path of a settings file; `overrides` set
-    Settings fields (select, ignore, severity, fail_on, deploy, ...)."""
+    Settings fields (select, ignore, severity, fail_on, deploy, ...). `download_pickles`
+    fetches a Hub repo's pickle weights so they are scanned too."""
     if isinstance(config, Settings):
-        return Report([check_target(t, settings=config) for t in resolve_targets([str(target)])])
-    return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides)
+        return Report([check_target(t, settings=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)])
+    return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides, download_pickles=download_pickles)
 
 
 def check_many(
@@ -73,11 +75,12 @@ def check_many(
     baseline: set[str] | None = None,
     jobs: int = 1,
     extra_targets: list[Target] = (),
+    download_pickles: bool = False,
 ) -> Report:
     """Check every target; with jobs > 1 the targets run in parallel processes (the
     static pass is CPU-bound Python), and the report keeps the order they were given in."""
     all_rules()  # loads rule modules first: they declare their options
-    targets = (resolve_targets(names) if names or not extra_targets else []) + list(extra_targets)
+    targets = (resolve_targets(names, download_pickles=download_pickles) if names or not extra_targets else []) + list(extra_targets)
     work = [(target, config_file, overrides, baseline) for target in targets]
     if jobs > 1 and len(work) > 1:
         import multiprocessing
@@ -99,6 +102,7 @@ def _check_one(item) -> TargetReport:
 def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None = None, baseline: set[str] | None = None) -> TargetReport:
     rules = rules or all_rules()
     repo = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
+    repo.hub = target.hub
     selected = [r for r in rules if matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
     findings: list[Finding] = []
     for phase in ("main", "final"):
@@ -109,6 +113,9 @@ def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None
     if baseline:
         findings = [f for f in findings if fingerprint(f) not in baseline]
     unique = sorted(set(findings), key=Finding.sort_key)
+    if target.hub is not None:
+        # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
+        return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision)
     return TargetReport(target.label, target.root, unique, settings)
 
 

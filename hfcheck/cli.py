@@ -55,11 +55,13 @@ def main():
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True, help="Check targets in parallel processes (0: one per CPU).")
 @click.option("--hf-cache", "hf_cache", is_flag=True, help="Also check every model snapshot in the local Hugging Face cache (HF_HUB_CACHE / HF_HOME).")
 @click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; print only findings and the summary.")
+@click.option("--download-pickles", is_flag=True, help="Hub targets: download pickle weights (.bin, .pt, ...) so they are scanned; by default they are not.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, debug):
-    """Check model repositories (folders, HF cache snapshots, or files inside a repo)."""
+def check_command(debug, **options):
+    """Check model repositories (folders, HF cache snapshots, files inside a repo, or
+    Hub ids: org/name, org/name@revision, hf://org/name)."""
     try:
-        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet)
+        code = _check(**options)
     except click.exceptions.Exit:
         raise
     except click.ClickException:
@@ -75,7 +77,7 @@ def check_command(targets, fmt, output, select, ignore, fail_on, config_file, ba
     sys.exit(code)
 
 
-def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet) -> int:
+def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, download_pickles) -> int:
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck.registry import all_rules
@@ -84,7 +86,15 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
     overrides = {"select": _split(select), "ignore": _split(ignore), "fail_on": fail_on}
     known = read_baseline(baseline) if baseline else None
     cached = hf_cache_snapshots() if hf_cache else []
-    report = check_many(list(targets), config_file=config_file, overrides=overrides, baseline=known, jobs=jobs or os.cpu_count() or 1, extra_targets=cached)
+    report = check_many(
+        list(targets),
+        config_file=config_file,
+        overrides=overrides,
+        baseline=known,
+        jobs=jobs or os.cpu_count() or 1,
+        extra_targets=cached,
+        download_pickles=download_pickles,
+    )
     if write_baseline:
         save_baseline(report, write_baseline)
         click.echo(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}", err=True)

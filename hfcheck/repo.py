@@ -310,6 +310,19 @@ class RepoView:
     def weight_files(self) -> list[str]:
         return sorted(rel for rel in self.files if rel.endswith(WEIGHT_SUFFIXES))
 
+    # -- Hub targets ---------------------------------------------------------------
+    # The runner sets this to an hfcheck.hub.HubSnapshot when the target is a Hub repo:
+    # its commit, the safetensors files that hold only their header (the tensor data is
+    # a hole of zeros), and the files that were not downloaded (holes of their size).
+    hub = None
+
+    def is_placeholder(self, rel: str) -> bool:
+        """True for a file of a Hub target whose content was not downloaded: all of it
+        (pickles without --download-pickles, other weights), or all after the header
+        (safetensors). Those bytes read as zeros: rules that read them must skip it."""
+        hub = self.hub
+        return hub is not None and (rel in hub.header_only or any(s.rel == rel for s in hub.skipped))
+
 
 def _maybe(value, parse):
     return None if value is None else parse(value)

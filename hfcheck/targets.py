@@ -1,6 +1,7 @@
 """Turn what the user named into repository roots: a folder, a folder in the HF cache,
-or files inside a repo (pre-commit passes file names: each maps to its repo root, and
-each root is checked once)."""
+files inside a repo (pre-commit passes file names: each maps to its repo root, and
+each root is checked once), or a Hub repo id (`org/name[@rev]`, `hf://org/name[@rev]`,
+materialised by hfcheck.hub). A local path always wins over a Hub id spelt the same."""
 
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ class TargetError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    label: str  # as the user gave it
+    label: str  # as the user gave it; the repo id for Hub targets
     root: Path
+    hub: object | None = None  # hfcheck.hub.HubSnapshot for a Hub target
 
 
-def resolve_targets(names: list[str]) -> list[Target]:
+def resolve_targets(names: list[str], *, download_pickles: bool = False) -> list[Target]:
     targets: list[Target] = []
     seen: set[Path] = set()
     for name in names or ["."]:
-        for target in _resolve(name):
+        for target in _resolve(name, download_pickles):
             key = target.root.resolve()
             if key not in seen:
                 seen.add(key)
@@ -34,14 +36,35 @@ def resolve_targets(names: list[str]) -> list[Target]:
     return targets
 
 
-def _resolve(name: str) -> list[Target]:
+def _resolve(name: str, download_pickles: bool = False) -> list[Target]:
     path = Path(name)
+    if name.startswith("hf://"):
+        return [_hub_target(name, download_pickles)]
     if path.is_dir():
         return [Target(name, _cache_repo_snapshot(path) or path)]
     if path.exists() or path.is_symlink():
         root = repo_root_of(path)
         return [Target(str(root), root)]
+    if "/" in name and not name.startswith((".", "/", "~")):
+        from hfcheck.hub import parse_hub_name
+
+        if parse_hub_name(name):
+            return [_hub_target(name, download_pickles)]
     raise TargetError(f"{name}: no such file or folder")
+
+
+def _hub_target(name: str, download_pickles: bool) -> Target:
+    from hfcheck.hub import HubError, fetch, parse_hub_name
+
+    parsed = parse_hub_name(name)
+    if parsed is None:
+        raise TargetError(f"{name}: not a Hub model id (expected hf://org/name or hf://org/name@revision)")
+    try:
+        snapshot = fetch(parsed, download_pickles=download_pickles)
+    except HubError as error:
+        local = "" if name.startswith("hf://") or not error.repo_not_found else "no such file or folder, and "
+        raise TargetError(f"{name}: {local}{error}") from None
+    return Target(snapshot.repo_id, snapshot.root, hub=snapshot)
 
 
 def _cache_repo_snapshot(path: Path) -> Path | None:

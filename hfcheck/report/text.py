@@ -15,6 +15,9 @@ def render(report, *, color: bool = False, quiet: bool = False, **_options) -> s
 
     out: list[str] = []
     for target in report.targets:
+        if target.revision:
+            out.append(style(f"{target.path} @ {target.revision} (Hub)", bold=True))
+            out.append("")
         by_file: dict[str | None, list] = {}
         for finding in target.findings:
             by_file.setdefault(finding.path, []).append(finding)

@@ -1,0 +1,326 @@
+"""Hub targets: `org/name`, `org/name@revision` or `hf://org/name[@revision]`.
+
+The repo is materialised as a folder that the ordinary repo view reads, so every rule and
+every read limit applies unchanged:
+
+- small files (config, tokenizer, card, generation config, index files, *.json, *.txt,
+  *.md, *.jinja, *.model, *.py, *.yaml, ... under a size cap) are downloaded with
+  huggingface_hub into the HF cache (HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT and
+  HF_HUB_OFFLINE apply) and linked or copied into the view;
+- each safetensors file becomes a sparse file of its true size holding the real 8-byte
+  length and header at offset 0 (fetched with range requests) and a hole after it, so
+  `repo.safetensors(rel)` checks the real header against the real size;
+- pickle weights are downloaded only when asked (`--download-pickles`); other weights
+  (GGUF, ONNX, ...) and text files over the cap are not: each becomes a hole of its true
+  size, so rules that test presence and size see the repo as it is. `HubSnapshot`
+  records what was left out (rules/hub.py reports it; `repo.is_placeholder(rel)` tells
+  content-reading rules to skip it). Images and other files no rule reads are left out.
+
+Views live in `$HFCHECK_CACHE` (default `$HF_HOME/hfcheck`), one per commit, with the
+branch -> commit refs that let HF_HUB_OFFLINE=1 runs find them. A commit never changes,
+so a view of a commit sha is reused without any network call.
+
+huggingface_hub is imported inside functions: it costs ~0.4 s, which local runs never pay."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from hfcheck.formats.safetensors import MAX_HEADER_BYTES
+
+MiB = 1 << 20
+# What huggingface_hub itself fetches first for a safetensors header: 97% of headers on
+# the Hub fit in 100 kB, so one request is usually enough.
+HEADER_PROBE_BYTES = 100_001
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
+OTHER_WEIGHT_SUFFIXES = (".npy", ".npz", ".h5", ".msgpack", ".gguf", ".onnx", ".tflite", ".mlmodel", ".ot")
+SMALL_SUFFIXES = (".json", ".txt", ".md", ".jinja", ".model", ".py", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".lock", ".tiktoken", ".vocab", ".spm", ".bpe")
+SMALL_NAMES = (".gitattributes", "LICENSE", "LICENCE", "NOTICE", "COPYING", "Dockerfile", "Pipfile", ".env", ".hfcheck.yaml", ".hfcheck.yml")
+# The repo view's own read limits: nothing bigger would be read anyway.
+JSON_CAP = 64 * MiB
+TEXT_CAP = 16 * MiB
+MANIFEST = "manifest.json"
+
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+class HubError(Exception):
+    """The Hub target could not be resolved or fetched (a usage error, exit 2)."""
+
+    def __init__(self, message: str, *, repo_not_found: bool = False):
+        super().__init__(message)
+        self.repo_not_found = repo_not_found
+
+
+@dataclass(frozen=True)
+class HubName:
+    repo_id: str
+    revision: str | None  # as asked: branch, tag or commit; None is the default branch
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    rel: str
+    size: int
+    reason: str  # "pickle", "weights", "too-large"
+
+
+@dataclass(frozen=True)
+class HubSnapshot:
+    repo_id: str
+    revision: str  # the commit sha that was checked
+    root: Path  # the materialised view
+    header_only: tuple[str, ...]  # safetensors files whose tensor data is a hole
+    skipped: tuple[SkippedFile, ...]  # files of the commit that are not in the view
+
+
+def parse_hub_name(name: str) -> HubName | None:
+    """`org/name`, `org/name@rev` or `hf://...` as a HubName; None when it does not look
+    like a model repo id (the caller then reports a missing path)."""
+    text = name[len("hf://") :] if name.startswith("hf://") else name
+    repo_id, _, revision = text.partition("@")
+    if text.endswith("@") or not _REPO_ID.fullmatch(repo_id) or ".." in repo_id or "--" in repo_id or repo_id.endswith(".git"):
+        return None
+    if revision and (any(c.isspace() for c in revision) or ".." in revision):
+        return None
+    return HubName(repo_id, revision or None)
+
+
+def views_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(os.environ.get("HFCHECK_CACHE") or Path(constants.HF_HOME) / "hfcheck")
+
+
+def fetch(name: HubName, *, download_pickles: bool = False) -> HubSnapshot:
+    """The materialised view of a Hub model repo at the asked revision."""
+    from huggingface_hub import constants
+
+    base = views_dir() / ("models--" + name.repo_id.replace("/", "--"))
+    variant = "+pickles" if download_pickles else ""
+    asked = name.revision or "main"
+    commit = asked if _COMMIT.fullmatch(asked) else None
+    if constants.HF_HUB_OFFLINE:
+        commit = commit or _read_ref(base, asked)
+        snapshot = _load(base, commit, variant) if commit else None
+        if snapshot is None:
+            raise HubError(f"{name.repo_id}@{asked} is not in hfcheck's cache ({base}) and HF_HUB_OFFLINE is set; run once online first")
+        return snapshot
+    if commit and (snapshot := _load(base, commit, variant)):
+        return snapshot
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    with _hub_errors(name):
+        commit = api.model_info(name.repo_id, revision=name.revision).sha
+    if not commit or not _COMMIT.fullmatch(commit):
+        raise HubError(f"{name.repo_id}: the Hub did not say which commit {asked!r} is")
+    if asked != commit:
+        _write_ref(base, asked, commit)
+    return _load(base, commit, variant) or _build(api, name.repo_id, commit, base, variant, download_pickles)
+
+
+def _build(api, repo_id: str, commit: str, base: Path, variant: str, download_pickles: bool) -> HubSnapshot:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.hf_api import RepoFile
+
+    name = HubName(repo_id, commit)
+    (base / "views").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{commit}{variant}.", dir=base / "views"))
+    try:
+        root = work / "repo"
+        root.mkdir()
+        header_only, skipped = [], []
+        with _hub_errors(name):
+            entries = [e for e in api.list_repo_tree(repo_id, revision=commit, recursive=True) if isinstance(e, RepoFile)]
+            for entry in entries:
+                rel, size = entry.path, int(entry.size or 0)
+                if not _safe_rel(rel):
+                    continue  # a path that would leave the view: never written
+                kind = _kind(rel, size, download_pickles)
+                if kind == "fetch":
+                    _place(Path(hf_hub_download(repo_id, rel, revision=commit)), root / rel)
+                elif kind == "header":
+                    if not _write_header_stub(repo_id, rel, commit, size, root / rel):
+                        header_only.append(rel)
+                elif kind != "ignore":
+                    skipped.append(SkippedFile(rel, size, kind))
+                    # A hole of the true size: rules that ask whether a file exists or how
+                    # big it is see the truth; a text file over the cap is reported over
+                    # the view's read limit (HFC001), exactly as for a local copy.
+                    _write_placeholder(root / rel, size)
+        manifest = {"repo_id": repo_id, "revision": commit, "header_only": header_only, "skipped": [vars(s) for s in skipped]}
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        final = base / "views" / f"{commit}{variant}"
+        try:
+            os.rename(work, final)
+        except OSError:  # another run finished the same view first: use theirs
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    snapshot = _load(base, commit, variant)
+    if snapshot is None:
+        raise HubError(f"{repo_id}@{commit}: could not store the fetched files under {base}")
+    return snapshot
+
+
+def _kind(rel: str, size: int, download_pickles: bool) -> str:
+    """What to do with one file of the tree listing: fetch, header, pickle, weights,
+    too-large, or ignore (images, data and other files no rule reads)."""
+    filename = PurePosixPath(rel).name
+    lower = filename.lower()
+    if lower.endswith(".safetensors"):
+        return "header"
+    if lower.endswith(PICKLE_SUFFIXES):
+        return "fetch" if download_pickles else "pickle"
+    if lower.endswith(OTHER_WEIGHT_SUFFIXES):
+        return "weights"
+    small = lower.endswith(SMALL_SUFFIXES) or filename.startswith(SMALL_NAMES) or lower.startswith(("requirements", "constraints", "readme", "license", "licence"))
+    if not small:
+        return "ignore"
+    cap = JSON_CAP if lower.endswith(".json") else TEXT_CAP
+    return "fetch" if size <= cap else "too-large"
+
+
+def _safe_rel(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(rel) and "\\" not in rel and not rel.startswith("/") and all(p not in ("", ".", "..") for p in parts)
+
+
+def _place(cached: Path, dest: Path) -> None:
+    """A downloaded file into the view: a copy, never a link, so nothing that writes in
+    the view (a fix) can change the HF cache's blob."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached.resolve(), dest)
+
+
+def _write_header_stub(repo_id: str, rel: str, commit: str, size: int, dest: Path) -> bool:
+    """A sparse file of the remote file's size: its real first 8 + header-length bytes,
+    then a hole. Two range requests at most; a server that ignores ranges is cut off.
+    True when the whole file came with the first request (a complete, real file)."""
+    data = _read_range(repo_id, rel, commit, 0, min(size, HEADER_PROBE_BYTES))
+    complete = len(data) == size
+    if len(data) >= 8 and not complete:
+        (length,) = struct.unpack("<Q", data[:8])
+        end = 8 + length
+        if len(data) < end <= size and length <= MAX_HEADER_BYTES:
+            data += _read_range(repo_id, rel, commit, len(data), end - len(data))
+        data = data[:end]  # header only: the tensor bytes that came with it are dropped
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as stream:
+        stream.write(data)
+        stream.truncate(size)
+    return complete
+
+
+def _write_placeholder(dest: Path, size: int) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as stream:
+        stream.truncate(size)
+
+
+def _read_range(repo_id: str, rel: str, commit: str, start: int, count: int) -> bytes:
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    if count <= 0:
+        return b""
+    url = hf_hub_url(repo_id, rel, revision=commit)
+    headers = {**build_hf_headers(), "Range": f"bytes={start}-{start + count - 1}", "Accept-Encoding": "identity"}
+    chunks, got = [], 0
+    with get_session().stream("GET", url, headers=headers) as response:
+        if response.status_code >= 400:
+            response.read()
+            hf_raise_for_status(response)
+        skip = start if response.status_code == 200 else 0  # range ignored: the body starts at 0
+        for chunk in response.iter_bytes():
+            if skip:
+                cut = min(skip, len(chunk))
+                chunk, skip = chunk[cut:], skip - cut
+            chunks.append(chunk[: count - got])
+            got += len(chunks[-1])
+            if got >= count:
+                break
+    return b"".join(chunks)
+
+
+def _load(base: Path, commit: str, variant: str) -> HubSnapshot | None:
+    folder = base / "views" / f"{commit}{variant}"
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return HubSnapshot(
+            repo_id=manifest["repo_id"],
+            revision=manifest["revision"],
+            root=folder / "repo",
+            header_only=tuple(manifest["header_only"]),
+            skipped=tuple(SkippedFile(**s) for s in manifest["skipped"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or half-written: built again
+
+
+def _read_ref(base: Path, revision: str) -> str | None:
+    try:
+        commit = (base / "refs" / _ref_file(revision)).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return commit if _COMMIT.fullmatch(commit) else None
+
+
+def _write_ref(base: Path, revision: str, commit: str) -> None:
+    ref = base / "refs" / _ref_file(revision)
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text(commit, encoding="utf-8")
+
+
+def _ref_file(revision: str) -> str:
+    # refs/pr/1 and branch names with slashes stay one file
+    return revision.replace("/", "%2F")
+
+
+class _hub_errors:
+    """huggingface_hub's exceptions as one-line HubErrors."""
+
+    def __init__(self, name: HubName):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, _traceback):
+        if error is None or not isinstance(error, Exception) or isinstance(error, HubError):
+            return False
+        from huggingface_hub import constants
+        from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError
+
+        repo, endpoint = self.name.repo_id, constants.ENDPOINT
+        if isinstance(error, GatedRepoError):
+            message = f"{repo} is gated on {endpoint}: accept its terms and set HF_TOKEN"
+        elif isinstance(error, RepositoryNotFoundError):
+            message = f"no model repo {repo!r} on {endpoint} (a private repo needs HF_TOKEN)"
+        elif isinstance(error, RevisionNotFoundError):
+            message = f"{repo} has no revision {self.name.revision!r}"
+        elif isinstance(error, EntryNotFoundError):
+            message = f"{repo}: a file listed by the Hub could not be downloaded ({_first_line(error)})"
+        elif isinstance(error, OfflineModeIsEnabled):
+            message = f"{repo}: HF_HUB_OFFLINE is set and the repo is not in hfcheck's cache"
+        elif isinstance(error, HfHubHTTPError):
+            message = f"{repo}: the Hub answered {_first_line(error)}"
+        elif isinstance(error, OSError) or type(error).__module__.startswith(("httpx", "httpcore")):
+            message = f"{repo}: cannot reach {endpoint} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
+        else:
+            return False
+        raise HubError(message, repo_not_found=isinstance(error, RepositoryNotFoundError) and not isinstance(error, GatedRepoError)) from error
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
