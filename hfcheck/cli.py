@@ -54,10 +54,14 @@ def main():
 @click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), help="Record the current findings as the baseline and exit 0.")
 @click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; print only findings and the summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, debug):
+@click.option("--smoke", is_flag=True, help="After the static pass, load and run the model (needs hfcheck[smoke]).")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True, help="Smoke pass device; auto skips without a GPU.")
+@click.option("--trust-remote-code", is_flag=True, help="Smoke pass: allow the model's own Python code (auto_map).")
+def check_command(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, debug, smoke, device, trust_remote_code):
     """Check model repositories (folders, HF cache snapshots, or files inside a repo)."""
     try:
-        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet)
+        smoke_options = {"device": device, "trust_remote_code": trust_remote_code} if smoke else None
+        code = _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, smoke_options)
     except click.exceptions.Exit:
         raise
     except click.ClickException:
@@ -73,7 +77,7 @@ def check_command(targets, fmt, output, select, ignore, fail_on, config_file, ba
     sys.exit(code)
 
 
-def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet) -> int:
+def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, quiet, smoke_options=None) -> int:
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck.registry import all_rules
@@ -81,6 +85,8 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
     overrides = {"select": _split(select), "ignore": _split(ignore), "fail_on": fail_on}
     known = read_baseline(baseline) if baseline else None
     report = check_many(list(targets), config_file=config_file, overrides=overrides, baseline=known)
+    if smoke_options is not None:
+        _smoke(report, smoke_options, known)
     if write_baseline:
         save_baseline(report, write_baseline)
         click.echo(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}", err=True)
@@ -94,6 +100,25 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
     else:
         click.echo(text, nl=False)
     return report.exit_code()
+
+
+def _smoke(report, options, baseline) -> None:
+    """The smoke pass after the static one; progress goes to stderr (one updating line on
+    a terminal, plain lines in CI) so stdout keeps only the report."""
+    from hfcheck.smoke import smoke_target
+
+    live = sys.stderr.isatty()
+    for target in report.targets:
+
+        def progress(step, label=target.path):
+            if live:
+                click.echo(f"\r\033[Khfcheck smoke {label}: {step}", nl=False, err=True)
+            else:
+                click.echo(f"hfcheck smoke {label}: {step}", err=True)
+
+        smoke_target(target, progress=progress, baseline=baseline, **options)
+        if live:
+            click.echo("\r\033[K", nl=False, err=True)
 
 
 @main.command("rules")

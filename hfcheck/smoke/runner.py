@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -66,12 +67,17 @@ def run_smoke(
     if device == "cuda" and not torch.cuda.is_available():
         return SmokeResult("refused", "--device cuda but torch sees no GPU", kind=plan.kind)
 
+    # hfcheck reports progress itself; transformers' warnings and bars would garble it
     previous_verbosity = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     try:
         return _run(plan, device, dict(load_kwargs or {}), trust_remote_code, say, new_tokens, torch, transformers)
     finally:
         transformers.logging.set_verbosity(previous_verbosity)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
 
 
 def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens, torch, transformers) -> SmokeResult:
@@ -348,5 +354,9 @@ def _sync(torch, device) -> None:
 
 
 def _short(error: Exception, limit: int = 300) -> str:
-    text = " ".join(f"{type(error).__name__}: {error}".split())
+    text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(f"{type(error).__name__}: {error}".split()))
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if refused and "Weights only load failed" in text:
+        # torch's message goes on to suggest weights_only=False: the one thing not to do
+        return f"torch.load(weights_only=True) refused the pickle: it calls {refused.group(1)}, which is not a tensor or container"
     return text if len(text) <= limit else text[: limit - 3] + "..."
