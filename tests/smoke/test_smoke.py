@@ -128,7 +128,7 @@ def test_pickle_payload_never_runs(tiny_llama, tmp_path):
     findings, _ = smoke(tiny_llama)
     assert not marker.exists()
     [finding] = by_code(findings, "SMK003")
-    assert "does not load" in finding.message and "weights_only=True) refused the pickle: it calls builtins.open" in finding.message
+    assert "does not load" in finding.message and "weights_only=True) refused the pickle: it calls io.open" in finding.message
 
 
 def test_missing_weight_is_reported(tiny_llama):
