@@ -18,7 +18,9 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 SMOKE = """
 import sys
@@ -33,14 +35,12 @@ PLAIN = """
 import os, sys
 os.environ["HF_HUB_OFFLINE"] = "1"
 import torch, transformers
-from hfcheck.smoke.runner import NEW_TOKENS_CPU, NEW_TOKENS_GPU, PROMPTS
-path, device = sys.argv[1], sys.argv[2]
+path, device, prompt, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
 kwargs = {"device_map": device} if device == "cuda" else {}
 model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype="auto", local_files_only=True, **kwargs).eval()
-n = NEW_TOKENS_GPU if device == "cuda" else NEW_TOKENS_CPU
 with torch.inference_mode():
-    inputs = tokenizer(PROMPTS[0], return_tensors="pt").to(model.device)
+    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
     model(**inputs).logits
     model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False)
 if device == "cuda":
@@ -50,7 +50,9 @@ if device == "cuda":
 
 def timed(code: str, *args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, *args], check=True)
+    # from a neutral folder: `python -c` puts the cwd first on sys.path, and a checkout's
+    # own hfcheck/ must not shadow the one being measured
+    subprocess.run([sys.executable, "-c", code, *args], check=True, cwd=tempfile.gettempdir())
     return time.perf_counter() - start
 
 
@@ -61,10 +63,14 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args(argv)
-    timed(PLAIN, args.model, args.device)  # warm the page cache for both sides
+    from hfcheck.smoke.runner import NEW_TOKENS_CPU, NEW_TOKENS_GPU, PROMPTS
+
+    args.model = str(Path(args.model).resolve())
+    plain_args = (args.model, args.device, PROMPTS[0], str(NEW_TOKENS_GPU if args.device == "cuda" else NEW_TOKENS_CPU))
+    timed(PLAIN, *plain_args)  # warm the page cache for both sides
     smoke, plain = [], []
     for _ in range(args.repeats):
-        plain.append(timed(PLAIN, args.model, args.device))
+        plain.append(timed(PLAIN, *plain_args))
         smoke.append(timed(SMOKE, args.model, args.device))
     result = {
         "model": args.model,

@@ -21,10 +21,11 @@ PROMPTS = (
     "A pad token lets batches of different lengths share one tensor, even when one sequence is much longer than the others.",
 )
 ROUND_TRIP_TEXT = "Production incidents rarely raise errors; they return garbage. 123 + 4.5 = ok!"
-# Batch-vs-alone tolerance per dtype, as max |difference| / std of the alone logits:
-# kernel choice and padding change the reduction order, so low precision drifts a little;
-# a wrong pad side or mask changes the logits completely (differences of order 1).
-BATCH_TOLERANCE = {"float32": 1e-3, "float16": 3e-2, "bfloat16": 8e-2}
+# Batch-vs-alone tolerance per dtype, as the relative RMS difference
+# ||a - b|| / ||a - mean(a)||: kernel choice and padding change the reduction order, so
+# low precision drifts a little (about 0.02 in bf16 on a 16-layer model); a wrong pad
+# side or mask changes the logits completely (differences of order 1).
+BATCH_TOLERANCE = {"float32": 2e-3, "float16": 5e-2, "bfloat16": 1e-1}
 NEW_TOKENS_GPU = 32
 NEW_TOKENS_CPU = 8
 
@@ -175,11 +176,11 @@ def _embedding_rows(model) -> int | None:
 
 
 def _compare(alone, batched, torch) -> tuple[float, bool]:
-    """max |a - b| / std(a), and whether the argmaxes agree."""
+    """Relative RMS difference ||a - b|| / ||a - mean(a)||, and whether the argmaxes agree."""
     a = alone.float()
     b = batched.float()
-    scale = float(a.std()) + 1e-6
-    return float((a - b).abs().max()) / scale, bool(a.argmax() == b.argmax())
+    scale = float((a - a.mean()).norm()) + 1e-12
+    return float((a - b).norm()) / scale, bool(a.argmax() == b.argmax())
 
 
 def _causal_checks(model, tokenizer, result: SmokeResult, say, new_tokens: int, torch) -> None:
@@ -198,6 +199,8 @@ def _causal_checks(model, tokenizer, result: SmokeResult, say, new_tokens: int, 
     say("greedy generation")
     generate = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
     try:
+        # one untimed call first: a fresh process pays kernel loading on its first decode
+        model.generate(**single, max_new_tokens=2, min_new_tokens=2, **generate)
         _sync(torch, device)
         start = time.perf_counter()
         model.generate(**single, max_new_tokens=1, min_new_tokens=1, **generate)
