@@ -56,6 +56,9 @@ def main():
 @click.option("--hf-cache", "hf_cache", is_flag=True, help="Also check every model snapshot in the local Hugging Face cache (HF_HUB_CACHE / HF_HOME).")
 @click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; print only findings and the summary.")
 @click.option("--download-pickles", is_flag=True, help="Hub targets: download pickle weights (.bin, .pt, ...) so they are scanned; by default they are not.")
+@click.option("--smoke", is_flag=True, help="After the static pass, load and run the model (needs hfcheck[smoke]).")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True, help="Smoke pass device; auto skips without a GPU.")
+@click.option("--trust-remote-code", is_flag=True, help="Smoke pass: allow the model's own Python code (auto_map).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check_command(debug, **options):
     """Check model repositories (folders, HF cache snapshots, files inside a repo, or
@@ -77,7 +80,7 @@ def check_command(debug, **options):
     sys.exit(code)
 
 
-def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, download_pickles) -> int:
+def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, download_pickles, smoke, device, trust_remote_code) -> int:
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck.registry import all_rules
@@ -95,6 +98,8 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
         extra_targets=cached,
         download_pickles=download_pickles,
     )
+    if smoke:
+        _smoke(report, {"device": device, "trust_remote_code": trust_remote_code}, known)
     if write_baseline:
         save_baseline(report, write_baseline)
         click.echo(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}", err=True)
@@ -108,6 +113,25 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
     else:
         click.echo(text, nl=False)
     return report.exit_code()
+
+
+def _smoke(report, options, baseline) -> None:
+    """The smoke pass after the static one; progress goes to stderr (one updating line on
+    a terminal, plain lines in CI) so stdout keeps only the report."""
+    from hfcheck.smoke import smoke_target
+
+    live = sys.stderr.isatty()
+    for target in report.targets:
+
+        def progress(step, label=target.path):
+            if live:
+                click.echo(f"\r\033[Khfcheck smoke {label}: {step}", nl=False, err=True)
+            else:
+                click.echo(f"hfcheck smoke {label}: {step}", err=True)
+
+        smoke_target(target, progress=progress, baseline=baseline, **options)
+        if live:
+            click.echo("\r\033[K", nl=False, err=True)
 
 
 @main.command("rules")

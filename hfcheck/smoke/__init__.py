@@ -1,0 +1,63 @@
+"""The optional smoke pass: load the model the way a deployment does and run it.
+
+    hfcheck --smoke [--device cuda|cpu|auto] [--trust-remote-code] TARGET
+
+How it fits the engine: the static pass runs first and builds its report. For each
+target, `smoke_target` then (1) refuses to load anything when the static pass found a
+security error, (2) otherwise calls `run_smoke` (runner.py, the only module that imports
+torch/transformers) which returns a SmokeResult of plain data, (3) attaches that result
+to a fresh repo view of the target and runs the `smoke` rules (rules/smoke.py, SMK...)
+on it through the engine's own `run_rule`, so select/ignore/severity settings, reports
+and exit codes treat smoke findings like any other. In the static pass no result is
+attached and every SMK rule yields nothing.
+
+Importing this package imports nothing heavy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["run_smoke", "smoke_target", "security_errors"]
+
+
+def run_smoke(repo_root: str | Path, *, device: str = "auto", load_kwargs: dict | None = None, trust_remote_code: bool = False, progress: Callable[[str], None] | None = None, new_tokens: int | None = None):
+    """Load and exercise one model folder; returns a SmokeResult (see result.py).
+
+    `load_kwargs`: the deployment's from_pretrained kwargs (device_map, dtype,
+    quantization_config, ...) when known; hfcheck/facts/deploy.py finds them in the
+    target's Python files once merged."""
+    from hfcheck.smoke.runner import run_smoke as run
+
+    return run(repo_root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, new_tokens=new_tokens)
+
+
+def security_errors(findings) -> list:
+    return [f for f in findings if f.concern == "security" and f.severity == "error"]
+
+
+def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool = False, load_kwargs: dict | None = None, progress: Callable[[str], None] | None = None, baseline: set[str] | None = None, rules=None):
+    """Run the smoke pass on one target of a static report and add its findings to it."""
+    from hfcheck.api import _ignored_by_path, fingerprint, run_rule
+    from hfcheck.findings import Finding
+    from hfcheck.registry import all_rules, matches
+    from hfcheck.repo import RepoView
+    from hfcheck.smoke.result import SmokeResult, attach
+
+    blocking = security_errors(target_report.findings)
+    if blocking:
+        codes = ", ".join(sorted({f.code for f in blocking}))
+        result = SmokeResult("refused", f"the static pass found security errors ({codes}); the model is not loaded")
+    else:
+        result = run_smoke(target_report.root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress)
+
+    settings = target_report.settings
+    repo = RepoView(target_report.root, target_report.path, exclude=tuple(settings.exclude), settings=settings)
+    attach(repo, result)
+    smoke_rules = [r for r in (rules or all_rules()) if r.concern == "smoke" and matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
+    found = [f for r in smoke_rules for f in run_rule(r, repo, settings)]
+    found = [f for f in found if not _ignored_by_path(f, settings)]
+    if baseline:
+        found = [f for f in found if fingerprint(f) not in baseline]
+    target_report.findings = sorted(set(target_report.findings) | set(found), key=Finding.sort_key)
+    return result

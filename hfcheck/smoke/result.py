@@ -1,0 +1,71 @@
+"""What one smoke run found, as plain data (no torch objects), and where rules read it.
+
+The runner (hfcheck/smoke/runner.py) fills a SmokeResult; `attach` stores it on a repo
+view under one memo key; the SMK rules (rules/smoke.py) read it back with `smoke_result`
+and turn it into findings. In the static pass nothing is attached, so every SMK rule
+yields nothing and nothing heavy is imported. Data flows one way: run -> result ->
+rules -> findings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+_KEY = ("smoke", "result")
+
+
+@dataclass
+class Measure:
+    """A figure the pass measured (None when not measured)."""
+
+    load_s: float | None = None
+    first_token_s: float | None = None
+    tokens_per_s: float | None = None
+    new_tokens: int | None = None
+    peak_gpu_bytes: int | None = None
+    weight_bytes_measured: int | None = None  # GPU memory taken by the load, or parameter bytes on CPU
+    weight_bytes_static: int | None = None  # sum of tensor sizes in the safetensors headers
+    weight_bytes_expected: int | None = None  # the static figure scaled to the dtype asked for
+
+
+@dataclass
+class Check:
+    """The outcome of one check: ok, or a problem in words with details for the report."""
+
+    name: str
+    ok: bool
+    message: str = ""
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class SmokeResult:
+    # "ran": checks ran; "skipped": not run for a benign reason (no GPU with --device
+    # auto); "refused": not run for a reason the user must act on.
+    status: str
+    reason: str = ""
+    device: str | None = None
+    dtype: str | None = None
+    kind: str | None = None  # "causal-lm" or "encoder"
+    load_kwargs: dict = field(default_factory=dict)
+    load_error: str | None = None
+    missing_keys: list[str] = field(default_factory=list)
+    unexpected_keys: list[str] = field(default_factory=list)
+    mismatched_keys: list[str] = field(default_factory=list)
+    checks: dict[str, Check] = field(default_factory=dict)
+    measure: Measure = field(default_factory=Measure)
+
+    def check(self, name: str) -> Check | None:
+        return self.checks.get(name)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def attach(repo, result: SmokeResult) -> None:
+    """Store the run's result on a repo view, for the SMK rules to read."""
+    repo.memo(_KEY, lambda: result)
+
+
+def smoke_result(repo) -> SmokeResult | None:
+    """The result attached to this view, or None (the static pass)."""
+    return repo.memo(_KEY, lambda: None)

@@ -1,0 +1,258 @@
+"""Findings of the smoke pass (`hfcheck --smoke`): what only loading and running the
+model shows. These rules read the SmokeResult the runner attached to the repo view
+(hfcheck/smoke/result.py); in the static pass nothing is attached and they yield
+nothing. They never import torch."""
+
+from hfcheck.config import declare_options
+from hfcheck.findings import Finding
+from hfcheck.registry import rule
+from hfcheck.smoke.result import smoke_result
+
+declare_options("smoke", memory_tolerance=0.2)
+
+MiB = 1 << 20
+
+
+def _ran(repo):
+    result = smoke_result(repo)
+    return result if result is not None and result.status == "ran" else None
+
+
+def _first_weight_file(repo) -> str | None:
+    for rel in ("model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json", "pytorch_model.bin"):
+        if repo.exists(rel):
+            return rel
+    return "config.json" if repo.exists("config.json") else None
+
+
+def _json_line(repo, rel, *keys):
+    doc = repo.json(rel)
+    return doc.line_of(*keys) if doc is not None and doc.error is None else None
+
+
+def _failed(repo, name):
+    result = _ran(repo)
+    check = result.check(name) if result else None
+    return (result, check) if check is not None and not check.ok else (None, None)
+
+
+@rule("SMK001", concern="smoke", severity="info")
+def smoke_skipped(repo):
+    """The smoke pass was skipped: no GPU is visible and `--device auto` was given.
+
+    Why: a skipped pass proves nothing about the model; the report says so rather than
+    passing silently.
+    Fix: run on a machine with a GPU, or pass `--device cpu` to run the pass on CPU
+    (slower, but the checks are the same).
+    """
+    result = smoke_result(repo)
+    if result is not None and result.status == "skipped":
+        yield Finding.at(None, f"smoke pass skipped: {result.reason}")
+
+
+@rule("SMK002", concern="smoke", severity="error")
+def smoke_refused(repo):
+    """The smoke pass refused to load the model.
+
+    Why: it loads nothing the static pass flagged as a security error, runs no remote
+    code without `--trust-remote-code`, and loads only safetensors or pickle weights
+    through `torch.load(weights_only=True)`; a repo it cannot load safely is not proven
+    to work.
+    Fix: resolve the reason given (the security findings, convert the weights to
+    safetensors, install `hfcheck[smoke]`, or review the remote code and pass
+    `--trust-remote-code`).
+    """
+    result = smoke_result(repo)
+    if result is not None and result.status == "refused":
+        yield Finding.at("config.json" if repo.exists("config.json") else None, f"smoke pass not run: {result.reason}")
+
+
+@rule("SMK003", concern="smoke", severity="error")
+def load_failed(repo):
+    """`from_pretrained` raises on the model, with the deployment's kwargs.
+
+    Why: everything the static pass approved is worthless if the loader fails: a
+    shape that does not match the config, a dtype the device cannot hold, a missing
+    shard, an unsupported quantization config.
+    Fix: load it yourself with the kwargs shown and fix what the error names.
+    """
+    result = _ran(repo)
+    if result is not None and result.load_error:
+        kwargs = ", ".join(f"{k}={v}" for k, v in result.load_kwargs.items())
+        yield Finding.at(_first_weight_file(repo), f"the model does not load on {result.device} (from_pretrained({kwargs})): {result.load_error}")
+
+
+@rule("SMK004", concern="smoke", severity="error")
+def load_key_mismatch(repo):
+    """The load reports missing, mismatched or unexpected weight keys.
+
+    Why: transformers fills missing and mismatched weights with random values and only
+    logs a warning: the model loads and returns plausible-looking garbage. Unexpected
+    keys (warning) are usually harmless leftovers but can mean the checkpoint belongs to
+    another head or architecture.
+    Fix: save the checkpoint from the same class the config names (`architectures`),
+    or correct the key names (a `model.` prefix too many or too few is the usual cause).
+    """
+    result = _ran(repo)
+    if result is None:
+        return
+    where = _first_weight_file(repo)
+    for label, keys, severity in (("missing", result.missing_keys, "error"), ("mismatched", result.mismatched_keys, "error"), ("unexpected", result.unexpected_keys, "warning")):
+        if keys:
+            shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+            consequence = " (randomly initialized at load)" if severity == "error" else " (ignored by the load)"
+            yield Finding.at(where, f"{len(keys)} {label} weight keys{consequence}: {shown}", severity=severity)
+
+
+@rule("SMK005", concern="smoke", severity="error")
+def forward_not_finite(repo):
+    """The forward pass fails or gives NaN/inf on a plain prompt (for encoders: the
+    forward or the pooled embedding).
+
+    Why: NaN logits come from fp16 overflow in a model trained in bf16, broken norm
+    weights or a bad upcast; the server then returns empty or random text with no error.
+    Fix: load in the dtype the model was trained in (bf16 rather than fp16 for most
+    recent LLMs) and check the weights for NaN/inf.
+    """
+    result, check = _failed(repo, "logits")
+    if check is not None:
+        yield Finding.at("config.json", f"{check.message} ({result.dtype} on {result.device})", line=_json_line(repo, "config.json", "torch_dtype") or _json_line(repo, "config.json", "dtype"))
+
+
+@rule("SMK006", concern="smoke", severity="error")
+def generation_fails(repo):
+    """A greedy generation of a few tokens fails or returns ids outside the vocabulary.
+
+    Why: generation exercises the cache, the generation config and the output head
+    together; a model that forwards but cannot generate fails on its first request.
+    Fix: read the error; an invalid id usually means the output head is larger than the
+    embedding or the tokenizer.
+    """
+    _, check = _failed(repo, "generate")
+    if check is not None:
+        yield Finding.at("generation_config.json" if repo.exists("generation_config.json") else "config.json", check.message)
+
+
+@rule("SMK007", concern="smoke", severity="error")
+def batch_inconsistent(repo):
+    """A padded batch gives different outputs for a sequence than running it alone.
+
+    Why: the server batches requests; with the wrong padding side, a pad id that is a
+    real token (or differs between tokenizer and model) or a broken attention mask, each
+    answer depends on its neighbours' lengths. The compared outputs are the logits
+    generate() picks the first new token from (embeddings for encoders), with the
+    tokenizer's mask and with the mask generate() rebuilds from the model's pad id.
+    Fix: for decoder-only models set `"padding_side": "left"` in tokenizer_config.json,
+    and make `pad_token_id` in config.json and generation_config.json the tokenizer's pad
+    token, one that never occurs in text.
+    """
+    result, check = _failed(repo, "batch")
+    if check is None:
+        return
+    details = check.details
+    if result.kind == "causal-lm" and details.get("padding_side") == "right":
+        cause = "the tokenizer pads on the right, so a short sequence's last position is padding"
+        path, line = "tokenizer_config.json", _json_line(repo, "tokenizer_config.json", "padding_side")
+    elif details.get("model_pad_id") is not None and details.get("model_pad_id") != details.get("tokenizer_pad_id"):
+        cause = f"the model's pad_token_id {details['model_pad_id']} is not the tokenizer's pad id {details['tokenizer_pad_id']}"
+        path = "generation_config.json" if _json_line(repo, "generation_config.json", "pad_token_id") else "config.json"
+        line = _json_line(repo, path, "pad_token_id")
+    else:
+        cause = None
+        path, line = ("tokenizer_config.json" if repo.exists("tokenizer_config.json") else "config.json"), None
+    message = f"padded batch differs from each sequence alone ({result.dtype} on {result.device}): {check.message}"
+    yield Finding.at(path, message + (f"; likely cause: {cause}" if cause else ""), line=line)
+
+
+@rule("SMK008", concern="smoke", severity="error")
+def chat_template_fails(repo):
+    """The chat template does not render or its output does not tokenize within the
+    vocabulary.
+
+    Why: chat servers (TGI, vLLM, the OpenAI-compatible endpoints) render every request
+    through the template; a template error is a 500 on every chat call.
+    Fix: render it with `tokenizer.apply_chat_template(messages, tokenize=False)` and
+    correct the Jinja it points at.
+    """
+    _, check = _failed(repo, "chat_template")
+    if check is not None:
+        path = "chat_template.jinja" if repo.exists("chat_template.jinja") else "tokenizer_config.json"
+        yield Finding.at(path, check.message, line=_json_line(repo, path, "chat_template") if path.endswith(".json") else None)
+
+
+@rule("SMK009", concern="smoke", severity="warning")
+def tokenizer_round_trip(repo):
+    """The tokenizer does not load (error), or decoding then re-encoding a plain
+    sentence gives different ids (warning).
+
+    Why: a server detokenizes streamed ids and clients re-send the text in the next
+    turn; ids that do not survive the round trip change the conversation the model sees.
+    Fix: check the decoder and normalizer of tokenizer.json (a byte-level BPE needs the
+    ByteLevel decoder) and `clean_up_tokenization_spaces`.
+    """
+    result = _ran(repo)
+    if result is None:
+        return
+    loading = result.check("tokenizer")
+    if loading is not None and not loading.ok:
+        yield Finding.at("tokenizer_config.json" if repo.exists("tokenizer_config.json") else None, loading.message, severity="error")
+    round_trip = result.check("round_trip")
+    if round_trip is not None and not round_trip.ok:
+        yield Finding.at("tokenizer.json" if repo.exists("tokenizer.json") else None, round_trip.message)
+
+
+@rule("SMK010", concern="smoke", severity="warning")
+def weight_memory_mismatch(repo):
+    """The weights take a different amount of memory once loaded than the safetensors
+    headers predict.
+
+    Why: a large difference means the load is not what the files and config say: an
+    fp32 checkpoint loaded as bf16 (or the reverse: an unexpected upcast that doubles
+    memory), a config dtype that disagrees with the weights, or layers offloaded to CPU
+    or disk by device_map="auto" (slow, and invisible until measured).
+    Fix: make config.json's `torch_dtype` the dtype of the saved weights, load with that
+    dtype, and give device_map enough GPU memory for every layer.
+    Options: `[tool.hfcheck.options.smoke] memory_tolerance` (relative, default 0.2).
+    """
+    result = _ran(repo)
+    if result is None:
+        return
+    measured, expected, static = result.measure.weight_bytes_measured, result.measure.weight_bytes_expected, result.measure.weight_bytes_static
+    if not measured or not expected:
+        return
+    tolerance = float(repo.settings.option("smoke", "memory_tolerance") if repo.settings else 0.2)
+    if abs(measured - expected) <= max(tolerance * expected, 64 * 1024):
+        return
+    why = "more than the files hold: an upcast" if measured > expected else "less than the files hold: a downcast, or layers offloaded off the device"
+    note = f"; config dtype {repo.config.get('torch_dtype') or repo.config.get('dtype')}" if repo.config else ""
+    yield Finding.at(
+        "config.json",
+        f"loaded weights take {measured / MiB:.1f} MiB on {result.device} as {result.dtype}, the headers predict {expected / MiB:.1f} MiB"
+        f" ({static / MiB:.1f} MiB on disk{note}): {why}",
+        line=_json_line(repo, "config.json", "torch_dtype") or _json_line(repo, "config.json", "dtype"),
+    )
+
+
+@rule("SMK011", concern="smoke", severity="info")
+def smoke_measurements(repo):
+    """What the smoke pass measured: load time, first-token latency, tokens/s, peak GPU
+    memory and weight memory.
+
+    Why: a model that loads in 10 minutes or decodes at 2 tokens/s works, but not in
+    production; the figures belong in the same report as the findings; compare them
+    with your latency and memory budget.
+    """
+    result = _ran(repo)
+    if result is None or result.load_error:
+        return
+    m = result.measure
+    parts = [f"{result.kind} {result.dtype} on {result.device}", f"load {m.load_s:.2f} s"]
+    if m.first_token_s is not None:
+        parts.append(f"first token {m.first_token_s * 1000:.1f} ms" if result.kind == "causal-lm" else f"forward {m.first_token_s * 1000:.1f} ms")
+    if m.tokens_per_s is not None:
+        parts.append(f"{m.tokens_per_s:.1f} tokens/s over {m.new_tokens} tokens")
+    if m.peak_gpu_bytes is not None:
+        parts.append(f"peak GPU memory {m.peak_gpu_bytes / MiB:.0f} MiB")
+    if m.weight_bytes_measured is not None:
+        parts.append(f"weights {m.weight_bytes_measured / MiB:.1f} MiB measured" + (f" vs {m.weight_bytes_expected / MiB:.1f} MiB from headers" if m.weight_bytes_expected else ""))
+    yield Finding.at(None, "smoke: " + ", ".join(parts))
