@@ -151,13 +151,18 @@ def test_hf_cache_flag_checks_every_snapshot_in_parallel(tmp_path):
     cache = tmp_path / "hub"
     for index in range(4):
         make_cache_repo(cache, f"model{index}", f"{index:040x}", source=BROKEN if index == 2 else CLEAN)
-    result = run("--hf-cache", "--jobs", "2", "--format", "json", env={"HF_HUB_CACHE": str(cache)})
-    data = json.loads(result.output)
+
+    def hf_cache_run(*args):
+        # a fresh process: huggingface_hub reads HF_HUB_CACHE when it is imported
+        env = {**os.environ, "HF_HUB_CACHE": str(cache)}
+        return subprocess.run([sys.executable, "-m", "hfcheck", "--hf-cache", "--format", "json", *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    parallel = hf_cache_run("--jobs", "2")
+    data = json.loads(parallel.stdout)
     assert [t["path"] for t in data["targets"]] == [f"org/model{i}@{i:040x}" for i in range(4)]
     assert [len(t["findings"]) for t in data["targets"]] == [0, 0, 1, 0]
-    assert result.exit_code == 1
-    serial = json.loads(run("--hf-cache", "--format", "json", env={"HF_HUB_CACHE": str(cache)}).output)
-    assert serial == data
+    assert parallel.returncode == 1
+    assert json.loads(hf_cache_run().stdout) == data
 
 
 def test_missing_target_is_a_usage_error():

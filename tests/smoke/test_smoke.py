@@ -90,7 +90,8 @@ def test_security_error_in_static_pass_blocks_the_load(tiny_llama):
 
 
 def test_remote_code_is_refused_without_the_flag(tiny_llama):
-    edit_json(tiny_llama / "config.json", auto_map={"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"})
+    edit_json(tiny_llama / "config.json", auto_map={"AutoModelForCausalLM": "modeling_custom.CustomForCausalLM"})
+    (tiny_llama / "modeling_custom.py").write_text("from transformers import LlamaForCausalLM\n\n\nclass CustomForCausalLM(LlamaForCausalLM):\n    pass\n")
     findings, result = smoke(tiny_llama)
     assert result.status == "refused"
     assert "--trust-remote-code" in by_code(findings, "SMK002")[0].message
