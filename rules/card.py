@@ -153,8 +153,8 @@ def card_section_missing(repo):
     with synonyms ("Out-of-scope use", "Bias and risks", "Dataset", "Results", ...); any
     other name is matched by its own words in a heading.
     """
-    if repo.card is None:
-        return
+    if repo.card is None or (repo.card.has_front_matter and not repo.card.front_matter_closed):
+        return  # an unclosed block swallows the whole file: CRD002 says so
     required = repo.settings.option("card", "required_sections") if repo.settings else None
     if not isinstance(required, list):
         required = ["intended uses", "limitations", "training data", "evaluation"]
