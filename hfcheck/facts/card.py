@@ -250,19 +250,23 @@ _LLAMA3 = frozenset({"llama3", "llama3.1", "llama3.2", "llama3.3"})
 
 def identify_license_text(text: str) -> LicenseText | None:
     """The license a LICENSE file's text is, from distinctive phrases; None when unsure.
-    Titles are looked for in the first lines only: GPL-3.0's body names the Affero and
-    Lesser GPL, and a notice may quote another license further down."""
+    Titles are looked for in the first lines only, and of the GNU licenses the first one
+    named is the title: GPL-3.0's body names the Affero and Lesser GPL, and a notice may
+    quote another license further down."""
     flat = " ".join(text.lower().split())
     head = flat[:800]
-    if "gnu affero general public license" in head:
+    gnu = {name: head.find(name) for name in ("gnu affero general public license", "gnu lesser general public license", "gnu library general public license", "gnu general public license")}
+    gnu = {name: at for name, at in gnu.items() if at >= 0}
+    title = min(gnu, key=gnu.get) if gnu else None  # the first one named is the title
+    if title == "gnu affero general public license":
         return LicenseText("GNU AGPL v3", frozenset({"agpl-3.0"}))
-    if "gnu lesser general public license" in head or "gnu library general public license" in head:
+    if title in ("gnu lesser general public license", "gnu library general public license"):
         if "version 3" in head:
             return LicenseText("GNU LGPL v3", frozenset({"lgpl-3.0", "lgpl"}))
         if "version 2.1" in head or "version 2," in head:
             return LicenseText("GNU LGPL v2.1", frozenset({"lgpl-2.1", "lgpl"}))
         return LicenseText("GNU LGPL", frozenset({"lgpl", "lgpl-2.1", "lgpl-3.0"}))
-    if "gnu general public license" in head:
+    if title == "gnu general public license":
         if "version 3, 29 june 2007" in head:
             return LicenseText("GNU GPL v3", frozenset({"gpl-3.0", "gpl"}))
         if "version 2, june 1991" in head:
