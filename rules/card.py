@@ -6,7 +6,7 @@ stay silent without one, and rules that need its metadata stay silent when CRD00
 the front matter is broken."""
 
 from hfcheck.config import declare_options
-from hfcheck.facts.card import base_model_claims, card_base_models, card_metadata, has_section, key_line, looks_like_hub_id, same_model, section_titles
+from hfcheck.facts.card import base_model_claims, card_base_models, card_metadata, has_section, key_line, looks_like_hub_id, looks_like_model_repo, same_model, section_titles
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
@@ -31,7 +31,8 @@ _SHAPES = {
 
 @rule("CRD001", concern="card", severity="error")
 def card_missing(repo):
-    """The repository has no README.md, so it has no model card.
+    """The model repository (weights, config.json, adapter_config.json or tokenizer
+    files) has no README.md, so it has no model card.
 
     Why: the card is where the license, intended use, limitations and training data are
     declared; the Hub shows an empty page, indexes no metadata (no license, task or
@@ -39,7 +40,7 @@ def card_missing(repo):
     Fix: add a README.md with YAML metadata and the sections of the Hub's model card
     template (huggingface_hub.ModelCard.from_template writes one).
     """
-    if repo.card_path is None:
+    if repo.card_path is None and looks_like_model_repo(repo):
         yield Finding.at("README.md", "README.md is missing: the repo has no model card (license, intended use, limitations, training data)")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from hfcheck.facts.card import RECOGNISABLE, card_metadata, closest_license, hub_licenses, identify_license_text, key_line, license_files, license_ids
+from hfcheck.facts.card import RECOGNISABLE, card_metadata, looks_like_model_repo, closest_license, hub_licenses, identify_license_text, key_line, license_files, license_ids
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
@@ -40,9 +40,12 @@ def license_missing(repo):
     metadata = card_metadata(repo)
     files = license_files(repo)
     if metadata is None:
-        if not files and repo.card_path is None:
-            yield Finding.at("README.md", "no license anywhere: there is no model card (README.md) and no LICENSE file")
-        elif not files:
+        if files:
+            return
+        if repo.card_path is None:
+            if looks_like_model_repo(repo):  # as CRD001: a deployment folder needs no card
+                yield Finding.at("README.md", "no license anywhere: there is no model card (README.md) and no LICENSE file")
+        else:
             yield Finding.at(repo.card_path, "no license anywhere: the card's metadata cannot be read (see CRD002) and there is no LICENSE file", line=1)
         return
     if metadata.get("license") in (None, "", []):

@@ -31,6 +31,15 @@ def card_metadata(repo) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+# Files that make a folder a model repo (rather than, say, a deployment folder that only
+# holds a Dockerfile and requirements): only those need a model card.
+MODEL_FILES = ("config.json", "adapter_config.json", "model_index.json", "modules.json", "config_sentence_transformers.json", "params.json", "tokenizer.json", "tokenizer_config.json")
+
+
+def looks_like_model_repo(repo) -> bool:
+    return bool(repo.weight_files) or any(repo.exists(name) for name in MODEL_FILES)
+
+
 def key_line(repo, key: str) -> int | None:
     card = repo.card
     return card.metadata.line_of(key) if card is not None and card.metadata is not None else None

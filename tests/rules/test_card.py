@@ -185,3 +185,11 @@ def test_fine_tune_named_in_config(tiny_llama, run_rules, name_or_path, warned):
 def test_no_card_no_other_card_findings(tmp_path, run_rules):
     (tmp_path / "adapter_config.json").write_text('{"base_model_name_or_path": "a/b"}')
     assert codes(run_rules(tmp_path, select=["CRD"])) == ["CRD001"]
+
+
+def test_folder_without_model_files_needs_no_card(tmp_path, run_rules):
+    (tmp_path / "requirements.txt").write_text("vllm==0.6.3\n")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11\n")
+    assert run_rules(tmp_path, select=["CRD", "LIC"]) == []
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert codes(run_rules(tmp_path, select=["CRD", "LIC"])) == ["CRD001", "LIC001"]
