@@ -18,6 +18,10 @@ from hfcheck.registry import rule
 GATED_KEYS = ("gated", "extra_gated_prompt", "extra_gated_fields", "extra_gated_heading", "extra_gated_description", "extra_gated_button_content", "extra_gated_eu_disallowed")
 
 
+def _absent(value) -> bool:
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
 def _declared(metadata: dict) -> list[str]:
     value = metadata.get("license")
     if isinstance(value, str):
@@ -48,7 +52,7 @@ def license_missing(repo):
         else:
             yield Finding.at(repo.card_path, "no license anywhere: the card's metadata cannot be read (see CRD002) and there is no LICENSE file", line=1)
         return
-    if metadata.get("license") in (None, "", []):
+    if _absent(metadata.get("license")):
         fix = None
         if files:
             text = _license_text(repo, files[0])
@@ -71,7 +75,7 @@ def license_unknown(repo):
     Example: `license: apache2` (should be apache-2.0), `license: MIT License` (mit).
     """
     metadata = card_metadata(repo)
-    if not metadata or metadata.get("license") in (None, "", []):
+    if not metadata or _absent(metadata.get("license")):
         return
     value = metadata["license"]
     line = key_line(repo, "license")

@@ -125,6 +125,8 @@ def test_license_missing(tiny_llama, run_rules):
 def test_empty_metadata_block_has_no_license(tiny_llama, run_rules):
     (tiny_llama / "README.md").write_text("---\n---\n# model\n")
     assert codes(run_rules(tiny_llama, select=["LIC"])) == ["LIC001"]
+    write_card(tiny_llama, tiny_card(license="'  '"))
+    assert codes(run_rules(tiny_llama, select=["LIC"])) == ["LIC001"]
 
 
 # -- LIC002 ----------------------------------------------------------------------------
