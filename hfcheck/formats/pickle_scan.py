@@ -451,6 +451,12 @@ class _Stream:
 
     def call(self, opname: str, callee, args, off: int):
         ctx = self.ctx
+        if isinstance(callee, _Pid):
+            # torch's legacy format pickles a module's class as the persistent id
+            # ('module', <class global>, source_file, source); persistent_load returns the class.
+            pid = callee.pid
+            if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module" and isinstance(pid[1], _G):
+                callee = pid[1]
         if isinstance(callee, _G):
             callee.rec[5] = True
             ctx.calls.append((opname, off, self.member, callee.rec))
@@ -884,9 +890,11 @@ def _looks_like_pickle(head: bytes, strict: bool = False) -> bool:
         # ran out of head: fine when the file is longer than the head
         pass
     except Exception:
-        return False
-    if ctx.problems:
-        return False
+        # pickle.load would already have imported (and maybe called) what came before the
+        # failure, so a stream that breaks after importing something is still a pickle
+        return bool(ctx.recs) and ctx.opcodes >= 2
+    # recorded problems (a call of a computed value, BUILD on a global...) are findings
+    # about a pickle, not evidence against it being one
     if finished:
         return True
     if ctx.opcodes < 3:
