@@ -96,7 +96,7 @@ for _s in _TORCH_STORAGES:
     ALLOWLIST.setdefault(("torch", _s), "derived/(variant): storage class marking a dtype")
 
 # Harmless to rebuild, but not weights: exact (module, name).
-DATA: dict[tuple[str, str], str] = {
+DATA_CLASSES: dict[tuple[str, str], str] = {
     ("argparse", "Namespace"): "argparse namespace",
     ("transformers.training_args", "TrainingArguments"): "transformers training arguments",
     ("transformers.training_args_seq2seq", "Seq2SeqTrainingArguments"): "transformers training arguments",
@@ -237,14 +237,14 @@ def classify(module: str, name: str) -> tuple[str, str]:
     key = (module, name)
     if key in ALLOWLIST:
         return ALLOWED, ALLOWLIST[key]
-    if key in DATA:  # exact names, checked before the denylist's module prefixes (copyreg, types)
-        return DATA, DATA[key]
+    if key in DATA_CLASSES:  # exact names, checked before the denylist's module prefixes (copyreg, types)
+        return DATA, DATA_CLASSES[key]
     full = module + "." + name
     name_parts = name.split(".")
     # A protocol-4 dotted name walks attributes: every suffix may be a module reached
     # through an attribute (torch.serialization.os.system), so each is checked.
     candidates = [full] + [".".join(name_parts[k:]) for k in range(len(name_parts))]
-    for cand in candidates:
+    for cand in reversed(candidates):  # the attribute chain's end says what is reached
         head, _, rest = cand.partition(".")
         if head in _MODULE_ALIASES:
             cand = _MODULE_ALIASES[head] + ("." + rest if rest else "")
