@@ -880,6 +880,12 @@ def _looks_like_pickle(head: bytes, strict: bool = False) -> bool:
     if strict and not (head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= PROTO_MAX):
         return False
     ctx = _Ctx(Limits(max_opcodes=4096, max_problems=4))
+    if head[0] != 0x80 and not _plausible_headerless_pickle(ctx, head):
+        # No PROTO header (protocol 0/1): source and text files often start with an opcode
+        # byte ("cimport ...", "MODULE ..."). Such a stream can only do harm by importing,
+        # so it counts when it imports an importable-looking (or unresolvable) global, or
+        # is a clean data pickle that reaches STOP.
+        return False
     rd = _Reader(io.BytesIO(head), 0, len(head))
     stream = _Stream(ctx, rd, None, 99, None)
     finished = False
@@ -902,6 +908,23 @@ def _looks_like_pickle(head: bytes, strict: bool = False) -> bool:
     if strict:
         return bool(ctx.recs)
     return True
+
+
+def _plausible_headerless_pickle(ctx: _Ctx, head: bytes) -> bool:
+    rd = _Reader(io.BytesIO(head), 0, len(head))
+    clean = False
+    try:
+        _Stream(ctx, rd, None, 99, None).run()
+        clean = not ctx.problems
+    except Exception:
+        pass
+    found = clean or any(not rec[4] or (_dotted_identifier(rec[0]) and _dotted_identifier(rec[1])) for rec in ctx.recs)
+    ctx.__init__(ctx.limits)  # the caller runs the stream again from a clean state
+    return found
+
+
+def _dotted_identifier(text) -> bool:
+    return isinstance(text, str) and bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
 def sniff_container(head: bytes) -> str | None:
