@@ -3,6 +3,7 @@ and token ids the model has."""
 
 from __future__ import annotations
 
+from hfcheck.facts import config as cfg
 from hfcheck.facts import tokenizer as tok
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
@@ -26,8 +27,7 @@ def _line(repo, *keys) -> int | None:
 
 
 def _positions(repo) -> int | None:
-    value = tok.text_config(repo).get("max_position_embeddings")
-    return value if type(value) is int and value > 0 else None
+    return cfg.positive_int(tok.text_config(repo), "max_position_embeddings")
 
 
 @rule("GEN001", concern="generation", severity="error")

@@ -4,8 +4,10 @@ tokenizer settings that suit generation."""
 
 from __future__ import annotations
 
+import math
 import re
 
+from hfcheck.facts import config as cfg
 from hfcheck.facts import tokenizer as tok
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
@@ -242,15 +244,17 @@ def right_padding_decoder(repo):
 
 def _position_limit(repo) -> int | None:
     config = tok.text_config(repo)
-    positions = config.get("max_position_embeddings")
-    if type(positions) is not int or positions <= 0:
+    positions = cfg.positive_int(config, "max_position_embeddings")
+    if positions is None:
         return None
     scaling = config.get("rope_scaling")
-    factor = scaling.get("factor") if isinstance(scaling, dict) else None
-    if isinstance(factor, (int, float)) and factor > 1:
-        original = scaling.get("original_max_position_embeddings")
-        base = original if type(original) is int and original > 0 else positions
-        return max(positions, int(base * factor))
+    factor = cfg.number(scaling, "factor") if isinstance(scaling, dict) else None
+    if factor is not None and factor > 1:
+        base = cfg.positive_int(scaling, "original_max_position_embeddings") or positions
+        scaled = base * factor
+        if isinstance(scaled, float) and not math.isfinite(scaled):
+            return None  # a factor this large sets no usable limit
+        return max(positions, int(scaled))
     return positions
 
 
@@ -272,6 +276,7 @@ def model_max_length_beyond_positions(repo):
     line = _line(repo, "tokenizer_config.json", "model_max_length")
     limit = _position_limit(repo)
     if value >= ABSURD_MAX_LENGTH:
-        yield Finding.at("tokenizer_config.json", f"model_max_length is {value:.3g}, transformers' 'no limit' value: inputs are never truncated" + (f" (the model has {limit} positions)" if limit else ""), line=line, severity="info")
+        shown = f"{value:.3g}" if value < 1e308 else "above 1e308"  # a longer int does not convert to float
+        yield Finding.at("tokenizer_config.json", f"model_max_length is {shown}, transformers' 'no limit' value: inputs are never truncated" + (f" (the model has {limit} positions)" if limit else ""), line=line, severity="info")
     elif limit is not None and value > limit:
         yield Finding.at("tokenizer_config.json", f"model_max_length {int(value)} is above the model's {limit} positions: longer inputs are not truncated", line=line)

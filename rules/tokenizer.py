@@ -7,6 +7,7 @@ import functools
 import json
 from pathlib import Path
 
+from hfcheck.facts import config as cfg
 from hfcheck.facts import tokenizer as tok
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
@@ -21,8 +22,7 @@ def _names(items) -> str:
 
 
 def _config_vocab_size(repo) -> int | None:
-    value = tok.text_config(repo).get("vocab_size")
-    return value if type(value) is int and value > 0 else None
+    return cfg.positive_int(tok.text_config(repo), "vocab_size")
 
 
 @rule("TOK001", concern="tokenizer", severity="error")
@@ -132,9 +132,8 @@ def tokenizer_class_mismatch(repo):
     checkpoint the weights come from.
     Options: the table of incompatible families is hfcheck/data/tokenizer_classes.json.
     """
-    config = repo.config
-    model_type = config.get("model_type") if config else None
-    if not isinstance(model_type, str):
+    model_type = cfg.model_type(repo)
+    if model_type is None:
         return
     cls = tok.tokenizer_config(repo).get("tokenizer_class")
     if isinstance(cls, str):
@@ -157,7 +156,7 @@ NO_TOKENIZER_TYPES = {"vit", "clip_vision_model", "siglip_vision_model", "dinov2
 
 def _needs_tokenizer(repo) -> bool:
     config = repo.config
-    if not config or repo.exists("adapter_config.json") or str(config.get("model_type")) in NO_TOKENIZER_TYPES:
+    if not config or repo.exists("adapter_config.json") or cfg.model_type(repo) in NO_TOKENIZER_TYPES:
         return False
     if _config_vocab_size(repo) is None:
         return False

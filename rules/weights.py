@@ -1,6 +1,9 @@
 """Weight files: their format, their integrity (from safetensors headers alone, never the
 tensor data), the shard indexes, and whether the tensors match config.json."""
 
+import math
+
+from hfcheck.facts import config as cfg
 from hfcheck.facts.weights import (
     BIN_INDEX,
     CONFIG_DTYPES,
@@ -14,6 +17,7 @@ from hfcheck.facts.weights import (
     quantization_method,
     safetensors_files,
     shard_index,
+    shard_map,
     stored_float_dtype,
 )
 from hfcheck.findings import Finding
@@ -114,9 +118,10 @@ def _index_findings(repo, index_rel):
     if index is None:
         yield Finding.at(index_rel, f"{index_rel} has no weight_map object: transformers cannot find the shards", line=1)
         return
-    missing = sorted({v for v in index["weight_map"].values() if isinstance(v, str) and not repo.exists(v)})
+    mapped = shard_map(repo, index_rel)
+    missing = sorted({v for v in mapped.values() if not repo.exists(v)})
     for shard in missing:
-        count = sum(1 for v in index["weight_map"].values() if v == shard)
+        count = sum(1 for v in mapped.values() if v == shard)
         yield Finding.at(index_rel, f"{index_rel} names {shard} ({count} tensors) but the file is missing", line=doc.line_of("weight_map"))
     bad = [k for k, v in index["weight_map"].items() if not isinstance(v, str)]
     if bad:
@@ -160,7 +165,7 @@ def shard_map_mismatch(repo):
         if header is not None and header.error is None:
             headers[rel] = header
     problems = []
-    for name, shard in index["weight_map"].items():
+    for name, shard in shard_map(repo).items():  # entries that are not file names: WGT005
         if shard in headers and name not in headers[shard].tensors:
             elsewhere = next((rel for rel, h in headers.items() if name in h.tensors), None)
             where = f"; it is in {elsewhere}" if elsewhere else ""
@@ -196,12 +201,12 @@ def index_total_size(repo):
         return
     doc = repo.json(SAFETENSORS_INDEX)
     line = doc.line_of("metadata", "total_size") if doc else None
-    if type(total) not in (int, float) or isinstance(total, bool):
+    if type(total) not in (int, float) or (type(total) is float and not math.isfinite(total)):
         yield Finding.at(SAFETENSORS_INDEX, f"metadata.total_size is {total!r}, not a number", line=line)
         return
     files = safetensors_files(repo)
     headers = [repo.safetensors(rel) for rel in files]
-    if len(files) != len({v for v in index["weight_map"].values() if isinstance(v, str)}) or any(h is None or not h.ok for h in headers):
+    if len(files) != len(set(shard_map(repo).values())) or any(h is None or not h.ok for h in headers):
         return  # shards missing or damaged: WGT004/WGT005 say so, a sum would mislead
     stored = sum(info.nbytes for _, info in all_tensors(repo).values())
     if int(total) != stored:
@@ -327,8 +332,7 @@ def tied_embeddings_mismatch(repo):
     if shape is None or shape.family in ("bert", "roberta", "xlm-roberta"):
         return
     config = repo.config
-    architectures = config.get("architectures") or []
-    if not any(isinstance(a, str) and a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in architectures):
+    if not any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in cfg.architectures(repo)):
         return  # base models have no output head
     tied = config.get("tie_word_embeddings", shape.tied_default)
     line = _line(repo, "tie_word_embeddings")

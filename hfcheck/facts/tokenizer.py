@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from hfcheck.facts import config as cfg
+from hfcheck.facts.weights import shard_map
+
 ROLES = ("bos", "eos", "pad", "unk")
 VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "vocab.model", "tiktoken.model", "qwen.tiktoken")
 
@@ -271,19 +274,17 @@ def is_decoder_only(repo) -> bool:
     config = repo.config
     if not config or config.get("is_encoder_decoder"):
         return False
-    architectures = config.get("architectures")
-    if isinstance(architectures, list) and any(isinstance(a, str) and a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in cfg.architectures(repo)):
         return True
-    model_type = config.get("model_type")
-    return isinstance(model_type, str) and model_type in DECODER_MODEL_TYPES
+    return cfg.model_type(repo) in DECODER_MODEL_TYPES
 
 
 def generates_text(repo) -> bool:
     """A decoder-only model used for generation (not a decoder turned into a classifier)."""
     if not is_decoder_only(repo):
         return False
-    architectures = (repo.config or {}).get("architectures")
-    if isinstance(architectures, list) and architectures and all(isinstance(a, str) and a.endswith(("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "Model")) for a in architectures):
+    classes = cfg.architectures(repo)
+    if classes and all(a.endswith(("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "Model")) for a in classes):
         return False
     card = repo.card.data if repo.card else None
     tag = card.get("pipeline_tag") if isinstance(card, dict) else None
@@ -415,10 +416,9 @@ def _is_embedding(name: str) -> bool:
 
 def _embedding_rows(repo):
     candidates: list[tuple[str, str]] = []  # (file, tensor)
-    index = repo.json_data("model.safetensors.index.json")
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
-    if isinstance(weight_map, dict):
-        candidates = [(shard, name) for name, shard in weight_map.items() if isinstance(shard, str) and _is_embedding(name) and repo.exists(shard)]
+    weight_map = shard_map(repo)
+    if weight_map is not None:
+        candidates = [(shard, name) for name, shard in weight_map.items() if _is_embedding(name) and repo.exists(shard)]
     else:
         for rel in repo.glob("*.safetensors")[:8]:
             header = repo.safetensors(rel)
@@ -441,8 +441,8 @@ def id_limit(repo) -> tuple[int, str] | None:
 
     def compute():
         limits = []
-        size = text_config(repo).get("vocab_size")
-        if type(size) is int and size > 0:
+        size = cfg.positive_int(text_config(repo), "vocab_size")
+        if size is not None:
             limits.append((size, f"config.json's vocab_size {size}"))
         rows = embedding_rows(repo)
         if rows is not None:

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from hfcheck.facts.config import int_value, model_type as config_model_type
+
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
 
@@ -49,15 +51,23 @@ def shard_index(repo, rel: str = SAFETENSORS_INDEX) -> dict | None:
     return data
 
 
+def shard_map(repo, rel: str = SAFETENSORS_INDEX) -> dict[str, str] | None:
+    """tensor name → shard file for the `weight_map` entries that name a file (WGT005
+    reports the others), or None when there is no usable index."""
+    index = shard_index(repo, rel)
+    if index is None:
+        return None
+    return {name: shard for name, shard in index["weight_map"].items() if isinstance(shard, str)}
+
+
 def safetensors_files(repo) -> list[str]:
     """The safetensors files transformers loads for this model, in load order: the
     shards the index names (those present), else model.safetensors, else nothing."""
 
     def compute():
-        index = shard_index(repo)
-        if index is not None:
-            names = sorted({v for v in index["weight_map"].values() if isinstance(v, str)})
-            return [n for n in names if repo.exists(n)]
+        mapped = shard_map(repo)
+        if mapped is not None:
+            return [n for n in sorted(set(mapped.values())) if repo.exists(n)]
         return ["model.safetensors"] if repo.exists("model.safetensors") else []
 
     return repo.memo(("facts", "safetensors_files"), compute)
@@ -144,14 +154,6 @@ class ModelShape:
     expectations: list[Expectation]
 
 
-def _int(config: dict, *keys):
-    for key in keys:
-        value = config.get(key)
-        if type(value) is int:
-            return value
-    return None
-
-
 def _find(tensors, pattern: str) -> tuple[str, str] | None:
     """(tensor name, prefix) of the first tensor matching `prefix + pattern`."""
     regex = re.compile(r"^(.*?)" + pattern + "$")
@@ -176,14 +178,14 @@ def _decoder(config, tensors, model_type) -> ModelShape | None:
     if found is None:
         return None
     embedding, prefix = found
-    hidden = _int(config, "hidden_size")
-    heads = _int(config, "num_attention_heads")
-    kv = _int(config, "num_key_value_heads") or heads
-    inter = _int(config, "intermediate_size")
-    head_dim = _int(config, "head_dim") or (hidden // heads if hidden and heads else None)
+    hidden = int_value(config, "hidden_size")
+    heads = int_value(config, "num_attention_heads")
+    kv = int_value(config, "num_key_value_heads") or heads
+    inter = int_value(config, "intermediate_size")
+    head_dim = int_value(config, "head_dim") or (hidden // heads if hidden and heads else None)
     layers = f"{prefix}layers."
     out: list[Expectation] = []
-    vocab = _int(config, "vocab_size")
+    vocab = int_value(config, "vocab_size")
     if vocab and hidden:
         out.append(Expectation(embedding, (vocab, hidden), "vocab_size, hidden_size"))
     if hidden and heads and head_dim and inter:
@@ -207,7 +209,7 @@ def _decoder(config, tensors, model_type) -> ModelShape | None:
             if model_type not in ("phi",):
                 out.append(Expectation(p + "self_attn.o_proj.weight", (hidden, q), "hidden_size, num_attention_heads, head_dim"))
     lm_head = "lm_head.weight" if "lm_head.weight" in tensors else None
-    counts = [("num_hidden_layers", _int(config, "num_hidden_layers"), _layer_indices(tensors, layers))]
+    counts = [("num_hidden_layers", int_value(config, "num_hidden_layers"), _layer_indices(tensors, layers))]
     return ModelShape(model_type, embedding, lm_head, model_type in TIED_BY_DEFAULT, vocab, counts, out)
 
 
@@ -216,9 +218,9 @@ def _gpt2(config, tensors) -> ModelShape | None:
     if found is None:
         return None
     embedding, prefix = found
-    hidden = _int(config, "n_embd", "hidden_size")
-    inner = _int(config, "n_inner") or (4 * hidden if hidden else None)
-    vocab = _int(config, "vocab_size")
+    hidden = int_value(config, "n_embd", "hidden_size")
+    inner = int_value(config, "n_inner") or (4 * hidden if hidden else None)
+    vocab = int_value(config, "vocab_size")
     out: list[Expectation] = []
     if vocab and hidden:
         out.append(Expectation(embedding, (vocab, hidden), "vocab_size, n_embd"))
@@ -230,7 +232,7 @@ def _gpt2(config, tensors) -> ModelShape | None:
                     Expectation(p + "mlp.c_fc.weight", (hidden, inner), "n_embd, n_inner"),
                     Expectation(p + "mlp.c_proj.weight", (inner, hidden), "n_inner, n_embd")]  # fmt: skip
     lm_head = "lm_head.weight" if "lm_head.weight" in tensors else None
-    counts = [("n_layer", _int(config, "n_layer", "num_hidden_layers"), _layer_indices(tensors, layers))]
+    counts = [("n_layer", int_value(config, "n_layer", "num_hidden_layers"), _layer_indices(tensors, layers))]
     return ModelShape("gpt2", embedding, lm_head, True, vocab, counts, out)
 
 
@@ -239,7 +241,7 @@ def _bert(config, tensors, model_type) -> ModelShape | None:
     if found is None:
         return None
     embedding, prefix = found
-    hidden, inter, vocab = _int(config, "hidden_size"), _int(config, "intermediate_size"), _int(config, "vocab_size")
+    hidden, inter, vocab = int_value(config, "hidden_size"), int_value(config, "intermediate_size"), int_value(config, "vocab_size")
     out: list[Expectation] = []
     if vocab and hidden:
         out.append(Expectation(embedding, (vocab, hidden), "vocab_size, hidden_size"))
@@ -250,7 +252,7 @@ def _bert(config, tensors, model_type) -> ModelShape | None:
             out += [Expectation(p + "attention.self.query.weight", (hidden, hidden), "hidden_size"),
                     Expectation(p + "intermediate.dense.weight", (inter, hidden), "intermediate_size, hidden_size"),
                     Expectation(p + "output.dense.weight", (hidden, inter), "hidden_size, intermediate_size")]  # fmt: skip
-    counts = [("num_hidden_layers", _int(config, "num_hidden_layers"), _layer_indices(tensors, layers))]
+    counts = [("num_hidden_layers", int_value(config, "num_hidden_layers"), _layer_indices(tensors, layers))]
     # The MLM decoder is tied under another name; leave tying alone for encoders.
     return ModelShape(model_type, embedding, None, True, vocab, counts, out)
 
@@ -259,7 +261,7 @@ def _t5(config, tensors) -> ModelShape | None:
     if "shared.weight" not in tensors and "encoder.embed_tokens.weight" not in tensors:
         return None
     embedding = "shared.weight" if "shared.weight" in tensors else "encoder.embed_tokens.weight"
-    d_model, d_ff, d_kv, heads, vocab = (_int(config, k) for k in ("d_model", "d_ff", "d_kv", "num_heads", "vocab_size"))
+    d_model, d_ff, d_kv, heads, vocab = (int_value(config, k) for k in ("d_model", "d_ff", "d_kv", "num_heads", "vocab_size"))
     out: list[Expectation] = []
     if vocab and d_model:
         out.append(Expectation(embedding, (vocab, d_model), "vocab_size, d_model"))
@@ -267,7 +269,7 @@ def _t5(config, tensors) -> ModelShape | None:
     for stack, key in (("encoder", "num_layers"), ("decoder", "num_decoder_layers")):
         layers = f"{stack}.block."
         indices = _layer_indices(tensors, layers)
-        declared = _int(config, key) if key == "num_layers" else _int(config, key, "num_layers")
+        declared = int_value(config, key) if key == "num_layers" else int_value(config, key, "num_layers")
         counts.append((key, declared, indices))
         if d_model and d_kv and heads and d_ff:
             for i in indices:
@@ -291,7 +293,7 @@ def model_shape(repo) -> ModelShape | None:
         tensors = all_tensors(repo)
         if not config or not tensors:
             return None
-        model_type = config.get("model_type")
+        model_type = config_model_type(repo)
         if model_type in DECODER_FAMILIES:
             return _decoder(config, tensors, model_type)
         if model_type == "gpt2":
@@ -306,8 +308,7 @@ def model_shape(repo) -> ModelShape | None:
 
 
 def known_family(repo) -> bool:
-    model_type = (repo.config or {}).get("model_type")
-    return model_type in DECODER_FAMILIES | {"gpt2", "bert", "roberta", "xlm-roberta", "t5", "mt5"}
+    return config_model_type(repo) in DECODER_FAMILIES | {"gpt2", "bert", "roberta", "xlm-roberta", "t5", "mt5"}
 
 
 def embedding_rows(repo) -> int | None:
