@@ -17,6 +17,8 @@ from hfcheck.formats.json_doc import JsonDoc, parse_json
 from hfcheck.formats.yaml_doc import YamlDoc, parse_yaml
 
 MiB = 1 << 20
+# Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
+PICKLE_SCAN_SECONDS = 30.0
 
 # Directories that are never part of a model or its deployment.
 SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".cache"}
@@ -322,6 +324,24 @@ class RepoView:
         (safetensors). Those bytes read as zeros: rules that read them must skip it."""
         hub = self.hub
         return hub is not None and (rel in hub.header_only or any(s.rel == rel for s in hub.skipped))
+
+    def pickle_scan(self, rel: str):
+        """The static scan of every pickle stream in a file (formats.pickle_scan): globals,
+        call sites and problems, from the opcode streams only; None when not readable."""
+
+        def compute():
+            from hfcheck.formats.pickle_scan import scan_file
+
+            entry = self.files.get(rel)
+            if entry is None or self.is_placeholder(rel):
+                return None
+            try:
+                return scan_file(entry.path, budget_seconds=PICKLE_SCAN_SECONDS)
+            except OSError as error:
+                self._record(rel, f"cannot read: {error.strerror or error}")
+                return None
+
+        return self.memo(("pickle_scan", rel), compute)
 
 
 def _maybe(value, parse):

@@ -20,6 +20,7 @@ from hfcheck.facts.weights import (
     shard_map,
     stored_float_dtype,
 )
+from hfcheck.facts.security import scan_summary
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 from hfcheck.repo import TOKENIZER_FILES, WEIGHT_SUFFIXES
@@ -40,7 +41,8 @@ def pickle_weights_present(repo):
     Example: pytorch_model.bin beside config.json.
     """
     for rel in pickle_weights(repo):
-        yield Finding.at(rel, f"{rel} is a pickle file: loading it can execute arbitrary code")
+        verdict = scan_summary(repo, rel)
+        yield Finding.at(rel, f"{rel} is a pickle file: loading it can execute arbitrary code{f'; {verdict}' if verdict else ''}")
 
 
 @rule("WGT002", concern="weights", severity="info")

@@ -1,0 +1,88 @@
+"""Which files hold pickles, found by content (never by name), and what their globals are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Names that say "this is a pickle" to a reader; anything else holding one is disguised.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar")
+
+
+@dataclass(frozen=True)
+class JudgedGlobal:
+    module: str
+    name: str
+    offset: int
+    member: str | None
+    verdict: str  # allowed | dangerous | data | unknown
+    reason: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    @property
+    def where(self) -> str:
+        return f"{f'member {self.member}, ' if self.member else ''}byte {self.offset}"
+
+
+def pickle_files(repo) -> list[str]:
+    """Files whose first bytes are a pickle-bearing container (pickle, torch zip or
+    legacy, numpy object arrays, npz, zips, compressed pickles), whatever their name."""
+
+    def compute():
+        from hfcheck.formats.pickle_scan import sniff_container
+
+        found = []
+        for rel, entry in repo.files.items():
+            if entry.size == 0 or repo.is_placeholder(rel) or _is_safetensors(repo, rel):
+                continue
+            head = repo.head(rel, 4096)
+            if head and sniff_container(head):
+                found.append(rel)
+        return sorted(found)
+
+    return repo.memo(("facts", "pickle_files"), compute)
+
+
+def _is_safetensors(repo, rel: str) -> bool:
+    """A readable safetensors header: the file is sniffed no further, so its tensor
+    bytes are never read (a pickle cannot also be a valid safetensors file whose loader
+    accepts it: the length prefix would have to be a pickle opcode stream)."""
+    header = repo.safetensors(rel)
+    return header is not None and header.error is None
+
+
+def judged_globals(repo, rel: str) -> list[JudgedGlobal]:
+    """Every resolved global the file's pickles import, judged by the one policy module;
+    the same global at several offsets is judged once (first offset kept)."""
+
+    def compute():
+        from hfcheck.formats.pickle_policy import classify
+
+        scan = repo.pickle_scan(rel)
+        if scan is None:
+            return []
+        judged, seen = [], set()
+        for item in scan.globals:
+            key = (item.module, item.name, item.member)
+            if not item.resolved or key in seen:
+                continue
+            seen.add(key)
+            verdict, reason = classify(item.module, item.name)
+            judged.append(JudgedGlobal(item.module, item.name, item.offset, item.member, verdict, reason))
+        return judged
+
+    return repo.memo(("facts", "judged_globals", rel), compute)
+
+
+def scan_summary(repo, rel: str) -> str | None:
+    """One line on what the scan found, for the rules that mention a pickle file."""
+    scan = repo.pickle_scan(rel)
+    if scan is None:
+        return None
+    verdicts = [g.verdict for g in judged_globals(repo, rel)]
+    bad = sum(v in ("dangerous", "unknown") for v in verdicts)
+    if bad or scan.problems or any(not g.resolved for g in scan.globals):
+        return "the security scan flags it (see the SEC findings)"
+    return f"the security scan found only allowlisted globals ({len(verdicts)} distinct, {scan.streams} pickle stream{'s' if scan.streams != 1 else ''})"
