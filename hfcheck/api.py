@@ -109,10 +109,7 @@ def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None
         for rule in selected:
             if rule.phase == phase:
                 findings.extend(run_rule(rule, repo, settings))
-    findings = [f for f in findings if not _ignored_by_path(f, settings)]
-    if baseline:
-        findings = [f for f in findings if fingerprint(f) not in baseline]
-    unique = sorted(set(findings), key=Finding.sort_key)
+    unique = sorted(set(visible(findings, settings, baseline)), key=Finding.sort_key)
     if target.hub is not None:
         # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
         return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision)
@@ -133,6 +130,14 @@ def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
         if override:
             finding = Finding(**{**finding.to_dict(), "severity": override})
         findings.append(finding)
+    return findings
+
+
+def visible(findings: list[Finding], settings: Settings, baseline: set[str] | None = None) -> list[Finding]:
+    """The findings a report shows: without per-path ignores and baseline entries."""
+    findings = [f for f in findings if not _ignored_by_path(f, settings)]
+    if baseline:
+        findings = [f for f in findings if fingerprint(f) not in baseline]
     return findings
 
 

@@ -59,6 +59,10 @@ def main():
 @click.option("--smoke", is_flag=True, help="After the static pass, load and run the model (needs hfcheck[smoke]).")
 @click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True, help="Smoke pass device; auto skips without a GPU.")
 @click.option("--trust-remote-code", is_flag=True, help="Smoke pass: allow the model's own Python code (auto_map).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then check again and report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also the unsafe fixes (e.g. converting pickle weights).")
+@click.option("--diff", is_flag=True, help="Show what the fixes would change (unified diff) and write nothing.")
+@click.option("--fix-remove-pickles", is_flag=True, help="With --fix: delete pickle weights once they are converted to safetensors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check_command(debug, **options):
     """Check model repositories (folders, HF cache snapshots, files inside a repo, or
@@ -80,7 +84,7 @@ def check_command(debug, **options):
     sys.exit(code)
 
 
-def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, download_pickles, smoke, device, trust_remote_code) -> int:
+def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, download_pickles, smoke, device, trust_remote_code, fix, unsafe_fixes, diff, fix_remove_pickles) -> int:
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck.registry import all_rules
@@ -88,6 +92,16 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
 
     overrides = {"select": _split(select), "ignore": _split(ignore), "fail_on": fail_on}
     known = read_baseline(baseline) if baseline else None
+    if (unsafe_fixes or fix_remove_pickles) and not (fix or diff):
+        raise click.UsageError("--unsafe-fixes and --fix-remove-pickles need --fix (apply) or --diff (preview): nothing is changed without --fix")
+    if fix or diff:
+        if fix and diff:
+            raise click.UsageError("--fix and --diff exclude each other: --diff previews, --fix writes")
+        if hf_cache:
+            raise click.UsageError("--fix/--diff apply to local folders, not to the Hugging Face cache")
+        changes = _fix(list(targets), config_file, overrides, known, unsafe=unsafe_fixes, remove_pickles=fix_remove_pickles, preview=diff)
+        if diff:
+            return 1 if changes else 0
     cached = hf_cache_snapshots() if hf_cache else []
     report = check_many(
         list(targets),
@@ -113,6 +127,51 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
     else:
         click.echo(text, nl=False)
     return report.exit_code()
+
+
+def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, preview) -> int:
+    """Plan and apply (or, with preview, print as a diff) the fixes of every target;
+    what was fixed and what was not goes to stderr. Returns the number of changed files."""
+    from hfcheck.registry import all_rules
+    from hfcheck.config import load_settings
+    from hfcheck.fix import FixError, FixRefused, apply_fixes, plan_fixes, render_diff
+    from hfcheck.targets import resolve_targets
+
+    all_rules()
+    changed = 0
+    for target in resolve_targets(names or ["."]):
+        settings = load_settings(target.root, config_file, overrides)
+        if remove_pickles:
+            settings.options.setdefault("fix", {})["remove_pickles"] = True
+        try:
+            plan = plan_fixes(target, settings, unsafe=unsafe, baseline=baseline)
+        except FixRefused as refused:
+            click.echo(f"hfcheck: {target.label}: not fixed: {refused}", err=True)
+            continue
+        if preview:
+            click.echo(render_diff(plan), nl=False)
+        elif plan.edits:
+            try:
+                apply_fixes(plan)
+            except FixError as error:
+                failure = click.ClickException(f"{target.label}: fix failed, nothing was changed: {error}")
+                failure.exit_code = EXIT_USAGE
+                raise failure from error
+        changed += len(plan.edits)
+        verb = "would fix" if preview else "fixed"
+        for outcome in plan.outcomes:
+            count = f"{outcome.findings} finding{'s' if outcome.findings != 1 else ''}"
+            if outcome.status == "fixed":
+                click.echo(f"hfcheck: {target.label}: {verb} {outcome.code} ({count}): {outcome.message}", err=True)
+            elif outcome.status == "unsafe":
+                click.echo(f"hfcheck: {target.label}: {outcome.code} ({count}) has an unsafe fix: add --unsafe-fixes to apply it", err=True)
+            elif outcome.status == "refused":
+                click.echo(f"hfcheck: {target.label}: not fixed {outcome.code} ({count}): {outcome.message}", err=True)
+        if plan.edits:
+            click.echo(f"hfcheck: {target.label}: {'would change' if preview else 'changed'} {', '.join(sorted(plan.edits))}", err=True)
+        elif not plan.fixed:
+            click.echo(f"hfcheck: {target.label}: nothing to fix", err=True)
+    return changed
 
 
 def _smoke(report, options, baseline) -> None:

@@ -7,7 +7,7 @@ import importlib
 import inspect
 import pkgutil
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from hfcheck.findings import CONCERNS, SEVERITIES
@@ -44,7 +44,20 @@ def doc_section(doc: str, title: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Fixer:
+    """A rule's fix: `plan(repo, findings)` returns the edits (hfcheck.fix.Edit) that
+    remove the findings; the engine in hfcheck/fix.py applies them. Unsafe fixes (they
+    change weights or need judgement) run only with --unsafe-fixes."""
+
+    code: str
+    safe: bool
+    plan: Callable
+    summary: str
+
+
 _RULES: dict[str, Rule] = {}
+_FIXERS: dict[str, Fixer] = {}
 _loaded = False
 
 
@@ -76,13 +89,38 @@ def rule(code: str, *, concern: str, severity: str, fixable: bool = False, name:
             severity=severity,
             summary=" ".join(doc.split("\n\n")[0].split()),
             doc=doc,
-            fixable=fixable,
+            fixable=fixable or code in _FIXERS,
             check=func,
             phase=phase,
         )
         return func
 
     return register
+
+
+def fixer(code: str, *, safe: bool):
+    """Register the fix of rule `code`, next to the rule: a function `(repo, findings)`
+    that returns a list of hfcheck.fix.Edit (plain data, never writes a file) and may
+    raise hfcheck.fix.FixRefused. The rule becomes `fixable`."""
+    if not CODE_PATTERN.match(code):
+        raise RegistryError(f"fixer code {code!r} must look like ABC123")
+
+    def register(func):
+        if code in _FIXERS and _FIXERS[code].plan is not func:
+            raise RegistryError(f"rule {code} has two fixers ({_FIXERS[code].plan.__module__} and {func.__module__})")
+        doc = inspect.cleandoc(func.__doc__ or "")
+        _FIXERS[code] = Fixer(code=code, safe=safe, plan=func, summary=" ".join(doc.split("\n\n")[0].split()))
+        if code in _RULES:
+            _RULES[code] = replace(_RULES[code], fixable=True)
+        return func
+
+    return register
+
+
+def get_fixer(code: str) -> Fixer | None:
+    _load()
+    found = _FIXERS.get(code.upper())
+    return found if found is not None and found.code in _RULES else None
 
 
 def _load() -> None:

@@ -343,6 +343,23 @@ class RepoView:
 
         return self.memo(("pickle_scan", rel), compute)
 
+    # -- fixes ---------------------------------------------------------------------
+
+    def overlaid(self, changes: dict[str, Path | None]) -> RepoView:
+        """A fresh view of the same target in which each file of `changes` reads from its
+        staged copy (None: the file is gone): how planned fixes see each other's edits
+        before anything in the target is written."""
+        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings)
+        view.hub = self.hub
+        files = dict(self.files)
+        for rel, staged in changes.items():
+            if staged is None:
+                files.pop(rel, None)
+            else:
+                files[rel] = FileEntry(rel, Path(staged), Path(staged).stat().st_size)
+        view._files = dict(sorted(files.items()))
+        return view
+
 
 def _maybe(value, parse):
     return None if value is None else parse(value)

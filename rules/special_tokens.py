@@ -10,7 +10,8 @@ import re
 from hfcheck.facts import config as cfg
 from hfcheck.facts import tokenizer as tok
 from hfcheck.findings import Finding
-from hfcheck.registry import rule
+from hfcheck.fix import Edit, FixRefused, json_edit
+from hfcheck.registry import fixer, rule
 
 CHAT_TAGS = {"chat", "conversational", "instruct", "chatbot"}
 CHAT_NAME = re.compile(r"(^|[-_./ ])(chat|instruct|it|sft|dpo|rlhf|assistant)($|[-_./ ])", re.IGNORECASE)
@@ -42,6 +43,11 @@ def no_pad_token(repo):
     tokenizer.eos_token`, and `pad_token_id` in generation_config.json) with an attention
     mask, or add a dedicated pad token (`tokenizer.add_special_tokens({"pad_token":
     "<pad>"})`) and `model.resize_token_embeddings(len(tokenizer))`, then save both.
+    Fixes: sets the pad token to the eos token (a safe fix: no new token, so the
+    vocabulary and embeddings are unchanged): `pad_token` in tokenizer_config.json and
+    special_tokens_map.json, `pad_token_id` in config.json and generation_config.json
+    (each file that exists). Refused when the repo has no eos token either. Fine for
+    serving with an attention mask; see SPT002 before fine-tuning.
     """
     if not tok.is_decoder_only(repo) or _has_pad(repo) or tok.vocab(repo) is None:
         return
@@ -52,6 +58,44 @@ def no_pad_token(repo):
     if batching:
         message += f" and the deployment batches up to {batch} requests"
     yield Finding.at(where, message, severity="error" if batching else None)
+
+
+def _eos_token(repo) -> tuple[str, int] | None:
+    """The eos token's string and id, from the tokenizer files, else config.json's id."""
+    known = tok.vocab(repo)
+    if known is None:
+        return None
+    token = tok.role_token(repo, "eos")
+    if token is not None and token in known.tokens:
+        return token, known.tokens[token]
+    for data in (tok.generation_config(repo), tok.text_config(repo)):
+        value = (data or {}).get("eos_token_id")
+        first = value[0] if isinstance(value, list) and value else value
+        if type(first) is int:
+            name = known.id_to_token().get(first)
+            if name is not None:
+                return name, first
+    return None
+
+
+@fixer("SPT001", safe=True)
+def pad_with_eos(repo, findings):
+    """pad token set to the eos token in every file that declares special tokens"""
+    eos = _eos_token(repo)
+    if eos is None:
+        raise FixRefused("no eos token to pad with; a dedicated pad token changes the vocabulary (add it and resize the embeddings by hand)")
+    token, token_id = eos
+
+    def set_key(key, value):
+        return lambda data: data.__setitem__(key, value)
+
+    edits = [
+        json_edit(repo, "tokenizer_config.json", set_key("pad_token", token)),
+        json_edit(repo, "special_tokens_map.json", set_key("pad_token", token)),
+        json_edit(repo, "config.json", set_key("pad_token_id", token_id)),
+        json_edit(repo, "generation_config.json", set_key("pad_token_id", token_id)),
+    ]
+    return [edit for edit in edits if edit is not None]
 
 
 @rule("SPT002", concern="special-tokens", severity="info")
@@ -176,6 +220,9 @@ def end_of_turn_not_eos(repo):
     generation_config.json's eos_token_id held only `<|end_of_text|>`.
     Fix: add the end-of-turn id to `eos_token_id` in generation_config.json (a list
     is allowed: `"eos_token_id": [128001, 128009]`).
+    Fixes: makes generation_config.json's `eos_token_id` the list of the current eos
+    ids plus the end-of-turn ids (creating the file from config.json's bos/eos/pad ids
+    when it is missing, as transformers' `GenerationConfig.from_model_config` does).
     """
     template = tok.chat_template(repo)
     known = tok.vocab(repo)
@@ -195,6 +242,29 @@ def end_of_turn_not_eos(repo):
             line=_line(repo, rel, "eos_token_id") if stops else None,
             fix=f'set "eos_token_id": {wanted} in generation_config.json',
         )
+
+
+@fixer("SPT006", safe=True)
+def stop_on_end_of_turn(repo, findings):
+    """end-of-turn ids added to generation_config.json's eos_token_id"""
+    known = tok.vocab(repo)
+    stops = tok.eos_ids(repo)
+    current: list[int] = []
+    source = tok.generation_config(repo) if stops and stops[0] == "generation_config.json" else tok.text_config(repo)
+    value = (source or {}).get("eos_token_id")
+    for item in value if isinstance(value, list) else [value]:
+        if type(item) is int and item not in current:
+            current.append(item)
+    wanted = list(current)
+    for token in tok.end_of_turn_tokens(repo):
+        token_id = known.tokens.get(token) if known else None
+        if token_id is not None and token_id not in wanted:
+            wanted.append(token_id)
+    if wanted == current:
+        return []
+    seed = {key: tok.text_config(repo)[key] for key in ("bos_token_id", "eos_token_id", "pad_token_id") if key in tok.text_config(repo)}
+    edit = json_edit(repo, "generation_config.json", lambda data: data.__setitem__("eos_token_id", wanted), create=seed)
+    return [edit] if edit is not None else []
 
 
 @rule("SPT007", concern="special-tokens", severity="warning")
@@ -236,10 +306,22 @@ def right_padding_decoder(repo):
     decoder-only architecture is being used, but right-padding was detected").
     Fix: set `"padding_side": "left"` in tokenizer_config.json (training code that
     needs right padding can set it at run time).
+    Fixes: sets `padding_side` to "left" in tokenizer_config.json (or, without that
+    file, tokenizer.json's `padding.direction` to "Left").
     """
     found = _padding_side(repo)
     if found and found[0] == "right" and tok.generates_text(repo):
         yield Finding.at(found[1], "padding_side is right on a decoder-only generation model: batched generation continues after pad tokens", line=_line(repo, found[1], *found[2]))
+
+
+@fixer("SPT008", safe=True)
+def pad_on_the_left(repo, findings):
+    """padding side set to left"""
+    if repo.exists("tokenizer_config.json"):
+        edit = json_edit(repo, "tokenizer_config.json", lambda data: data.__setitem__("padding_side", "left"))
+    else:
+        edit = json_edit(repo, "tokenizer.json", lambda data: data["padding"].__setitem__("direction", "Left"))
+    return [edit] if edit is not None else []
 
 
 def _position_limit(repo) -> int | None:

@@ -1,0 +1,295 @@
+"""The fix engine: plan the fixes of a target's findings, show them as a diff, or apply
+them atomically.
+
+Fixers live next to their rules (`@fixer("SPT008", safe=True)` in rules/*.py) and return
+plain data: a list of `Edit(path, new bytes)`. They never write. The engine runs them one
+after another against a view in which earlier edits are already visible (so two fixes of
+one file compose), then either renders a diff (nothing is written) or writes every new
+file beside its target, verifies it, and renames all of them into place; any failure
+restores every file it replaced, so the target is left as it was."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from hfcheck.config import declare_options
+
+# Read by fixers through repo.settings.option("fix", ...); --fix-remove-pickles sets the first.
+declare_options("fix", remove_pickles=False, max_shard_size="5GB")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One planned change: the new content of a file (relative posix path), or None to
+    delete it. `verify(written_path)` may check the written copy before it replaces the
+    target and returns a problem, or None; `note` describes binary edits in diffs."""
+
+    path: str
+    data: bytes | None
+    verify: Callable[[Path], str | None] | None = None
+    note: str | None = None
+
+
+class FixRefused(Exception):
+    """A fixer declines: the fix would be unsafe for this repo (the message says why)."""
+
+
+class FixError(Exception):
+    """Applying the edits failed; the target was restored."""
+
+
+@dataclass
+class FixOutcome:
+    code: str
+    status: str  # fixed | refused | unsafe | nothing
+    findings: int
+    message: str = ""
+
+
+@dataclass
+class FixPlan:
+    root: Path
+    edits: dict[str, Edit] = field(default_factory=dict)
+    outcomes: list[FixOutcome] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> list[FixOutcome]:
+        return [o for o in self.outcomes if o.status == "fixed"]
+
+
+def _checked_rel(root: Path, rel: str) -> Path:
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or rel != pure.as_posix():
+        raise FixRefused(f"a fixer planned an edit outside the repo: {rel!r}")
+    return root / Path(*pure.parts)
+
+
+def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | None = None) -> FixPlan:
+    """Run the fixers of the target's current findings (filtered by the settings, as a
+    check reports them) and collect their edits; nothing in the target is written."""
+    from hfcheck.api import check_target, run_rule, visible
+    from hfcheck.registry import get_fixer, get_rule
+    from hfcheck.repo import RepoView
+
+    plan = FixPlan(Path(target.root))
+    if target.hub is not None:
+        raise FixRefused("fixes apply to local folders only, not to Hub targets")
+    report = check_target(target, settings=settings, baseline=baseline)
+    by_code: dict[str, int] = {}
+    for finding in report.findings:
+        by_code[finding.code] = by_code.get(finding.code, 0) + 1
+    base = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
+    staging = Path(tempfile.mkdtemp(prefix="hfcheck-fix-"))
+    staged: dict[str, Path | None] = {}
+    try:
+        for code in sorted(by_code):
+            found = get_fixer(code)
+            if found is None:
+                continue
+            if not found.safe and not unsafe:
+                plan.outcomes.append(FixOutcome(code, "unsafe", by_code[code], "unsafe fix: run with --unsafe-fixes to apply it"))
+                continue
+            view = base.overlaid(staged) if staged else base
+            current = visible(run_rule(get_rule(code), view, settings), settings, baseline)
+            if not current:
+                plan.outcomes.append(FixOutcome(code, "nothing", by_code[code], "already resolved by an earlier fix"))
+                continue
+            try:
+                edits = list(found.plan(view, current) or ())
+            except FixRefused as refused:
+                plan.outcomes.append(FixOutcome(code, "refused", len(current), str(refused)))
+                continue
+            if not edits:
+                plan.outcomes.append(FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"))
+                continue
+            for edit in edits:
+                _checked_rel(plan.root, edit.path)
+                plan.edits[edit.path] = edit
+                if edit.data is None:
+                    staged[edit.path] = None
+                else:
+                    copy = staging / f"{len(staged)}-{PurePosixPath(edit.path).name}"
+                    copy.write_bytes(edit.data)
+                    staged[edit.path] = copy
+            plan.outcomes.append(FixOutcome(code, "fixed", len(current), found.summary))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    plan.edits = {rel: edit for rel, edit in plan.edits.items() if not _unchanged(plan.root, edit)}
+    return plan
+
+
+def _unchanged(root: Path, edit: Edit) -> bool:
+    path = root / edit.path
+    if edit.data is None:
+        return not path.exists()
+    try:
+        return path.is_file() and path.stat().st_size == len(edit.data) and path.read_bytes() == edit.data
+    except OSError:
+        return False
+
+
+# -- diff ---------------------------------------------------------------------------
+
+
+def _as_text(data: bytes | None) -> list[str] | None:
+    if data is None:
+        return []
+    if b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+
+
+def render_diff(plan: FixPlan) -> str:
+    """A unified diff of every text edit, and one line per binary file."""
+    out: list[str] = []
+    for rel in sorted(plan.edits):
+        edit = plan.edits[rel]
+        path = plan.root / rel
+        old = path.read_bytes() if path.is_file() else None
+        before, after = _as_text(old), _as_text(edit.data)
+        if before is None or after is None:
+            if edit.data is None:
+                action = f"delete ({len(old or b'')} bytes)"
+            else:
+                action = f"{'replace' if old is not None else 'create'} ({len(edit.data)} bytes)"
+            out.append(f"binary file {rel}: {action}{f': {edit.note}' if edit.note else ''}\n")
+            continue
+        lines = list(difflib.unified_diff(before, after, f"a/{rel}" if old is not None else "/dev/null", f"b/{rel}" if edit.data is not None else "/dev/null"))
+        for line in lines:
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+# -- apply --------------------------------------------------------------------------
+
+
+def _replace(source: Path, dest: Path) -> None:
+    os.replace(source, dest)
+
+
+def verify_written(path: Path, edit: Edit) -> str | None:
+    """The written copy holds exactly the planned bytes, parses when it is JSON, and passes
+    the edit's own check."""
+    if path.read_bytes() != edit.data:
+        return "the written copy differs from the planned content"
+    if path.name.endswith(".json"):
+        try:
+            json.loads(edit.data)
+        except ValueError as error:
+            return f"the new content is not valid JSON: {error}"
+    return edit.verify(path) if edit.verify is not None else None
+
+
+def apply_fixes(plan: FixPlan) -> list[str]:
+    """Write every edit atomically: new files beside their targets, verified, then renamed
+    into place; on any failure every replaced file is restored and new files removed.
+    Returns the changed paths."""
+    root = plan.root
+    temps: dict[str, Path] = {}
+    backups: dict[str, Path] = {}
+    done: list[str] = []
+    created_dirs: list[Path] = []
+    tag = f".hfcheck-{os.getpid()}"
+    try:
+        for rel, edit in sorted(plan.edits.items()):
+            target = _checked_rel(root, rel)
+            if target.is_symlink():
+                raise FixError(f"{rel} is a symlink; hfcheck does not write through links")
+            if target.exists() and not target.stat().st_mode & 0o222:
+                raise FixError(f"{rel} is read-only; make it writable to fix it")
+            if edit.data is None:
+                continue
+            missing = [p for p in reversed(target.parents) if not p.exists()]
+            for directory in missing:
+                directory.mkdir()
+                created_dirs.append(directory)
+            temp = target.with_name(f".{target.name}{tag}.tmp")
+            temps[rel] = temp
+            with open(temp, "wb") as stream:
+                stream.write(edit.data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            problem = verify_written(temp, edit)
+            if problem:
+                raise FixError(f"{rel}: verification failed: {problem}")
+        for rel, edit in sorted(plan.edits.items()):
+            target = root / rel
+            if target.exists():
+                backup = target.with_name(f".{target.name}{tag}.bak")
+                if edit.data is None:
+                    _replace(target, backup)
+                else:
+                    try:
+                        os.link(target, backup)
+                    except OSError:
+                        shutil.copy2(target, backup)
+                backups[rel] = backup
+            done.append(rel)
+            if edit.data is not None:
+                _replace(temps.pop(rel), target)
+    except BaseException as error:
+        for rel in reversed(done):
+            target = root / rel
+            if rel in backups:
+                os.replace(backups.pop(rel), target)
+            elif target.exists():
+                target.unlink()
+        for path in list(temps.values()) + list(backups.values()):
+            path.unlink(missing_ok=True)
+        for directory in reversed(created_dirs):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
+        if isinstance(error, FixError):
+            raise
+        if isinstance(error, Exception):
+            raise FixError(f"{type(error).__name__}: {error}; nothing was changed") from error
+        raise
+    for backup in backups.values():
+        backup.unlink(missing_ok=True)
+    return done
+
+
+# -- helpers for fixers ---------------------------------------------------------------
+
+
+def json_edit(repo, rel: str, change: Callable[[dict], None], *, create: dict | None = None) -> Edit | None:
+    """An Edit of a JSON object file: `change` mutates a copy of its data. The file keeps
+    its key order, indentation and final newline. A missing file starts from `create`
+    (None: no edit); an unreadable one gives no edit."""
+    import copy
+
+    if repo.exists(rel):
+        data = repo.json_data(rel)
+        text = repo.text(rel, repo.limits.json_bytes) or ""
+        if not isinstance(data, dict):
+            return None
+        indent = _indent_of(text)
+        newline = text.endswith("\n")
+        data = copy.deepcopy(data)
+    elif create is not None:
+        data, indent, newline = dict(create), 2, True
+    else:
+        return None
+    change(data)
+    new = json.dumps(data, indent=indent, ensure_ascii=False) + ("\n" if newline else "")
+    return Edit(rel, new.encode("utf-8"))
+
+
+def _indent_of(text: str) -> int | None:
+    for line in text.splitlines()[1:3]:
+        stripped = line.lstrip(" ")
+        if stripped and stripped != line:
+            return len(line) - len(stripped)
+    return None if "\n" not in text.strip() else 2
