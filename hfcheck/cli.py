@@ -169,7 +169,7 @@ def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, pre
                 click.echo(f"hfcheck: {target.label}: not fixed {outcome.code} ({count}): {outcome.message}", err=True)
         if plan.edits:
             click.echo(f"hfcheck: {target.label}: {'would change' if preview else 'changed'} {', '.join(sorted(plan.edits))}", err=True)
-        elif not plan.fixed:
+        elif not plan.outcomes:
             click.echo(f"hfcheck: {target.label}: nothing to fix", err=True)
     return changed
 

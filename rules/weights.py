@@ -22,7 +22,8 @@ from hfcheck.facts.weights import (
 )
 from hfcheck.facts.security import scan_summary
 from hfcheck.findings import Finding
-from hfcheck.registry import rule
+from hfcheck.fix import FixRefused
+from hfcheck.registry import all_rules, fixer, rule
 from hfcheck.repo import TOKENIZER_FILES, WEIGHT_SUFFIXES
 
 
@@ -38,11 +39,49 @@ def pickle_weights_present(repo):
     (SEC rules) reports what this particular pickle would execute.
     Fix: convert to safetensors (`model.save_pretrained(path, safe_serialization=True)`,
     or the Hub's convert space) and delete the pickle files.
+    Fixes: an unsafe fix (it rewrites the weights: needs --unsafe-fixes) that converts
+    pytorch_model.bin (or the shards its index names) to model.safetensors, sharded
+    like `save_pretrained` (5GB shards by default, option `fix.max_shard_size`), after
+    the security scan passed: refused while any SEC error exists for the repo. Loads
+    with `torch.load(weights_only=True, mmap=True)`, drops tied output embeddings only
+    when config.json ties them (copies any other shared tensor), and verifies every
+    written tensor bit for bit against the pickle. The pickles stay unless
+    --fix-remove-pickles is given. Needs torch (the `smoke` extra).
     Example: pytorch_model.bin beside config.json.
     """
     for rel in pickle_weights(repo):
         verdict = scan_summary(repo, rel)
         yield Finding.at(rel, f"{rel} is a pickle file: loading it can execute arbitrary code{f'; {verdict}' if verdict else ''}")
+
+
+def security_errors(repo) -> list[Finding]:
+    """Every error of the security rules for this repo, whatever the settings select,
+    ignore or downgrade: a conversion must not load what the scan does not clear."""
+    found = []
+    for security_rule in all_rules():
+        if security_rule.concern == "security":
+            try:
+                items = list(security_rule.check(repo) or ())
+            except Exception as error:
+                raise FixRefused(f"the security rule {security_rule.code} failed ({type(error).__name__}), so the pickles are not cleared") from error
+            for item in items:
+                if (item.severity or security_rule.severity) == "error":
+                    found.append(item.completed(security_rule.code, security_rule.severity, security_rule.concern, None))
+    return found
+
+
+@fixer("WGT001", safe=False)
+def convert_pickles(repo, findings):
+    """pickle weights converted to safetensors (every tensor verified bit for bit)"""
+    if not any(r.concern == "security" for r in all_rules()):
+        raise FixRefused("the pickle security scan is not available, so the pickles cannot be cleared for loading")
+    blocked = security_errors(repo)
+    if blocked:
+        codes = ", ".join(sorted({f.code for f in blocked}))
+        raise FixRefused(f"the security scan reports {len(blocked)} error{'s' if len(blocked) != 1 else ''} ({codes}); hfcheck converts only pickles that pass it")
+    from hfcheck.convert import plan_conversion
+
+    return plan_conversion(repo, max_shard_size=repo.settings.option("fix", "max_shard_size"), remove_pickles=bool(repo.settings.option("fix", "remove_pickles")))
 
 
 @rule("WGT002", concern="weights", severity="info")
