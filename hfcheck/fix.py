@@ -236,12 +236,17 @@ def apply_fixes(plan: FixPlan) -> list[str]:
                 backups[rel] = backup
             done.append(rel)
             if edit.data is not None:
-                _replace(temps.pop(rel), target)
+                _replace(temps[rel], target)
+                del temps[rel]
     except BaseException as error:
         for rel in reversed(done):
             target = root / rel
             if rel in backups:
-                os.replace(backups.pop(rel), target)
+                backup = backups.pop(rel)
+                if target.exists() and os.path.samefile(backup, target):
+                    backup.unlink()  # never replaced: rename() between two links of one file does nothing
+                else:
+                    os.replace(backup, target)
             elif target.exists():
                 target.unlink()
         for path in list(temps.values()) + list(backups.values()):
@@ -254,7 +259,7 @@ def apply_fixes(plan: FixPlan) -> list[str]:
         if isinstance(error, FixError):
             raise
         if isinstance(error, Exception):
-            raise FixError(f"{type(error).__name__}: {error}; nothing was changed") from error
+            raise FixError(f"{type(error).__name__}: {error}") from error
         raise
     for backup in backups.values():
         backup.unlink(missing_ok=True)

@@ -1,0 +1,385 @@
+"""Autofix: `--fix`, `--unsafe-fixes`, `--diff`, `--fix-remove-pickles`. For each fixer a
+broken repo, the fix, then: the finding is gone, the files are valid, `--diff` writes
+nothing, and a failing fix leaves the tree as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import codes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "rules"))
+from tokenizer_repos import edit, make_chat_repo, read  # noqa: E402
+
+import hfcheck.fix  # noqa: E402
+from hfcheck.cli import main  # noqa: E402
+from hfcheck.registry import all_rules, get_fixer  # noqa: E402
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def tree_hash(root: Path) -> str:
+    """Names, modes and contents of every file under root (temp files included)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(oct(path.stat().st_mode).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def drop_pad(repo):
+    edit(repo / "config.json", pad_token_id=None)
+    edit(repo / "generation_config.json", pad_token_id=None)
+    edit(repo / "tokenizer_config.json", pad_token=None)
+    edit(repo / "special_tokens_map.json", pad_token=None)
+
+
+def all_json_valid(repo):
+    for path in repo.glob("*.json"):
+        json.loads(path.read_text(encoding="utf-8"))
+
+
+# -- registry ------------------------------------------------------------------------
+
+
+def test_rules_with_a_fixer_are_fixable_and_document_the_fix():
+    fixable = {r.code for r in all_rules() if r.fixable}
+    assert {"SPT001", "SPT006", "SPT008", "WGT001"} <= fixable
+    for rule in all_rules():
+        if get_fixer(rule.code) is not None:
+            assert rule.fixable and "\nFixes:" in rule.doc, rule.code
+    listed = {row["code"]: row["fixable"] for row in json.loads(run("rules", "--format", "json").output)}
+    assert listed["SPT008"] is True and listed["SPT003"] is False
+    assert get_fixer("WGT001").safe is False and get_fixer("SPT008").safe is True
+
+
+# -- special tokens ------------------------------------------------------------------
+
+
+def test_spt001_pad_becomes_eos_everywhere(tiny_llama, run_rules):
+    drop_pad(tiny_llama)
+    assert codes(run_rules(tiny_llama, select=["SPT001"])) == ["SPT001"]
+    result = run(tiny_llama, "--fix")
+    assert result.exit_code == 0, result.output
+    assert "fixed SPT001" in result.output
+    assert run_rules(tiny_llama, select=["SPT001", "SPT003", "SPT004"]) == []
+    all_json_valid(tiny_llama)
+    assert read(tiny_llama / "tokenizer_config.json")["pad_token"] == "</s>"
+    assert read(tiny_llama / "special_tokens_map.json")["pad_token"] == "</s>"
+    assert read(tiny_llama / "config.json")["pad_token_id"] == 2
+    assert read(tiny_llama / "generation_config.json")["pad_token_id"] == 2
+    # the re-check reports what remains: pad = eos is an info
+    assert "SPT002" in result.output
+
+
+def test_spt001_refused_without_an_eos(tiny_llama):
+    drop_pad(tiny_llama)
+    for name in ("config.json", "generation_config.json"):
+        edit(tiny_llama / name, eos_token_id=None)
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        edit(tiny_llama / name, eos_token=None)
+    before = tree_hash(tiny_llama)
+    result = run(tiny_llama, "--fix")
+    assert "not fixed SPT001" in result.output and "no eos token" in result.output
+    assert result.exit_code == 0  # SPT001 is a warning, and it is still reported
+    assert "SPT001" in result.output
+    assert tree_hash(tiny_llama) == before
+
+
+@pytest.mark.parametrize("generation", [4, 5])
+def test_spt006_end_of_turn_joins_the_eos_list(tiny_llama, run_rules, generation):
+    ids = make_chat_repo(tiny_llama, generation)
+    edit(tiny_llama / "generation_config.json", eos_token_id=ids["</s>"])
+    assert codes(run_rules(tiny_llama, select=["SPT006"])) == ["SPT006"]
+    result = run(tiny_llama, "--fix", "--select", "SPT006")
+    assert result.exit_code == 0, result.output
+    assert read(tiny_llama / "generation_config.json")["eos_token_id"] == [ids["</s>"], ids["<|im_end|>"]]
+    assert run_rules(tiny_llama, select=["SPT", "GEN"]) == []
+    all_json_valid(tiny_llama)
+
+
+def test_spt006_creates_generation_config_from_config(tiny_llama, run_rules):
+    ids = make_chat_repo(tiny_llama, 5)
+    (tiny_llama / "generation_config.json").unlink()
+    edit(tiny_llama / "config.json", eos_token_id=ids["</s>"])
+    assert codes(run_rules(tiny_llama, select=["SPT006"])) == ["SPT006"]
+    assert run(tiny_llama, "--fix", "--select", "SPT006").exit_code == 0
+    data = read(tiny_llama / "generation_config.json")
+    assert data["eos_token_id"] == [ids["</s>"], ids["<|im_end|>"]] and data["bos_token_id"] == ids["<s>"]
+    assert run_rules(tiny_llama, select=["SPT006"]) == []
+
+
+def test_spt008_padding_side_left_and_diff_writes_nothing(tiny_llama, run_rules):
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    before = tree_hash(tiny_llama)
+    preview = run(tiny_llama, "--diff")
+    assert preview.exit_code == 1
+    assert '-  "padding_side": "right",' in preview.output and '+  "padding_side": "left",' in preview.output
+    assert "--- a/tokenizer_config.json" in preview.output
+    assert tree_hash(tiny_llama) == before
+    # a plain check never writes either
+    assert run(tiny_llama).exit_code == 0 and tree_hash(tiny_llama) == before
+    result = run(tiny_llama, "--fix")
+    assert result.exit_code == 0 and "fixed SPT008" in result.output
+    assert read(tiny_llama / "tokenizer_config.json")["padding_side"] == "left"
+    assert run_rules(tiny_llama) == []
+    # only the value changed: key order, indentation and the final newline are kept
+    changed = [line for line in preview.output.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ['-  "padding_side": "right",', '+  "padding_side": "left",']
+
+
+def test_spt008_in_tokenizer_json_without_tokenizer_config(tiny_llama, run_rules):
+    (tiny_llama / "tokenizer_config.json").unlink()
+    data = read(tiny_llama / "tokenizer.json")
+    data["padding"] = {"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": None, "pad_id": 3, "pad_type_id": 0, "pad_token": "<pad>"}
+    (tiny_llama / "tokenizer.json").write_text(json.dumps(data, indent=2))
+    assert "SPT008" in codes(run_rules(tiny_llama, select=["SPT008"]))
+    run(tiny_llama, "--fix", "--select", "SPT008")
+    assert read(tiny_llama / "tokenizer.json")["padding"]["direction"] == "Left"
+    assert run_rules(tiny_llama, select=["SPT008"]) == []
+    from tokenizers import Tokenizer
+
+    Tokenizer.from_file(str(tiny_llama / "tokenizer.json"))  # still a valid tokenizer
+
+
+def test_two_fixes_of_one_file_compose(tiny_llama, run_rules):
+    drop_pad(tiny_llama)
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    assert run(tiny_llama, "--fix").exit_code == 0
+    config = read(tiny_llama / "tokenizer_config.json")
+    assert config["padding_side"] == "left" and config["pad_token"] == "</s>"
+
+
+# -- the engine's guarantees -------------------------------------------------------
+
+
+def test_unsafe_fixes_alone_changes_nothing(tiny_llama):
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    before = tree_hash(tiny_llama)
+    result = run(tiny_llama, "--unsafe-fixes")
+    assert result.exit_code == 2 and "--fix" in result.output
+    assert tree_hash(tiny_llama) == before
+
+
+def test_read_only_file_leaves_the_tree_unchanged(tiny_llama):
+    drop_pad(tiny_llama)
+    os.chmod(tiny_llama / "special_tokens_map.json", 0o444)
+    before = tree_hash(tiny_llama)
+    result = run(tiny_llama, "--fix")
+    assert result.exit_code == 2 and "read-only" in result.output and "nothing was changed" in result.output
+    assert tree_hash(tiny_llama) == before
+
+
+def test_failed_verification_leaves_the_tree_unchanged(tiny_llama, monkeypatch):
+    drop_pad(tiny_llama)
+    before = tree_hash(tiny_llama)
+    real = hfcheck.fix.verify_written
+
+    def failing(path, planned):
+        # the first files were written beside their targets and verified already
+        return "simulated corruption" if planned.path == "special_tokens_map.json" else real(path, planned)
+
+    monkeypatch.setattr(hfcheck.fix, "verify_written", failing)
+    result = run(tiny_llama, "--fix")
+    assert result.exit_code == 2 and "simulated corruption" in result.output
+    assert tree_hash(tiny_llama) == before
+
+
+def test_failed_rename_rolls_back_the_files_already_replaced(tiny_llama, monkeypatch):
+    drop_pad(tiny_llama)
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    before = tree_hash(tiny_llama)
+    real = hfcheck.fix._replace
+    calls = []
+
+    def flaky(source, dest):
+        calls.append(dest)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(source, dest)
+
+    monkeypatch.setattr(hfcheck.fix, "_replace", flaky)
+    result = run(tiny_llama, "--fix")
+    assert result.exit_code == 2 and "nothing was changed" in result.output
+    assert len(calls) == 3
+    assert tree_hash(tiny_llama) == before
+
+
+# -- pickle weights → safetensors --------------------------------------------------
+
+
+def to_pickle(repo: Path, state=None, *, shards: int = 1):
+    """Replace model.safetensors by what torch.save writes (optionally sharded with an index)."""
+    import torch
+    from safetensors.torch import load_file
+
+    state = state if state is not None else load_file(repo / "model.safetensors")
+    (repo / "model.safetensors").unlink()
+    if shards == 1:
+        torch.save(state, repo / "pytorch_model.bin")
+        return state
+    names = list(state)
+    weight_map = {}
+    for i in range(shards):
+        part = names[i::shards]
+        rel = f"pytorch_model-{i + 1:05d}-of-{shards:05d}.bin"
+        torch.save({n: state[n] for n in part}, repo / rel)
+        weight_map.update(dict.fromkeys(part, rel))
+    (repo / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {"total_size": 0}, "weight_map": weight_map}))
+    return state
+
+
+def assert_bit_identical(repo: Path, original: dict, expected_names=None):
+    import torch
+    from safetensors import safe_open
+
+    files = sorted(repo.glob("*.safetensors"))
+    loaded = {}
+    for path in files:
+        with safe_open(str(path), framework="pt") as reader:
+            loaded.update({name: reader.get_tensor(name) for name in reader.keys()})
+    assert set(loaded) == set(expected_names or original)
+    for name, tensor in loaded.items():
+        source = original[name]
+        assert tensor.dtype == source.dtype and tensor.shape == source.shape
+        assert torch.equal(tensor.reshape(-1).view(torch.uint8), source.contiguous().reshape(-1).view(torch.uint8)), name
+
+
+def assert_transformers_loads(repo: Path, original: dict):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(repo, device_map="cpu", dtype="auto")
+    state = model.state_dict()
+    for name, tensor in original.items():
+        assert torch.equal(state[name], tensor), name
+    return model
+
+
+def test_wgt001_needs_unsafe_fixes(tiny_llama):
+    to_pickle(tiny_llama)
+    before = tree_hash(tiny_llama)
+    result = run(tiny_llama, "--fix")
+    assert "WGT001 (1 finding) has an unsafe fix" in result.output
+    assert tree_hash(tiny_llama) == before
+    preview = run(tiny_llama, "--diff", "--unsafe-fixes", "--fix-remove-pickles")
+    assert preview.exit_code == 1
+    assert "binary file model.safetensors: create" in preview.output and "binary file pytorch_model.bin: delete" in preview.output
+    assert tree_hash(tiny_llama) == before
+
+
+def test_wgt001_converts_bit_for_bit_and_transformers_loads_it(tiny_llama, run_rules):
+    import torch
+
+    to_pickle(tiny_llama)
+    original = torch.load(tiny_llama / "pytorch_model.bin", weights_only=True)
+    result = run(tiny_llama, "--fix", "--unsafe-fixes")
+    assert "fixed WGT001" in result.output, result.output
+    assert (tiny_llama / "pytorch_model.bin").exists()  # kept by default
+    assert_bit_identical(tiny_llama, original)
+    assert codes(run_rules(tiny_llama, select=["WGT"])) == ["WGT001", "WGT002"]
+    result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles")
+    assert "safetensors weights already exist" in result.output  # never overwrites them
+    (tiny_llama / "model.safetensors").unlink()
+    result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles")
+    assert result.exit_code == 0, result.output
+    assert not (tiny_llama / "pytorch_model.bin").exists()
+    assert run_rules(tiny_llama) == []
+    assert_bit_identical(tiny_llama, original)
+    assert_transformers_loads(tiny_llama, original)
+
+
+def test_wgt001_shards_like_save_pretrained(tiny_llama, run_rules):
+    import torch
+
+    to_pickle(tiny_llama, shards=2)
+    (tiny_llama / ".hfcheck.yaml").write_text("options:\n  fix:\n    max_shard_size: 100KB\n")
+    original = {}
+    for path in tiny_llama.glob("pytorch_model-*.bin"):
+        original.update(torch.load(path, weights_only=True))
+    result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles")
+    assert result.exit_code == 0, result.output
+    shards = sorted(p.name for p in tiny_llama.glob("*.safetensors"))
+    assert len(shards) >= 3 and shards[0] == f"model-00001-of-{len(shards):05d}.safetensors"
+    index = read(tiny_llama / "model.safetensors.index.json")
+    assert set(index["weight_map"]) == set(original) and set(index["weight_map"].values()) == set(shards)
+    assert index["metadata"]["total_size"] == sum(t.numel() * t.element_size() for t in original.values())
+    assert not list(tiny_llama.glob("*.bin")) and not (tiny_llama / "pytorch_model.bin.index.json").exists()
+    assert run_rules(tiny_llama) == []  # WGT005-007 check the index against the shards
+    assert_bit_identical(tiny_llama, original)
+    assert_transformers_loads(tiny_llama, original)
+
+
+def test_wgt001_tied_embeddings_are_deduplicated_only_when_the_config_ties_them(tiny_llama, run_rules):
+    import torch
+    from safetensors.torch import load_file
+
+    state = load_file(tiny_llama / "model.safetensors")
+    embed = state["model.embed_tokens.weight"]
+    state["lm_head.weight"] = embed  # one storage, as torch.save writes a tied model
+    # two norms sharing storage without any tie: must be copied, not dropped
+    state["model.layers.1.input_layernorm.weight"] = state["model.layers.0.input_layernorm.weight"]
+    edit(tiny_llama / "config.json", tie_word_embeddings=True)
+    to_pickle(tiny_llama, state)
+    original = torch.load(tiny_llama / "pytorch_model.bin", weights_only=True)
+    assert original["lm_head.weight"].untyped_storage().data_ptr() == original["model.embed_tokens.weight"].untyped_storage().data_ptr()
+    result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles")
+    assert result.exit_code == 0, result.output
+    assert_bit_identical(tiny_llama, original, expected_names=set(original) - {"lm_head.weight"})
+    model = assert_transformers_loads(tiny_llama, original)
+    assert torch.equal(model.lm_head.weight, original["model.embed_tokens.weight"])
+    assert run_rules(tiny_llama, select=["WGT"]) == []
+
+
+def test_wgt001_untied_shared_tensors_are_copied(tiny_llama):
+    import torch
+    from safetensors.torch import load_file
+
+    state = load_file(tiny_llama / "model.safetensors")
+    state["lm_head.weight"] = state["model.embed_tokens.weight"]  # shared, but the config does not tie
+    to_pickle(tiny_llama, state)
+    original = torch.load(tiny_llama / "pytorch_model.bin", weights_only=True)
+    assert run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles").exit_code == 0
+    assert_bit_identical(tiny_llama, original)  # lm_head.weight kept, as its own copy
+
+
+def malicious_pickle(marker: Path) -> bytes:
+    """GLOBAL os.system, a one-string tuple, REDUCE: what pickle.load would run as
+    os.system("touch MARKER"). Written opcode by opcode; never unpickled here."""
+    command = f"touch {marker}".encode()
+    return b"\x80\x02" + b"cos\nsystem\n" + b"X" + len(command).to_bytes(4, "little") + command + b"\x85" + b"R" + b"."
+
+
+@pytest.mark.parametrize("extra", [[], ["--ignore", "SEC"]])
+def test_wgt001_refuses_a_malicious_pickle(tiny_llama, tmp_path, extra):
+    marker = tmp_path / "MARKER"
+    (tiny_llama / "model.safetensors").unlink()
+    (tiny_llama / "pytorch_model.bin").write_bytes(malicious_pickle(marker))
+    before = tree_hash(tiny_llama)
+    result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles", *extra)
+    assert "not fixed WGT001" in result.output and "security scan reports" in result.output and "SEC001" in result.output
+    assert result.exit_code == (0 if extra else 1)  # the SEC001 error, unless ignored (WGT001 is a warning)
+    assert not marker.exists()
+    assert tree_hash(tiny_llama) == before
+
+
+def test_wgt001_failed_tensor_verification_leaves_the_tree_unchanged(tiny_llama, monkeypatch):
+    import hfcheck.convert
+
+    to_pickle(tiny_llama)
+    before = tree_hash(tiny_llama)
+    monkeypatch.setattr(hfcheck.convert, "_same_bits", lambda a, b: False)
+    result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles")
+    assert result.exit_code == 2 and "differs from the pickle" in result.output
+    assert tree_hash(tiny_llama) == before
