@@ -128,8 +128,15 @@ def test_pickle_payload_never_runs(tiny_llama, tmp_path):
     _to_bin(tiny_llama, state)
     findings, _ = smoke(tiny_llama)
     assert not marker.exists()
-    [finding] = by_code(findings, "SMK003")
-    assert "does not load" in finding.message and "weights_only=True) refused the pickle: it calls io.open" in finding.message
+    # the static pass already names the payload, so the smoke pass refuses to load at all
+    [refused] = by_code(findings, "SMK002")
+    assert "security errors (SEC001" in refused.message
+    # and past that gate, the loader itself refuses the pickle (weights_only=True)
+    from hfcheck.smoke.runner import run_smoke
+
+    result = run_smoke(tiny_llama, device="cpu")
+    assert not marker.exists()
+    assert "weights_only=True) refused the pickle: it calls io.open" in result.load_error
 
 
 def test_missing_weight_is_reported(tiny_llama):
