@@ -13,7 +13,8 @@ import re
 
 from hfcheck.facts.card import RECOGNISABLE, card_metadata, looks_like_model_repo, closest_license, hub_licenses, identify_license_text, key_line, license_files, license_ids
 from hfcheck.findings import Finding
-from hfcheck.registry import rule
+from hfcheck.fix import Edit
+from hfcheck.registry import fixer, rule
 
 GATED_KEYS = ("gated", "extra_gated_prompt", "extra_gated_fields", "extra_gated_heading", "extra_gated_description", "extra_gated_button_content", "extra_gated_eu_disallowed")
 
@@ -73,6 +74,9 @@ def license_unknown(repo):
     shipped as hfcheck/data/hub_licenses.json), e.g. apache-2.0, mit, llama3.1; for a
     license that is not listed use `license: other` with `license_name` and `license_link`.
     Example: `license: apache2` (should be apache-2.0), `license: MIT License` (mit).
+    Fixes: an unsafe fix (it picks a license identifier: needs --unsafe-fixes) that
+    replaces each unknown value with the identifier the finding suggests, in the card's
+    metadata only; values with no close identifier are left alone.
     """
     metadata = card_metadata(repo)
     if not metadata or _absent(metadata.get("license")):
@@ -91,6 +95,42 @@ def license_unknown(repo):
             yield Finding.at(repo.card_path, f"license {declared!r} is not a Hub license identifier; did you mean {suggestion!r}?", line=line, fix=f"license: {suggestion}")
         else:
             yield Finding.at(repo.card_path, f"license {declared!r} is not a Hub license identifier", line=line)
+
+
+@fixer("LIC002", safe=False)
+def license_typo(repo, findings):
+    """license identifiers corrected to the closest Hub identifier"""
+    from hfcheck.formats.card import parse_card
+
+    metadata = card_metadata(repo)
+    text = repo.text(repo.card_path) if repo.card_path else None
+    if not metadata or text is None or not repo.card.front_matter_closed:
+        return []
+    ids = license_ids()
+    wanted = {declared: closest_license(declared) for declared in _declared(metadata) if declared not in ids}
+    wanted = {old: new for old, new in wanted.items() if new}
+    if not wanted:
+        return []
+    lines = text.splitlines(keepends=True)
+    key = None
+    for number in range(1, repo.card.body_line - 2):
+        line = lines[number]
+        top = re.match(r"^([A-Za-z_][\w-]*)\s*:", line)
+        if top:
+            key = top.group(1)
+        if key != "license":
+            continue
+        for old, new in wanted.items():
+            pattern = re.compile(r"^(\s*(?:license\s*:|-)\s*)(['\"]?)" + re.escape(old) + r"\2(\s*(?:#.*)?)$", re.DOTALL)
+            match = pattern.match(line.rstrip("\r\n"))
+            if match:
+                lines[number] = f"{match.group(1)}{new}{match.group(3)}" + line[len(line.rstrip(chr(13) + chr(10))):]
+                break
+    fixed = "".join(lines)
+    after = parse_card(fixed).data or {}
+    if [wanted.get(v, v) for v in _declared(metadata)] != _declared(after):
+        return []  # a layout this edit does not understand: leave the card to a person
+    return [Edit(repo.card_path, fixed.encode("utf-8"))]
 
 
 @rule("LIC003", concern="license", severity="error")
