@@ -8,7 +8,8 @@ the front matter is broken."""
 from hfcheck.config import declare_options
 from hfcheck.facts.card import base_model_claims, card_base_models, card_metadata, has_section, key_line, looks_like_hub_id, looks_like_model_repo, same_model, section_titles
 from hfcheck.findings import Finding
-from hfcheck.registry import rule
+from hfcheck.fix import Edit
+from hfcheck.registry import fixer, rule
 
 declare_options("card", required_sections=["intended uses", "limitations", "training data", "evaluation"])
 
@@ -39,6 +40,10 @@ def card_missing(repo):
     library filters) and compliance reviews reject the model.
     Fix: add a README.md with YAML metadata and the sections of the Hub's model card
     template (huggingface_hub.ModelCard.from_template writes one).
+    Fixes: writes a card skeleton: metadata hfcheck can derive (library_name,
+    pipeline_tag from the architecture, base_model of an adapter or fine-tune; never a
+    license, which only the owner can choose) and the required sections, each with
+    "[More Information Needed]" to fill in.
     """
     if repo.card_path is None and looks_like_model_repo(repo):
         yield Finding.at("README.md", "README.md is missing: the repo has no model card (license, intended use, limitations, training data)")
@@ -55,6 +60,8 @@ def card_metadata_invalid(repo):
     Fix: start README.md with `---`, the metadata as `key: value` lines, and a closing
     `---`; check the YAML at the line given.
     Example: a card whose first line is `# My model`, or a `---` block never closed.
+    Fixes: when the block is missing, adds one with the metadata hfcheck can derive
+    (as CRD001's skeleton); a broken block is left to a person.
     """
     card = repo.card
     if card is None:
@@ -126,6 +133,8 @@ def card_task_or_library_missing(repo):
     task filter from them; without them it guesses from config.json, or shows nothing.
     Fix: add `pipeline_tag:` (e.g. text-generation) and `library_name:` (e.g.
     transformers) to the card's metadata.
+    Fixes: adds `library_name: transformers` (sentence-transformers for those repos)
+    and the pipeline_tag the architecture implies, when it implies one.
     """
     metadata = card_metadata(repo)
     if metadata is None:
@@ -153,6 +162,8 @@ def card_section_missing(repo):
     require. "intended uses", "limitations", "training data" and "evaluation" are matched
     with synonyms ("Out-of-scope use", "Bias and risks", "Dataset", "Results", ...); any
     other name is matched by its own words in a heading.
+    Fixes: appends a heading for each missing section with "[More Information
+    Needed]" under it.
     """
     if repo.card is None or (repo.card.has_front_matter and not repo.card.front_matter_closed):
         return  # an unclosed block swallows the whole file: CRD002 says so
@@ -178,6 +189,7 @@ def card_base_model_missing(repo):
     adapter|finetune|quantized|merge` where the Hub cannot infer it).
     Example: a LoRA with base_model_name_or_path meta-llama/Llama-3.1-8B whose card does
     not say so.
+    Fixes: adds `base_model:` with the Hub id the repo names (not a local path).
     """
     metadata = card_metadata(repo)
     if metadata is None or metadata.get("base_model"):
@@ -217,3 +229,123 @@ def card_base_model_mismatch(repo):
                 f"the card's base_model is {', '.join(bases)} but {claim.path} loads {claim.value!r} as the base",
                 line=key_line(repo, "base_model"),
             )
+
+
+# -- fixes: a card skeleton ------------------------------------------------------------
+
+PLACEHOLDER = "[More Information Needed]"
+_TASKS = (
+    ("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"), ("ForSequenceClassification", "text-classification"),
+    ("ForTokenClassification", "token-classification"), ("ForQuestionAnswering", "question-answering"), ("ForMaskedLM", "fill-mask"),
+)  # fmt: skip
+
+
+def _derived_metadata(repo, present: dict) -> dict:
+    """Metadata hfcheck can state from the files (never a license)."""
+    found = {}
+    sentence_transformers = repo.exists("modules.json") or repo.exists("config_sentence_transformers.json")
+    if "library_name" not in present and (repo.config is not None or sentence_transformers):
+        found["library_name"] = "sentence-transformers" if sentence_transformers else "transformers"
+    if "pipeline_tag" not in present:
+        task = "sentence-similarity" if sentence_transformers else None
+        config = repo.config or {}
+        for architecture in config.get("architectures") or [] if isinstance(config.get("architectures"), list) else []:
+            for suffix, name in _TASKS:
+                if task is None and isinstance(architecture, str) and architecture.endswith(suffix):
+                    task = name
+        if task is None and config.get("is_encoder_decoder") and any(isinstance(a, str) and a.endswith("ForConditionalGeneration") for a in config.get("architectures") or []):
+            task = "text2text-generation"
+        if task:
+            found["pipeline_tag"] = task
+    if not present.get("base_model"):
+        claims = [c for c in base_model_claims(repo) if looks_like_hub_id(c.value)]
+        if claims:
+            found["base_model"] = claims[0].value
+    return found
+
+
+def _yaml_line(key: str, value: str) -> str:
+    import json
+    import re
+
+    return f"{key}: {value if re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._/-]*', value) else json.dumps(value)}\n"
+
+
+def _missing_sections(repo, sections) -> list[str]:
+    required = repo.settings.option("card", "required_sections") if repo.settings else None
+    if not isinstance(required, list):
+        required = ["intended uses", "limitations", "training data", "evaluation"]
+    headings = []
+    for wanted in required:
+        if isinstance(wanted, str) and wanted.strip() and not has_section(sections, wanted):
+            headings.append(_TEMPLATE_HEADINGS.get(wanted.strip().lower(), f"## {wanted.strip().capitalize()}"))
+    return headings
+
+
+def _sections_text(headings: list[str]) -> str:
+    return "".join(f"\n{heading}\n\n{PLACEHOLDER}\n" for heading in headings)
+
+
+def _card_fix(repo, *, keys: tuple[str, ...] = ("library_name", "pipeline_tag", "base_model"), sections: bool = False) -> list[Edit]:
+    """The card with the derivable metadata `keys` added (a block is created when the
+    card has none) and, with `sections`, the missing sections appended; a new skeleton
+    card when there is none."""
+    path = repo.card_path
+    if path is None:
+        if not looks_like_model_repo(repo):
+            return []
+        metadata = "".join(_yaml_line(k, v) for k, v in _derived_metadata(repo, {}).items())
+        title = repo.root.resolve().name
+        body = f"# {title}\n\n<!-- Card skeleton written by hfcheck --fix: fill in every section, and add a license to the metadata. -->\n"
+        text = f"---\n{metadata}---\n\n{body}{_sections_text(_missing_sections(repo, []))}"
+        return [Edit("README.md", text.encode("utf-8"))]
+    card = repo.card
+    text = repo.text(path)
+    if card is None or text is None:
+        return []
+    if not card.has_front_matter:
+        block = "".join(_yaml_line(k, v) for k, v in _derived_metadata(repo, {}).items() if k in keys)
+        text = f"---\n{block}---\n\n{text}"
+    elif card.front_matter_closed and card.data is not None:
+        added = "".join(_yaml_line(k, v) for k, v in _derived_metadata(repo, card.data).items() if k in keys)
+        if added:
+            lines = text.splitlines(keepends=True)
+            close = card.body_line - 2
+            text = "".join(lines[:close]) + added + "".join(lines[close:])
+    else:
+        return []  # broken metadata (CRD002): a person must repair it first
+    missing = _missing_sections(repo, section_titles(repo)) if sections else []
+    if missing:
+        text = text + ("" if text.endswith("\n") else "\n") + _sections_text(missing)
+    return [Edit(path, text.encode("utf-8"))]
+
+
+@fixer("CRD001", safe=True)
+def card_skeleton(repo, findings):
+    """card skeleton written: derivable metadata and the required sections"""
+    return _card_fix(repo, sections=True)
+
+
+@fixer("CRD002", safe=True)
+def card_metadata_block(repo, findings):
+    """metadata block added with what hfcheck can derive"""
+    card = repo.card
+    return _card_fix(repo) if card is not None and not card.has_front_matter else []
+
+
+@fixer("CRD004", safe=True)
+def card_task_and_library(repo, findings):
+    """library_name and pipeline_tag added to the card's metadata"""
+    return _card_fix(repo, keys=("library_name", "pipeline_tag"))
+
+
+@fixer("CRD005", safe=True)
+def card_sections(repo, findings):
+    """missing card sections added as headings to fill in"""
+    return _card_fix(repo, keys=(), sections=True)
+
+
+@fixer("CRD006", safe=True)
+def card_base_model(repo, findings):
+    """base_model added to the card's metadata"""
+    return _card_fix(repo, keys=("base_model",))

@@ -383,3 +383,81 @@ def test_wgt001_failed_tensor_verification_leaves_the_tree_unchanged(tiny_llama,
     result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles")
     assert result.exit_code == 2 and "differs from the pickle" in result.output
     assert tree_hash(tiny_llama) == before
+
+
+# -- license and card ----------------------------------------------------------------
+
+
+def card_metadata(repo: Path) -> dict:
+    from hfcheck.formats.card import parse_card
+
+    return parse_card((repo / "README.md").read_text(encoding="utf-8")).data
+
+
+def test_lic002_typo_becomes_the_suggested_identifier(tiny_llama, run_rules):
+    card = (tiny_llama / "README.md").read_text(encoding="utf-8")
+    (tiny_llama / "README.md").write_text(card.replace("license: apache-2.0", "license: apache2  # typo", 1), encoding="utf-8")
+    assert codes(run_rules(tiny_llama, select=["LIC"])) == ["LIC002"]
+    before = tree_hash(tiny_llama)
+    assert "LIC002 (1 finding) has an unsafe fix" in run(tiny_llama, "--fix").output
+    assert tree_hash(tiny_llama) == before
+    assert run(tiny_llama, "--fix", "--unsafe-fixes").exit_code == 0
+    assert card_metadata(tiny_llama)["license"] == "apache-2.0" and card_metadata(tiny_llama)["tags"] == ["llama", "text-generation"]
+    assert "license: apache-2.0  # typo" in (tiny_llama / "README.md").read_text(encoding="utf-8")
+    assert run_rules(tiny_llama) == []
+
+
+def test_lic002_list_items_only_under_license(tiny_llama, run_rules):
+    (tiny_llama / "README.md").write_text('---\nlicense:\n- "MIT License"\n- apache2\ntags:\n- apache2\nlibrary_name: transformers\npipeline_tag: text-generation\n---\n# x\n', encoding="utf-8")
+    run(tiny_llama, "--fix", "--unsafe-fixes", "--select", "LIC002")
+    data = card_metadata(tiny_llama)
+    assert data["license"] == ["mit", "apache-2.0"] and data["tags"] == ["apache2"]
+    assert run_rules(tiny_llama, select=["LIC002"]) == []
+
+
+def test_crd001_card_skeleton(tiny_llama, run_rules):
+    (tiny_llama / "README.md").unlink()
+    assert "CRD001" in codes(run_rules(tiny_llama, select=["CRD"]))
+    result = run(tiny_llama, "--fix")
+    assert "fixed CRD001" in result.output
+    assert run_rules(tiny_llama, select=["CRD"]) == []
+    assert card_metadata(tiny_llama) == {"library_name": "transformers", "pipeline_tag": "text-generation"}
+    assert codes(run_rules(tiny_llama)) == ["LIC001"]  # a license is the owner's choice: never invented
+    assert result.exit_code == 1 and "LIC001" in result.output
+
+
+def test_crd002_crd004_crd005_on_a_bare_card(tiny_llama, run_rules):
+    (tiny_llama / "README.md").write_text("# tiny\n\nA model.\n\n## Limitations\n\nSmall.", encoding="utf-8")
+    assert {"CRD002", "CRD005"} <= set(codes(run_rules(tiny_llama, select=["CRD"])))
+    assert run(tiny_llama, "--fix").exit_code == 1  # LIC001 remains
+    assert run_rules(tiny_llama, select=["CRD"]) == []
+    text = (tiny_llama / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\nlibrary_name: transformers\npipeline_tag: text-generation\n---\n\n# tiny\n")
+    assert text.count("## Limitations") == 1 and "## Uses" in text and "## Evaluation" in text
+    edit_card = text.replace("pipeline_tag: text-generation\n", "")
+    (tiny_llama / "README.md").write_text(edit_card, encoding="utf-8")
+    assert codes(run_rules(tiny_llama, select=["CRD004"])) == ["CRD004"]
+    run(tiny_llama, "--fix", "--select", "CRD004")
+    assert card_metadata(tiny_llama)["pipeline_tag"] == "text-generation"
+
+
+def test_crd006_base_model_on_minilm_and_diff_writes_nothing(minilm, run_rules):
+    assert "CRD006" in codes(run_rules(minilm, select=["CRD006"]))
+    before = tree_hash(minilm)
+    preview = run(minilm, "--diff")
+    assert "+base_model: nreimers/MiniLM-L6-H384-uncased" in preview.output
+    assert tree_hash(minilm) == before
+    run(minilm, "--fix", "--select", "CRD006")
+    assert card_metadata(minilm)["base_model"] == "nreimers/MiniLM-L6-H384-uncased"
+    assert "CRD006" not in codes(run_rules(minilm, select=["CRD"]))
+
+
+def test_wgt001_without_torch_says_which_extra(tiny_llama, monkeypatch):
+    to_pickle(tiny_llama)
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    before = tree_hash(tiny_llama)
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails as if not installed
+    result = run(tiny_llama, "--diff", "--unsafe-fixes")
+    assert "not fixed WGT001" in result.output and "hfcheck[smoke]" in result.output
+    assert "would fix SPT008" in result.output  # the other fixes still run
+    assert tree_hash(tiny_llama) == before
