@@ -14,6 +14,7 @@ import difflib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -88,6 +89,7 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
     base = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
     staging = Path(tempfile.mkdtemp(prefix="hfcheck-fix-"))
     staged: dict[str, Path | None] = {}
+    pending: list[str] = []
     try:
         for code in sorted(by_code):
             found = get_fixer(code)
@@ -96,6 +98,15 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
             if not found.safe and not unsafe:
                 plan.outcomes.append(FixOutcome(code, "unsafe", by_code[code], "unsafe fix: run with --unsafe-fixes to apply it"))
                 continue
+            for rel in pending:  # written out only when a later fixer needs to see them
+                edit = plan.edits[rel]
+                if edit.data is None:
+                    staged[rel] = None
+                else:
+                    copy = staging / f"{len(staged)}-{PurePosixPath(rel).name}"
+                    copy.write_bytes(edit.data)
+                    staged[rel] = copy
+            pending.clear()
             view = base.overlaid(staged) if staged else base
             current = visible(run_rule(get_rule(code), view, settings), settings, baseline)
             if not current:
@@ -103,21 +114,20 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
                 continue
             try:
                 edits = list(found.plan(view, current) or ())
+                for edit in edits:
+                    _checked_rel(plan.root, edit.path)
             except FixRefused as refused:
                 plan.outcomes.append(FixOutcome(code, "refused", len(current), str(refused)))
+                continue
+            except Exception as error:  # a broken fixer must not stop the others; nothing was written
+                plan.outcomes.append(FixOutcome(code, "refused", len(current), f"the fixer failed: {type(error).__name__}: {error}"))
                 continue
             if not edits:
                 plan.outcomes.append(FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"))
                 continue
             for edit in edits:
-                _checked_rel(plan.root, edit.path)
                 plan.edits[edit.path] = edit
-                if edit.data is None:
-                    staged[edit.path] = None
-                else:
-                    copy = staging / f"{len(staged)}-{PurePosixPath(edit.path).name}"
-                    copy.write_bytes(edit.data)
-                    staged[edit.path] = copy
+                pending.append(edit.path)
             plan.outcomes.append(FixOutcome(code, "fixed", len(current), found.summary))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -219,6 +229,8 @@ def apply_fixes(plan: FixPlan) -> list[str]:
                 stream.write(edit.data)
                 stream.flush()
                 os.fsync(stream.fileno())
+            if target.exists():
+                os.chmod(temp, stat.S_IMODE(target.stat().st_mode))  # a fix keeps the file's permissions
             problem = verify_written(temp, edit)
             if problem:
                 raise FixError(f"{rel}: verification failed: {problem}")

@@ -461,3 +461,27 @@ def test_wgt001_without_torch_says_which_extra(tiny_llama, monkeypatch):
     assert "not fixed WGT001" in result.output and "hfcheck[smoke]" in result.output
     assert "would fix SPT008" in result.output  # the other fixes still run
     assert tree_hash(tiny_llama) == before
+
+
+def test_a_fix_keeps_file_permissions(tiny_llama):
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    os.chmod(tiny_llama / "tokenizer_config.json", 0o640)
+    assert run(tiny_llama, "--fix").exit_code == 0
+    assert (tiny_llama / "tokenizer_config.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_crashing_fixer_is_reported_and_the_others_run(tiny_llama, monkeypatch):
+    from hfcheck import registry
+
+    drop_pad(tiny_llama)
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+
+    def broken(repo, findings):
+        raise KeyError("boom")
+
+    monkeypatch.setitem(registry._FIXERS, "SPT001", registry.Fixer("SPT001", True, broken, "broken"))
+    result = run(tiny_llama, "--fix")
+    assert "not fixed SPT001" in result.output and "KeyError" in result.output
+    assert "fixed SPT008" in result.output
+    assert read(tiny_llama / "tokenizer_config.json")["padding_side"] == "left"
+    assert "pad_token" not in read(tiny_llama / "tokenizer_config.json")
