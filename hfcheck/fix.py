@@ -187,10 +187,20 @@ def _replace(source: Path, dest: Path) -> None:
     os.replace(source, dest)
 
 
+def _same_content(path: Path, data: bytes, chunk: int = 16 << 20) -> bool:
+    """Compared in chunks: a converted shard is gigabytes, one more copy in memory is too many."""
+    view = memoryview(data)
+    with open(path, "rb") as stream:
+        for start in range(0, len(data), chunk):
+            if stream.read(chunk) != view[start : start + chunk]:
+                return False
+        return stream.read(1) == b""
+
+
 def verify_written(path: Path, edit: Edit) -> str | None:
     """The written copy holds exactly the planned bytes, parses when it is JSON, and passes
     the edit's own check."""
-    if path.read_bytes() != edit.data:
+    if not _same_content(path, edit.data):
         return "the written copy differs from the planned content"
     if path.name.endswith(".json"):
         try:
