@@ -99,9 +99,11 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
             raise click.UsageError("--fix and --diff exclude each other: --diff previews, --fix writes")
         if hf_cache:
             raise click.UsageError("--fix/--diff apply to local folders, not to the Hugging Face cache")
-        changes = _fix(list(targets), config_file, overrides, known, unsafe=unsafe_fixes, remove_pickles=fix_remove_pickles, preview=diff)
+        plans = _fix(list(targets), config_file, overrides, known, unsafe=unsafe_fixes, remove_pickles=fix_remove_pickles, preview=diff)
         if diff:
-            return 1 if changes else 0
+            for label, plan in plans:
+                _fix_summary(label, plan, None)
+            return 1 if any(plan.edits for _, plan in plans) else 0
     cached = hf_cache_snapshots() if hf_cache else []
     report = check_many(
         list(targets),
@@ -112,6 +114,10 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
         extra_targets=cached,
         download_pickles=download_pickles,
     )
+    if fix:
+        remaining = {t.path: [f.code for f in t.findings] for t in report.targets}
+        for label, plan in plans:
+            _fix_summary(label, plan, remaining.get(label, []))
     if smoke:
         _smoke(report, {"device": device, "trust_remote_code": trust_remote_code}, known)
     if write_baseline:
@@ -129,16 +135,16 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
     return report.exit_code()
 
 
-def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, preview) -> int:
-    """Plan and apply (or, with preview, print as a diff) the fixes of every target;
-    what was fixed and what was not goes to stderr. Returns the number of changed files."""
-    from hfcheck.registry import all_rules
+def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, preview) -> list:
+    """Plan and apply (or, with preview, print as a diff) the fixes of every target.
+    Returns (target label, plan) pairs for the summary."""
     from hfcheck.config import load_settings
-    from hfcheck.fix import FixError, FixRefused, apply_fixes, plan_fixes, render_diff
+    from hfcheck.fix import FixError, FixPlan, FixRefused, apply_fixes, plan_fixes, render_diff
+    from hfcheck.registry import all_rules
     from hfcheck.targets import resolve_targets
 
     all_rules()
-    changed = 0
+    plans = []
     for target in resolve_targets(names or ["."]):
         settings = load_settings(target.root, config_file, overrides)
         if remove_pickles:
@@ -147,6 +153,7 @@ def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, pre
             plan = plan_fixes(target, settings, unsafe=unsafe, baseline=baseline)
         except FixRefused as refused:
             click.echo(f"hfcheck: {target.label}: not fixed: {refused}", err=True)
+            plans.append((target.label, FixPlan(target.root)))
             continue
         if preview:
             click.echo(render_diff(plan), nl=False)
@@ -157,21 +164,30 @@ def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, pre
                 failure = click.ClickException(f"{target.label}: fix failed, nothing was changed: {error}")
                 failure.exit_code = EXIT_USAGE
                 raise failure from error
-        changed += len(plan.edits)
-        verb = "would fix" if preview else "fixed"
-        for outcome in plan.outcomes:
-            count = f"{outcome.findings} finding{'s' if outcome.findings != 1 else ''}"
-            if outcome.status == "fixed":
-                click.echo(f"hfcheck: {target.label}: {verb} {outcome.code} ({count}): {outcome.message}", err=True)
-            elif outcome.status == "unsafe":
-                click.echo(f"hfcheck: {target.label}: {outcome.code} ({count}) has an unsafe fix: add --unsafe-fixes to apply it", err=True)
-            elif outcome.status == "refused":
-                click.echo(f"hfcheck: {target.label}: not fixed {outcome.code} ({count}): {outcome.message}", err=True)
-        if plan.edits:
-            click.echo(f"hfcheck: {target.label}: {'would change' if preview else 'changed'} {', '.join(sorted(plan.edits))}", err=True)
-        elif not plan.outcomes:
-            click.echo(f"hfcheck: {target.label}: nothing to fix", err=True)
-    return changed
+        plans.append((target.label, plan))
+    return plans
+
+
+def _fix_summary(label, plan, remaining: list[str] | None) -> None:
+    """What was fixed, refused or left for --unsafe-fixes, on stderr; after --fix,
+    `remaining` (the codes the re-check still reports) says what a fix did not remove."""
+    for outcome in plan.outcomes:
+        count = f"{outcome.findings} finding{'s' if outcome.findings != 1 else ''}"
+        if outcome.status == "fixed":
+            left = remaining.count(outcome.code) if remaining is not None else 0
+            if remaining is None:
+                click.echo(f"hfcheck: {label}: would fix {outcome.code} ({count}): {outcome.message}", err=True)
+            else:
+                done = f"{count}" if not left else f"{max(outcome.findings - left, 0)} of {count}; {left} remain{'s' if left == 1 else ''}"
+                click.echo(f"hfcheck: {label}: fixed {outcome.code} ({done}): {outcome.message}", err=True)
+        elif outcome.status == "unsafe":
+            click.echo(f"hfcheck: {label}: {outcome.code} ({count}) has an unsafe fix: add --unsafe-fixes to apply it", err=True)
+        elif outcome.status == "refused":
+            click.echo(f"hfcheck: {label}: not fixed {outcome.code} ({count}): {outcome.message}", err=True)
+    if plan.edits:
+        click.echo(f"hfcheck: {label}: {'changed' if remaining is not None else 'would change'} {', '.join(sorted(plan.edits))}", err=True)
+    elif not plan.outcomes:
+        click.echo(f"hfcheck: {label}: nothing to fix", err=True)
 
 
 def _smoke(report, options, baseline) -> None:

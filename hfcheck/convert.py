@@ -48,7 +48,7 @@ def pickle_sources(repo) -> list[str]:
         return shards
     if repo.exists("pytorch_model.bin"):
         return ["pytorch_model.bin"]
-    return []
+    return []  # adapter_model.bin is converted on its own (plan_conversion)
 
 
 def _torch():
@@ -155,20 +155,34 @@ def _verifier(names: list[str], originals: dict):
 
 
 def plan_conversion(repo, *, max_shard_size, remove_pickles: bool) -> list[Edit]:
+    edits = []
+    refusals = []
     sources = pickle_sources(repo)
-    if not sources:
-        raise FixRefused("no transformers pickle weights (pytorch_model.bin or its index) to convert")
-    if repo.exists("model.safetensors") or repo.exists(SAFETENSORS_INDEX):
-        raise FixRefused("safetensors weights already exist beside the pickles; compare them and delete the pickles by hand")
+    if sources:
+        if repo.exists("model.safetensors") or repo.exists(SAFETENSORS_INDEX):
+            refusals.append("safetensors weights already exist beside the pickles; compare them and delete the pickles by hand")
+        else:
+            edits += _convert(repo, sources, "model", parse_size(max_shard_size), remove_pickles, index=BIN_INDEX)
+    if repo.exists("adapter_model.bin"):  # PEFT loads adapter_model.safetensors first
+        if repo.exists("adapter_model.safetensors"):
+            refusals.append("adapter_model.safetensors already exists beside adapter_model.bin")
+        else:
+            edits += _convert(repo, ["adapter_model.bin"], "adapter_model", None, remove_pickles)
+    if not edits:
+        raise FixRefused("; ".join(refusals) or "no transformers or PEFT pickle weights (pytorch_model.bin, its index, adapter_model.bin) to convert")
+    return edits
+
+
+def _convert(repo, sources: list[str], stem: str, max_bytes: int | None, remove_pickles: bool, index: str | None = None) -> list[Edit]:
     _, save = _torch()
     state = _load_state(repo, sources)
     if not state:
         raise FixRefused(f"{sources[0]} holds no tensors")
     config = repo.config or {}
-    ties = config.get("tie_word_embeddings") is True or (isinstance(config.get("text_config"), dict) and config["text_config"].get("tie_word_embeddings") is True)
+    ties = stem == "model" and (config.get("tie_word_embeddings") is True or (isinstance(config.get("text_config"), dict) and config["text_config"].get("tie_word_embeddings") is True))
     tensors, dropped = dedupe_shared(state, ties)
-    groups = shard(tensors, parse_size(max_shard_size))
-    names = ["model.safetensors"] if len(groups) == 1 else [f"model-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    groups = shard(tensors, max_bytes) if max_bytes else [list(tensors)]
+    names = [f"{stem}.safetensors"] if len(groups) == 1 else [f"{stem}-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
     edits = []
     for rel, group in zip(names, groups):
         data = save({name: tensors[name] for name in group}, metadata={"format": "pt"})
@@ -176,10 +190,10 @@ def plan_conversion(repo, *, max_shard_size, remove_pickles: bool) -> list[Edit]
         edits.append(Edit(rel, data, verify=_verifier(group, state), note=note))
     if len(groups) > 1:
         total = sum(t.numel() * t.element_size() for t in tensors.values())
-        index = {"metadata": {"total_size": total}, "weight_map": {name: rel for rel, group in zip(names, groups) for name in group}}
-        edits.append(Edit(SAFETENSORS_INDEX, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()))
+        weight_map = {name: rel for rel, group in zip(names, groups) for name in group}
+        edits.append(Edit(f"{stem}.safetensors.index.json", (json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2, sort_keys=True) + "\n").encode()))
     if remove_pickles:
         edits += [Edit(rel, None, note="pickle removed after conversion") for rel in sources]
-        if repo.exists(BIN_INDEX):
-            edits.append(Edit(BIN_INDEX, None))
+        if index and repo.exists(index):
+            edits.append(Edit(index, None))
     return edits

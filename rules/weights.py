@@ -40,7 +40,8 @@ def pickle_weights_present(repo):
     Fix: convert to safetensors (`model.save_pretrained(path, safe_serialization=True)`,
     or the Hub's convert space) and delete the pickle files.
     Fixes: an unsafe fix (it rewrites the weights: needs --unsafe-fixes) that converts
-    pytorch_model.bin (or the shards its index names) to model.safetensors, sharded
+    pytorch_model.bin (or the shards its index names) to model.safetensors (and a PEFT
+    adapter_model.bin to adapter_model.safetensors), sharded
     like `save_pretrained` (5GB shards by default, option `fix.max_shard_size`), after
     the security scan passed: refused while any SEC error exists for the repo. Loads
     with `torch.load(weights_only=True, mmap=True)`, drops tied output embeddings only

@@ -485,3 +485,23 @@ def test_a_crashing_fixer_is_reported_and_the_others_run(tiny_llama, monkeypatch
     assert "fixed SPT008" in result.output
     assert read(tiny_llama / "tokenizer_config.json")["padding_side"] == "left"
     assert "pad_token" not in read(tiny_llama / "tokenizer_config.json")
+
+
+def test_wgt001_converts_an_adapter_and_says_what_remains(tiny_llama, run_rules):
+    import torch
+
+    original = to_pickle(tiny_llama)
+    adapter = {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.randn(4, 64), "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(64, 4)}
+    torch.save(adapter, tiny_llama / "adapter_model.bin")
+    torch.save({"learning_rate": 0.1, "steps": 3}, tiny_llama / "training_args.bin")  # not weights: never converted
+    assert codes(run_rules(tiny_llama, select=["WGT001"])) == ["WGT001"] * 3
+    result = run(tiny_llama, "--fix", "--unsafe-fixes", "--fix-remove-pickles")
+    assert "fixed WGT001 (2 of 3 findings; 1 remains)" in result.output, result.output
+    assert sorted(p.name for p in tiny_llama.glob("*.bin")) == ["training_args.bin"]
+    from safetensors.torch import load_file
+
+    converted = load_file(tiny_llama / "adapter_model.safetensors")
+    assert set(converted) == set(adapter) and all(torch.equal(converted[k], adapter[k]) for k in adapter)
+    model_tensors = load_file(tiny_llama / "model.safetensors")
+    assert all(torch.equal(model_tensors[k], original[k]) for k in original)
+    assert [f.path for f in run_rules(tiny_llama, select=["WGT001"])] == ["training_args.bin"]
