@@ -267,39 +267,31 @@ class RepoView:
     def card_path(self) -> str | None:
         return next((rel for rel in self.files if "/" not in rel and rel.lower() == "readme.md"), None)
 
+    def _read_stream(self, rel: str, read: Callable):
+        """read(stream) on the opened file, or None when it cannot be opened or read."""
+        stream = self.open(rel)
+        if stream is None:
+            return None
+        try:
+            with stream:
+                return read(stream)
+        except OSError as error:
+            self._record(rel, f"cannot read: {error.strerror or error}")
+            return None
+
     def safetensors(self, rel: str):
         """The checked header of a safetensors file (see formats.safetensors), or None."""
 
         def compute():
             from hfcheck.formats.safetensors import read_header
 
-            stream = self.open(rel)
-            if stream is None:
-                return None
-            try:
-                with stream:
-                    return read_header(stream, self.files[rel].size)
-            except OSError as error:
-                self._record(rel, f"cannot read: {error.strerror or error}")
-                return None
+            return self._read_stream(rel, lambda stream: read_header(stream, self.files[rel].size))
 
         return self.memo(("safetensors", rel), compute)
 
     def head(self, rel: str, size: int = 512) -> bytes | None:
         """The first bytes of a file, for sniffing its real format."""
-
-        def compute():
-            stream = self.open(rel)
-            if stream is None:
-                return None
-            try:
-                with stream:
-                    return stream.read(size)
-            except OSError as error:
-                self._record(rel, f"cannot read: {error.strerror or error}")
-                return None
-
-        return self.memo(("head", rel, size), compute)
+        return self.memo(("head", rel, size), lambda: self._read_stream(rel, lambda stream: stream.read(size)))
 
     def is_git_lfs_pointer(self, rel: str) -> bool:
         entry = self.files.get(rel)
