@@ -148,6 +148,9 @@ def _unchanged(root: Path, edit: Edit) -> bool:
 # -- diff ---------------------------------------------------------------------------
 
 
+TEXT_DIFF_BYTES = 64 << 20  # larger files get one line in a diff, like binary ones
+
+
 def _as_text(data: bytes | None) -> list[str] | None:
     if data is None:
         return []
@@ -165,16 +168,20 @@ def render_diff(plan: FixPlan) -> str:
     for rel in sorted(plan.edits):
         edit = plan.edits[rel]
         path = plan.root / rel
-        old = path.read_bytes() if path.is_file() else None
-        before, after = _as_text(old), _as_text(edit.data)
+        exists = path.is_file()
+        old_size = path.stat().st_size if exists else 0
+        # weights are never read whole for a diff line
+        old = path.read_bytes() if exists and old_size <= TEXT_DIFF_BYTES else None
+        before = _as_text(old) if exists and old is not None else ([] if not exists else None)
+        after = _as_text(edit.data) if edit.data is None or len(edit.data) <= TEXT_DIFF_BYTES else None
         if before is None or after is None:
             if edit.data is None:
-                action = f"delete ({len(old or b'')} bytes)"
+                action = f"delete ({old_size} bytes)"
             else:
-                action = f"{'replace' if old is not None else 'create'} ({len(edit.data)} bytes)"
+                action = f"{'replace' if exists else 'create'} ({len(edit.data)} bytes)"
             out.append(f"binary file {rel}: {action}{f': {edit.note}' if edit.note else ''}\n")
             continue
-        lines = list(difflib.unified_diff(before, after, f"a/{rel}" if old is not None else "/dev/null", f"b/{rel}" if edit.data is not None else "/dev/null"))
+        lines = list(difflib.unified_diff(before, after, f"a/{rel}" if exists else "/dev/null", f"b/{rel}" if edit.data is not None else "/dev/null"))
         for line in lines:
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
