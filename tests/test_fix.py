@@ -505,3 +505,39 @@ def test_wgt001_converts_an_adapter_and_says_what_remains(tiny_llama, run_rules)
     model_tensors = load_file(tiny_llama / "model.safetensors")
     assert all(torch.equal(model_tensors[k], original[k]) for k in original)
     assert [f.path for f in run_rules(tiny_llama, select=["WGT001"])] == ["training_args.bin"]
+
+
+# -- fixers on garbage -------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
+from test_rules_never_crash import garbage  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["config.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"]), st.sampled_from(["pad_token", "pad_token_id", "eos_token", "eos_token_id", "padding_side", "chat_template", "architectures", "added_tokens_decoder"]), garbage)
+def test_no_fixer_crashes_on_garbage_values(tmp_path_factory, name, key, value):
+    import shutil
+
+    from conftest import FIXTURES
+    from hfcheck.config import load_settings
+    from hfcheck.fix import plan_fixes, render_diff
+    from hfcheck.targets import resolve_targets
+
+    repo = shutil.copytree(FIXTURES / "tiny-llama", tmp_path_factory.mktemp("garbage") / "repo")
+    drop_pad(repo)
+    edit(repo / "tokenizer_config.json", padding_side="right")
+    data = read(repo / name)
+    data[key] = value
+    (repo / name).write_text(json.dumps(data))
+    before = tree_hash(repo)
+    target = resolve_targets([str(repo)])[0]
+    plan = plan_fixes(target, load_settings(repo), unsafe=True)
+    assert not [o.message for o in plan.outcomes if "fixer failed" in o.message]
+    render_diff(plan)
+    assert tree_hash(repo) == before
+    for edit_ in plan.edits.values():
+        if edit_.path.endswith(".json") and edit_.data is not None:
+            json.loads(edit_.data)
