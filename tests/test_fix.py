@@ -541,3 +541,11 @@ def test_no_fixer_crashes_on_garbage_values(tmp_path_factory, name, key, value):
     for edit_ in plan.edits.values():
         if edit_.path.endswith(".json") and edit_.data is not None:
             json.loads(edit_.data)
+
+
+def test_fix_summary_goes_to_stderr_so_json_stays_valid(tiny_llama):
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    result = CliRunner().invoke(main, [str(tiny_llama), "--fix", "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["summary"]["warning"] == 0
+    assert "fixed SPT008" in result.stderr and "fixed SPT008" not in result.stdout
