@@ -62,7 +62,7 @@ def main():
 @click.option("--fix", is_flag=True, help="Apply the safe fixes, then check again and report what remains.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also the unsafe fixes (e.g. converting pickle weights).")
 @click.option("--diff", is_flag=True, help="Show what the fixes would change (unified diff) and write nothing.")
-@click.option("--fix-remove-pickles", is_flag=True, help="With --fix: delete pickle weights once they are converted to safetensors.")
+@click.option("--fix-remove-pickles", is_flag=True, help="With --fix (or --diff): delete pickle weights once they are converted to safetensors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check_command(debug, **options):
     """Check model repositories (folders, HF cache snapshots, files inside a repo, or

@@ -549,3 +549,23 @@ def test_fix_summary_goes_to_stderr_so_json_stays_valid(tiny_llama):
     assert result.exit_code == 0
     assert json.loads(result.stdout)["summary"]["warning"] == 0
     assert "fixed SPT008" in result.stderr and "fixed SPT008" not in result.stdout
+
+
+def test_a_fixer_registered_before_or_after_its_rule_makes_it_fixable():
+    from hfcheck import registry
+
+    def check(repo):
+        """A test rule."""
+        return []
+
+    try:
+        registry.fixer("ZZZ901", safe=True)(lambda repo, findings: [])
+        registry.rule("ZZZ901", concern="config", severity="info")(check)
+        registry.rule("ZZZ902", concern="config", severity="info")(check)
+        assert registry.get_rule("ZZZ902").fixable is False
+        registry.fixer("ZZZ902", safe=False)(lambda repo, findings: [])
+        assert registry.get_rule("ZZZ901").fixable and registry.get_rule("ZZZ902").fixable
+    finally:
+        for code in ("ZZZ901", "ZZZ902"):
+            registry._RULES.pop(code, None)
+            registry._FIXERS.pop(code, None)
