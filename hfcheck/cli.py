@@ -136,35 +136,20 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
 
 
 def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, preview) -> list:
-    """Plan and apply (or, with preview, print as a diff) the fixes of every target.
-    Returns (target label, plan) pairs for the summary."""
-    from hfcheck.config import load_settings
-    from hfcheck.fix import FixError, FixPlan, FixRefused, apply_fixes, plan_fixes, render_diff
-    from hfcheck.registry import all_rules
-    from hfcheck.targets import resolve_targets
+    """Plan and apply the fixes of every target (with preview: print them as a diff)."""
+    from hfcheck.fix import FixError, fix_targets, render_diff
 
-    all_rules()
-    plans = []
-    for target in resolve_targets(names or ["."]):
-        settings = load_settings(target.root, config_file, overrides)
-        if remove_pickles:
-            settings.options.setdefault("fix", {})["remove_pickles"] = True
-        try:
-            plan = plan_fixes(target, settings, unsafe=unsafe, baseline=baseline)
-        except FixRefused as refused:
-            click.echo(f"hfcheck: {target.label}: not fixed: {refused}", err=True)
-            plans.append((target.label, FixPlan(target.root)))
-            continue
+    try:
+        plans = fix_targets(names, config_file=config_file, overrides=overrides, baseline=baseline, unsafe=unsafe, remove_pickles=remove_pickles, apply=not preview)
+    except FixError as error:
+        failure = click.ClickException(f"fix failed, nothing was changed: {error}")
+        failure.exit_code = EXIT_USAGE
+        raise failure from error
+    for label, plan in plans:
+        if plan.refused:
+            click.echo(f"hfcheck: {label}: not fixed: {plan.refused}", err=True)
         if preview:
             click.echo(render_diff(plan), nl=False)
-        elif plan.edits:
-            try:
-                apply_fixes(plan)
-            except FixError as error:
-                failure = click.ClickException(f"{target.label}: fix failed, nothing was changed: {error}")
-                failure.exit_code = EXIT_USAGE
-                raise failure from error
-        plans.append((target.label, plan))
     return plans
 
 
@@ -186,7 +171,7 @@ def _fix_summary(label, plan, remaining: list[str] | None) -> None:
             click.echo(f"hfcheck: {label}: not fixed {outcome.code} ({count}): {outcome.message}", err=True)
     if plan.edits:
         click.echo(f"hfcheck: {label}: {'changed' if remaining is not None else 'would change'} {', '.join(sorted(plan.edits))}", err=True)
-    elif not plan.outcomes:
+    elif not plan.outcomes and not plan.refused:
         click.echo(f"hfcheck: {label}: nothing to fix", err=True)
 
 

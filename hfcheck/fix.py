@@ -59,6 +59,7 @@ class FixPlan:
     root: Path
     edits: dict[str, Edit] = field(default_factory=dict)
     outcomes: list[FixOutcome] = field(default_factory=list)
+    refused: str | None = None  # why the whole target was not fixed (a Hub target)
 
     @property
     def fixed(self) -> list[FixOutcome]:
@@ -70,6 +71,34 @@ def _checked_rel(root: Path, rel: str) -> Path:
     if pure.is_absolute() or ".." in pure.parts or not pure.parts or rel != pure.as_posix():
         raise FixRefused(f"a fixer planned an edit outside the repo: {rel!r}")
     return root / Path(*pure.parts)
+
+
+def fix_targets(names: list[str], *, config_file: Path | None = None, overrides: dict | None = None, baseline: set[str] | None = None, unsafe: bool = False, remove_pickles: bool = False, apply: bool = True) -> list[tuple[str, FixPlan]]:
+    """Plan the fixes of every target and, with `apply`, write them (atomically per
+    target; raises FixError after restoring a target whose fix failed). Returns (target
+    label, plan) pairs; check the targets again to see what remains."""
+    from hfcheck.config import load_settings
+    from hfcheck.registry import all_rules
+    from hfcheck.targets import resolve_targets
+
+    all_rules()  # rule modules declare their options before settings are read
+    plans = []
+    for target in resolve_targets(names or ["."]):
+        settings = load_settings(target.root, config_file, overrides)
+        if remove_pickles:
+            settings.options.setdefault("fix", {})["remove_pickles"] = True
+        try:
+            plan = plan_fixes(target, settings, unsafe=unsafe, baseline=baseline)
+        except FixRefused as refused:
+            plans.append((target.label, FixPlan(Path(target.root), refused=str(refused))))
+            continue
+        if apply and plan.edits:
+            try:
+                apply_fixes(plan)
+            except FixError as error:
+                raise FixError(f"{target.label}: {error}") from error
+        plans.append((target.label, plan))
+    return plans
 
 
 def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | None = None) -> FixPlan:

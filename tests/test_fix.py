@@ -569,3 +569,16 @@ def test_a_fixer_registered_before_or_after_its_rule_makes_it_fixable():
         for code in ("ZZZ901", "ZZZ902"):
             registry._RULES.pop(code, None)
             registry._FIXERS.pop(code, None)
+
+
+def test_python_api(tiny_llama):
+    from hfcheck.api import check
+    from hfcheck.fix import fix_targets
+
+    edit(tiny_llama / "tokenizer_config.json", padding_side="right")
+    before = tree_hash(tiny_llama)
+    [(label, plan)] = fix_targets([str(tiny_llama)], apply=False)
+    assert list(plan.edits) == ["tokenizer_config.json"] and [o.code for o in plan.fixed] == ["SPT008"]
+    assert tree_hash(tiny_llama) == before
+    fix_targets([str(tiny_llama)])
+    assert check(tiny_llama).findings == []
