@@ -82,16 +82,20 @@ def _cache_repo_snapshot(path: Path) -> Path | None:
 
 
 def repo_root_of(file: Path) -> Path:
-    """The nearest folder above a file that is a model repo root, stopping at the git
-    work tree (or the current folder) it lives in."""
+    """The nearest folder above a file that is a model repo root, looking no higher than
+    the git work tree it lives in (or the current folder). Without a marker the root is
+    the git work tree, or else the file's own folder: never a bare parent like /tmp."""
     start = file.parent.resolve() if file.parent != Path("") else Path.cwd().resolve()
-    stop = _git_top(start) or Path.cwd().resolve()
+    git_top = _git_top(start)
+    stop = git_top or Path.cwd().resolve()
+    if stop != start and stop not in start.parents:
+        stop = start
     current = start
     while True:
         if any((current / marker).exists() for marker in ROOT_MARKERS):
             return _relative_if_possible(current)
         if current == stop or current.parent == current:
-            return _relative_if_possible(stop if stop in start.parents or stop == start else start)
+            return _relative_if_possible(git_top or start)
         current = current.parent
 
 
