@@ -86,3 +86,16 @@ def test_yaml_alias_bomb_and_custom_tags_refused():
     assert "alias" in parse_yaml(lots).error.message
     tagged = parse_yaml("x: !!python/object/apply:os.system ['true']\n")
     assert tagged.error is not None and tagged.data is None
+
+
+def test_permission_denied_is_recorded_even_as_root(tiny_llama, monkeypatch, run_rules):
+    real_open = os.open
+
+    def refusing_open(path, flags, *args, **kwargs):
+        if str(path).endswith("tokenizer_config.json"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr("hfcheck.repo.os.open", refusing_open)
+    findings = [f for f in run_rules(tiny_llama) if f.code == "HFC001"]
+    assert [(f.path, f.message) for f in findings] == [("tokenizer_config.json", "cannot open: Permission denied")]
