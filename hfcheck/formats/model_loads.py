@@ -1,0 +1,167 @@
+"""Calls that load a model in Python source, found by AST (the code is never imported):
+`<Class>.from_pretrained(...)` and `pipeline(...)`, with the model id and the keyword
+arguments that decide how it is deployed. A keyword's value is the literal when it is
+one, or a name bound once to a literal in the same module; otherwise UNKNOWN."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+MAX_SOURCE_CHARS = 4_000_000
+UNKNOWN = object()
+
+NOT_MODELS = ("Tokenizer", "TokenizerFast", "Processor", "Config", "FeatureExtractor", "ImageProcessor", "GenerationConfig")
+
+
+@dataclass(frozen=True)
+class CallValue:
+    """A call used as a value, e.g. BitsAndBytesConfig(load_in_4bit=True)."""
+
+    name: str
+    kwargs: dict
+
+
+@dataclass
+class Kwarg:
+    value: object  # a Python literal, "torch.float16"-style dotted name, CallValue, or UNKNOWN
+    line: int
+
+
+@dataclass
+class ModelLoad:
+    line: int
+    callee: str  # "AutoModelForCausalLM.from_pretrained", "pipeline"
+    is_model: bool  # False for tokenizers, processors and configs
+    model: str | None  # the literal model id or path, None when computed
+    kwargs: dict = field(default_factory=dict)  # name -> Kwarg
+
+    def value(self, name: str, default=None):
+        kwarg = self.kwargs.get(name)
+        return default if kwarg is None else kwarg.value
+
+    def line_of(self, name: str) -> int:
+        kwarg = self.kwargs.get(name)
+        return kwarg.line if kwarg else self.line
+
+
+@dataclass
+class LoadScan:
+    loads: list[ModelLoad] = field(default_factory=list)
+    moves_to_cuda: list[int] = field(default_factory=list)  # lines of .to("cuda")/.cuda()
+    error: str | None = None
+
+
+def _dotted(node) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+class _Values:
+    def __init__(self, tree):
+        counts: dict[str, int] = {}
+        self.bound: dict[str, ast.AST] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+                counts[name] = counts.get(name, 0) + 1
+                self.bound[name] = node.value
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+                counts[node.target.id] = counts.get(node.target.id, 0) + 1
+                if isinstance(node, ast.AnnAssign) and node.value is not None:
+                    self.bound[node.target.id] = node.value
+        for name, count in counts.items():
+            if count != 1:
+                self.bound.pop(name, None)
+
+    def of(self, node, depth: int = 0):
+        if depth > 5:
+            return UNKNOWN
+        if isinstance(node, ast.Name):
+            if node.id in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[node.id]
+            bound = self.bound.get(node.id)
+            return UNKNOWN if bound is None else self.of(bound, depth + 1)
+        if isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name is None:
+                return UNKNOWN
+            return CallValue(name, {k.arg: self.of(k.value, depth + 1) for k in node.keywords if k.arg})
+        if isinstance(node, ast.Attribute):
+            return _dotted(node) or UNKNOWN
+        if isinstance(node, ast.Dict):
+            out = {}
+            for key, value in zip(node.keys, node.values):
+                key_value = self.of(key, depth + 1) if key is not None else UNKNOWN
+                if key_value is UNKNOWN or isinstance(key_value, (dict, list, CallValue)):
+                    return UNKNOWN
+                out[key_value] = self.of(value, depth + 1)
+            return out
+        try:
+            return ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return UNKNOWN
+
+
+def scan_loads(source: str) -> LoadScan:
+    scan = LoadScan()
+    if len(source) > MAX_SOURCE_CHARS:
+        scan.error = f"{len(source)} characters is over the {MAX_SOURCE_CHARS} limit; not scanned"
+        return scan
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        scan.error = f"does not parse: {error.msg} (line {error.lineno})"
+        return scan
+    except (ValueError, RecursionError, MemoryError) as error:
+        scan.error = f"does not parse: {type(error).__name__}"
+        return scan
+    try:
+        values = _Values(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                _visit_call(node, values, scan)
+    except RecursionError:
+        scan.error = "nested too deeply to scan"
+    scan.loads.sort(key=lambda load: load.line)
+    return scan
+
+
+def _visit_call(node: ast.Call, values: _Values, scan: LoadScan) -> None:
+    func = node.func
+    name = _dotted(func)
+    if isinstance(func, ast.Attribute) and func.attr in ("to", "cuda"):
+        target = node.args[0] if node.args else None
+        if func.attr == "cuda" or (isinstance(target, ast.Constant) and isinstance(target.value, str) and target.value.startswith("cuda")):
+            scan.moves_to_cuda.append(node.lineno)
+        return
+    if isinstance(func, ast.Attribute) and func.attr == "from_pretrained":
+        owner = _dotted(func.value) or "?"
+        is_model = not owner.split(".")[-1].endswith(NOT_MODELS)
+        model_node = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "pretrained_model_name_or_path"), None)
+    elif name is not None and name.split(".")[-1] == "pipeline":
+        owner, is_model = None, True
+        model_node = next((k.value for k in node.keywords if k.arg == "model"), node.args[1] if len(node.args) > 1 else None)
+    else:
+        return
+    model = values.of(model_node) if model_node is not None else None
+    kwargs = {}
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            continue
+        if keyword.arg == "model_kwargs":  # pipeline(model_kwargs={...}) passes them on
+            inner = values.of(keyword.value)
+            if isinstance(inner, dict):
+                for key, value in inner.items():
+                    if isinstance(key, str):
+                        kwargs.setdefault(key, Kwarg(value, keyword.value.lineno))
+            continue
+        kwargs[keyword.arg] = Kwarg(values.of(keyword.value), keyword.value.lineno)
+    callee = f"{owner}.from_pretrained" if owner else "pipeline"
+    scan.loads.append(ModelLoad(node.lineno, callee, is_model, model if isinstance(model, str) else None, kwargs))
