@@ -171,10 +171,10 @@ def _json_form(rest: str) -> list | None:
 def _docker_env(rest: str, line: int, env: dict, is_arg: bool) -> None:
     words = _split(rest) or []
     if len(words) >= 2 and "=" not in words[0]:  # legacy `ENV NAME value`
-        env[words[0]] = (" ".join(words[1:]), line)
+        env[words[0]] = (_expand(" ".join(words[1:]), env), line)
         return
     for word in words:
         name, eq, value = word.partition("=")
         if eq and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
             if not (is_arg and name in env):
-                env[name] = (value, line)
+                env[name] = (_expand(value, env), line)
