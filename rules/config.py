@@ -106,3 +106,45 @@ def duplicate_json_keys(repo):
         for path, key in doc.duplicate_keys:
             where = ".".join(str(p) for p in path)
             yield Finding.at(rel, f"key {key!r} appears more than once{f' in {where}' if where else ''}; the last value wins", line=doc.line_of(*path, key))
+
+
+@rule("CFG005", concern="config", severity="warning")
+def unknown_model_type(repo):
+    """config.json's `model_type` is not one transformers knows, or one it has removed,
+    and the repo ships no remote code for it.
+
+    Why: AutoConfig, pipelines, TGI and vLLM look the model_type up in transformers'
+    own table; an unknown one fails at load with "Unrecognized model" or "model type X
+    not recognized" (usually a typo, or a config written by hand). A removed one loads
+    only with an old transformers. Known types come from hfcheck's table of every
+    transformers release (hfcheck/data/model_types.json), so a type newer than the
+    table's latest release may be reported until the table is rebuilt.
+    Fix: use the model_type of the architecture (the closest known one is suggested),
+    or ship the model's code with `auto_map` in config.json; for a removed type, pin
+    the last transformers release that has it.
+    Example: `"model_type": "Llama"` (types are lower case: "llama").
+    """
+    from hfcheck.facts import config as facts
+    from hfcheck.facts import remote_code
+
+    model_type = facts.model_type(repo)
+    table = facts.model_type_table()
+    known = table.get("first_release") or {}
+    card = repo.card.data if repo.card else None
+    library = card.get("library_name") if card else None
+    # Other libraries (timm, span-marker, ...) write config.json with their own types.
+    if model_type is None or not known or library not in (None, "transformers", "sentence-transformers", "peft"):
+        return
+    if any(entry.auto_class == "AutoConfig" for entry in remote_code.auto_map_entries(repo)):
+        return
+    line = repo.json("config.json").line_of("model_type")
+    latest = (table.get("releases_scanned") or {}).get("latest", "?")
+    if model_type not in known:
+        import difflib
+
+        close = difflib.get_close_matches(model_type.lower(), known, n=1, cutoff=0.8)
+        fix = f'did you mean "{close[0]}"? Use the model_type of the architecture, or ship the model code with auto_map' if close else None
+        yield Finding.at("config.json", f"model_type {model_type!r} is not known to transformers (up to {latest}): loading fails with 'Unrecognized model'", line=line, fix=fix)
+    elif model_type in (table.get("removed") or {}):
+        last = table["removed"][model_type]
+        yield Finding.at("config.json", f"model_type {model_type!r} was removed from transformers after {last}: it loads only with transformers<={last}", line=line, fix=f"pin transformers=={last}, or convert the model to a maintained architecture")

@@ -3,6 +3,7 @@ revision it was tested with. Read from the dependency files, serving configs and
 loading code of the target tree; a bare model repo (no deployment files) is not
 checked."""
 
+from hfcheck.facts import config as config_facts
 from hfcheck.facts import deploy
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
@@ -57,42 +58,45 @@ def core_unpinned(repo):
             yield Finding.at(item.path, f"{package} is installed with {_describe(item.dependency.specifier)}", line=item.dependency.line)
 
 
-def _model_type_table() -> dict:
-    from hfcheck.facts.deploy import model_type_table
-
-    return model_type_table()
-
-
 @rule("PIN003", concern="pinning", severity="warning")
 def transformers_too_old(repo):
     """The pinned transformers is older than the one that saved the model (warning), or
-    older than the first release that knows its `model_type` (error).
+    does not know the model's `model_type` at all: older than the first release that
+    added it, or newer than the last release before it was removed (error).
 
-    Why: a release that predates the architecture fails with "model type X not
-    recognized"; one older than `transformers_version` in config.json may read newer
-    config fields wrongly or ignore them (rope scaling, attention variants).
-    Fix: pin at least the transformers version in config.json's `transformers_version`.
+    Why: a release that predates the architecture (or dropped it) fails with "model
+    type X not recognized"; one older than `transformers_version` in config.json may
+    read newer config fields wrongly or ignore them (rope scaling, attention variants).
+    The release of each model_type comes from hfcheck's table of every transformers
+    release (hfcheck/data/model_types.json).
+    Fix: pin at least the transformers version in config.json's `transformers_version`
+    (and no newer than the last release that has the model, for removed ones).
+    Example: `transformers==4.36.2` for a model with `"model_type": "qwen2"` (added in 4.37.0).
     """
     from packaging.version import InvalidVersion, Version
 
     pinned = deploy.dependencies(repo).pinned_version("transformers")
-    config = repo.config
-    if pinned is None or not config:
+    if pinned is None or not repo.config:
         return
     version, path, line = pinned
     try:
         have = Version(version)
     except InvalidVersion:
         return
-    model_type = config.get("model_type")
-    first = _model_type_table().get("first_release", {}).get(model_type) if isinstance(model_type, str) else None
+    model_type = config_facts.model_type(repo)
+    table = config_facts.model_type_table()
+    first = table.get("first_release", {}).get(model_type)
+    last = table.get("removed", {}).get(model_type)
     try:
         if first and have < Version(first):
             yield Finding.at(path, f"transformers {version} is pinned, but model_type {model_type!r} first appeared in transformers {first}: loading fails with 'model type not recognized'", line=line, severity="error")
             return
+        if last and have > Version(last):
+            yield Finding.at(path, f"transformers {version} is pinned, but model_type {model_type!r} was removed after transformers {last}: loading fails with 'model type not recognized'", line=line, severity="error", fix=f"pin transformers=={last} or port the model to a supported architecture")
+            return
     except InvalidVersion:
         pass
-    saved = config.get("transformers_version")
+    saved = repo.config.get("transformers_version")
     try:
         if isinstance(saved, str) and have < Version(saved):
             yield Finding.at(path, f"transformers {version} is pinned, older than {saved} that saved the model (config.json transformers_version)", line=line)

@@ -7,6 +7,7 @@ something else neither crashes nor draws conclusions from it."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 
@@ -48,3 +49,19 @@ def number(config: dict | None, key: str) -> int | float | None:
     if type(value) is int or (type(value) is float and math.isfinite(value)):
         return value
     return None
+
+
+@functools.cache
+def model_type_table() -> dict:
+    """hfcheck/data/model_types.json, built from transformers' releases by
+    scripts/build_model_type_table.py: `first_release` (model_type -> first release that
+    knows it), `removed` (model_type -> last release that knew it) and `releases_scanned`;
+    {} when the table cannot be read."""
+    import json
+    from importlib import resources
+
+    try:
+        table = json.loads(resources.files("hfcheck").joinpath("data/model_types.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return table if isinstance(table, dict) else {}

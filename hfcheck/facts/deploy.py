@@ -275,22 +275,3 @@ def as_float(value) -> float | None:
 
 def truthy(value) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"))
-
-
-_MODEL_TYPE_TABLE: dict | None = None
-
-
-def model_type_table() -> dict:
-    """hfcheck/data/model_types.json ({"first_release": {model_type: version}, ...}),
-    loaded once; {} when the table is not installed."""
-    global _MODEL_TYPE_TABLE
-    if _MODEL_TYPE_TABLE is None:
-        import json
-        from importlib import resources
-
-        try:
-            table = json.loads(resources.files("hfcheck").joinpath("data/model_types.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            table = {}
-        _MODEL_TYPE_TABLE = table if isinstance(table, dict) else {}
-    return _MODEL_TYPE_TABLE

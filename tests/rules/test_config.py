@@ -71,3 +71,36 @@ def test_duplicate_keys_with_line(tiny_llama, run_rules):
     (tiny_llama / "generation_config.json").write_text('{\n  "do_sample": false,\n  "nested": {"a": 1,\n "a": 2},\n  "do_sample": true\n}\n')
     findings = run_rules(tiny_llama, select=["CFG004"])
     assert sorted((f.line, f.message.split("'")[1]) for f in findings) == [(4, "a"), (5, "do_sample")]
+
+
+def _set_config(repo, **values):
+    config = json.loads((repo / "config.json").read_text())
+    config.update(values)
+    (repo / "config.json").write_text(json.dumps(config, indent=2))
+
+
+def test_unknown_model_type_suggests_the_close_one(tiny_llama, run_rules):
+    _set_config(tiny_llama, model_type="Llama")
+    [finding] = run_rules(tiny_llama, select=["CFG005"])
+    assert (finding.severity, finding.path) == ("warning", "config.json")
+    assert finding.line > 1  # the model_type line of the indented config
+    assert "'Llama' is not known" in finding.message and 'did you mean "llama"' in finding.fix
+
+
+def test_removed_model_type_says_which_release_has_it(tiny_llama, run_rules):
+    _set_config(tiny_llama, model_type="transfo-xl")
+    [finding] = run_rules(tiny_llama, select=["CFG005"])
+    assert "removed from transformers after 4.57.6" in finding.message and "transformers==4.57.6" in finding.fix
+
+
+def test_unknown_model_type_with_remote_code_or_another_library_is_fine(tiny_llama, run_rules):
+    _set_config(tiny_llama, model_type="acme_lm", auto_map={"AutoConfig": "configuration_acme.AcmeConfig"})
+    assert run_rules(tiny_llama, select=["CFG005"]) == []
+    _set_config(tiny_llama, auto_map=None)
+    card = (tiny_llama / "README.md").read_text().replace("library_name: transformers", "library_name: span-marker")
+    (tiny_llama / "README.md").write_text(card)
+    assert run_rules(tiny_llama, select=["CFG005"]) == []
+
+
+def test_real_model_types_are_known(minilm, run_rules):
+    assert run_rules(minilm, select=["CFG005"]) == []

@@ -1,22 +1,17 @@
+import json
+
 import pytest
 
 from conftest import codes
 from deploy_fixture import BROKEN, CLEAN, write
-from hfcheck.facts import deploy
 
 
-@pytest.fixture
-def model_types(monkeypatch):
-    # The shape of hfcheck/data/model_types.json (built from transformers' history on branch `data`).
-    monkeypatch.setattr(deploy, "_MODEL_TYPE_TABLE", {"source": "test", "first_release": {"llama": "4.28.0"}, "removed": {}})
-
-
-def test_clean_service_repo(tiny_llama, run_rules, model_types):
+def test_clean_service_repo(tiny_llama, run_rules):
     write(tiny_llama, CLEAN)
     assert run_rules(tiny_llama, select=["PIN", "SEC9"]) == []
 
 
-def test_broken_service_repo(tiny_llama, run_rules, model_types):
+def test_broken_service_repo(tiny_llama, run_rules):
     write(tiny_llama, BROKEN)
     found = run_rules(tiny_llama, select=["PIN", "SEC9"])
     assert set(codes(found)) == {"PIN001", "PIN002", "PIN003", "PIN004", "PIN005", "SEC900"}
@@ -33,7 +28,7 @@ def test_broken_service_repo(tiny_llama, run_rules, model_types):
     assert {f.severity for f in sec} == {"error"} and {f.path for f in sec} == {"serve.py", "docker-compose.yml"}
 
 
-def test_old_but_known_transformers_is_a_warning(tiny_llama, run_rules, model_types):
+def test_old_but_known_transformers_is_a_warning(tiny_llama, run_rules):
     (tiny_llama / "requirements.txt").write_text("transformers==4.40.0\n")
     found = run_rules(tiny_llama, select=["PIN003"])
     assert [(f.severity, f.line) for f in found] == [("warning", 1)] and "4.46.0" in found[0].message
@@ -93,3 +88,24 @@ def test_trust_remote_code_with_remote_code_is_a_warning(tiny_llama, run_rules):
     (tiny_llama / "run.sh").write_text("vllm serve . --trust-remote-code --tensor-parallel-size 2\n")
     found = run_rules(tiny_llama, select=["SEC900"])
     assert [(f.severity, f.path, f.line) for f in found] == [("warning", "run.sh", 1)]
+
+
+@pytest.mark.parametrize(
+    "model_type, pin, expected",
+    [
+        ("qwen2", "4.36.2", "first appeared in transformers 4.37.0"),  # one release too old
+        ("qwen2", "4.37.0", None),
+        ("transfo-xl", "5.0.0", "was removed after transformers 4.57.6"),  # v5 dropped deprecated models
+        ("transfo-xl", "4.57.6", None),
+    ],
+)
+def test_model_type_releases_from_the_table(tiny_llama, run_rules, model_type, pin, expected):
+    config = json.loads((tiny_llama / "config.json").read_text())
+    config.update(model_type=model_type, transformers_version="4.30.0")
+    (tiny_llama / "config.json").write_text(json.dumps(config))
+    (tiny_llama / "requirements.txt").write_text(f"transformers=={pin}\n")
+    found = run_rules(tiny_llama, select=["PIN003"])
+    if expected is None:
+        assert found == []
+    else:
+        assert [f.severity for f in found] == ["error"] and expected in found[0].message
