@@ -79,7 +79,8 @@ def load_failed(repo):
     result = _ran(repo)
     if result is not None and result.load_error:
         kwargs = ", ".join(f"{k}={v}" for k, v in result.load_kwargs.items())
-        yield Finding.at(_first_weight_file(repo), f"the model does not load on {result.device} (from_pretrained({kwargs})): {result.load_error}")
+        how = f", as {result.load_source} loads it" if result.load_source else ""
+        yield Finding.at(_first_weight_file(repo), f"the model does not load on {result.device} (from_pretrained({kwargs}){how}): {result.load_error}")
 
 
 @rule("SMK004", concern="smoke", severity="error")
@@ -255,4 +256,6 @@ def smoke_measurements(repo):
         parts.append(f"peak GPU memory {m.peak_gpu_bytes / MiB:.0f} MiB")
     if m.weight_bytes_measured is not None:
         parts.append(f"weights {m.weight_bytes_measured / MiB:.1f} MiB measured" + (f" vs {m.weight_bytes_expected / MiB:.1f} MiB from headers" if m.weight_bytes_expected else ""))
+    if result.load_source:
+        parts.append(f"loaded as {result.load_source} does" + "".join(f" ({note})" for note in result.load_notes))
     yield Finding.at(None, "smoke: " + ", ".join(parts))

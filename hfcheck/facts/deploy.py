@@ -275,3 +275,54 @@ def as_float(value) -> float | None:
 
 def truthy(value) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"))
+
+
+# from_pretrained kwargs the smoke pass replays from the deployment's own load. Others
+# stay out: revision/token/cache_dir reach the Hub, offload_folder writes files, and
+# trust_remote_code/use_safetensors are hfcheck's own guard.
+SMOKE_KWARGS = ("device_map", "dtype", "torch_dtype", "attn_implementation", "max_memory", "quantization_config", "load_in_8bit", "load_in_4bit", "low_cpu_mem_usage")
+# Quantization configs the smoke pass may build from literal kwargs (all in transformers).
+QUANTIZATION_CONFIGS = ("BitsAndBytesConfig", "GPTQConfig", "AwqConfig", "HqqConfig", "QuantoConfig", "TorchAoConfig", "FbgemmFp8Config", "FineGrainedFP8Config")
+_SERVING_DTYPES = {"half": "float16", "float16": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16", "float": "float32", "float32": "float32", "auto": "auto"}
+
+
+def _plain(value):
+    """A kwarg value as plain data the smoke runner can rebuild, or UNKNOWN. Calls become
+    {"__class__": name, "kwargs": {...}} (only quantization configs); `torch.float16`
+    stays a dotted string."""
+    from hfcheck.formats.model_loads import UNKNOWN, CallValue
+
+    if isinstance(value, CallValue):
+        name = value.name.rpartition(".")[2]
+        kwargs = {k: _plain(v) for k, v in value.kwargs.items()}
+        if name not in QUANTIZATION_CONFIGS or any(v is UNKNOWN for v in kwargs.values()):
+            return UNKNOWN
+        return {"__class__": name, "kwargs": kwargs}
+    if isinstance(value, dict):
+        items = {k: _plain(v) for k, v in value.items()}
+        return UNKNOWN if any(v is UNKNOWN for v in items.values()) else items
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return UNKNOWN if any(v is UNKNOWN for v in items) else items
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return UNKNOWN
+
+
+def smoke_load(repo) -> tuple[dict, str | None]:
+    """How the deployment loads the model, for the smoke pass to load it the same way:
+    the SMOKE_KWARGS with literal values of the first model load in the tree's code,
+    else the dtype its serving config asks for. Also says where that is ("serve.py:12");
+    ({}, None) when the tree declares no load."""
+    from hfcheck.formats.model_loads import UNKNOWN
+
+    for path, load in model_loads(repo):
+        if not load.is_model:
+            continue
+        kwargs = {name: _plain(load.value(name, UNKNOWN)) for name in SMOKE_KWARGS if name in load.kwargs}
+        return {k: v for k, v in kwargs.items() if v is not UNKNOWN}, f"{path}:{load.line}"
+    for serving in servings(repo):
+        dtype = _SERVING_DTYPES.get(str(serving.get("dtype")).lower())
+        if dtype:
+            return {"dtype": dtype}, f"{serving.path}:{serving.line_of('dtype')}"
+    return {}, None

@@ -25,8 +25,8 @@ def run_smoke(repo_root: str | Path, *, device: str = "auto", load_kwargs: dict 
     """Load and exercise one model folder; returns a SmokeResult (see result.py).
 
     `load_kwargs`: the deployment's from_pretrained kwargs (device_map, dtype,
-    quantization_config, ...) when known; hfcheck/facts/deploy.py finds them in the
-    target's Python files once merged."""
+    quantization_config, ...) as plain data, the shape hfcheck.facts.deploy.smoke_load
+    returns."""
     from hfcheck.smoke.runner import run_smoke as run
 
     return run(repo_root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, new_tokens=new_tokens)
@@ -37,22 +37,31 @@ def security_errors(findings) -> list:
 
 
 def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool = False, load_kwargs: dict | None = None, progress: Callable[[str], None] | None = None, baseline: set[str] | None = None, rules=None):
-    """Run the smoke pass on one target of a static report and add its findings to it."""
+    """Run the smoke pass on one target of a static report and add its findings to it.
+
+    `load_kwargs` None: load the model the way the target's deployment does (the kwargs
+    of its from_pretrained call, or its serving dtype: hfcheck.facts.deploy.smoke_load);
+    pass {} to load with hfcheck's defaults only."""
     from hfcheck.api import _ignored_by_path, fingerprint, run_rule
     from hfcheck.findings import Finding
     from hfcheck.registry import all_rules, matches
     from hfcheck.repo import RepoView
     from hfcheck.smoke.result import SmokeResult, attach
 
+    settings = target_report.settings
+    repo = RepoView(target_report.root, target_report.path, exclude=tuple(settings.exclude), settings=settings)
+    source = None
+    if load_kwargs is None:
+        from hfcheck.facts.deploy import smoke_load
+
+        load_kwargs, source = smoke_load(repo)
     blocking = security_errors(target_report.findings)
     if blocking:
         codes = ", ".join(sorted({f.code for f in blocking}))
         result = SmokeResult("refused", f"the static pass found security errors ({codes}); the model is not loaded")
     else:
         result = run_smoke(target_report.root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress)
-
-    settings = target_report.settings
-    repo = RepoView(target_report.root, target_report.path, exclude=tuple(settings.exclude), settings=settings)
+        result.load_source = source
     attach(repo, result)
     smoke_rules = [r for r in (rules or all_rules()) if r.concern == "smoke" and matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
     found = [f for r in smoke_rules for f in run_rule(r, repo, settings)]

@@ -47,6 +47,8 @@ class SmokeResult:
     dtype: str | None = None
     kind: str | None = None  # "causal-lm" or "encoder"
     load_kwargs: dict = field(default_factory=dict)
+    load_source: str | None = None  # where the deployment's load was found ("serve.py:12")
+    load_notes: list[str] = field(default_factory=list)  # deployment kwargs not replayed, and why
     load_error: str | None = None
     missing_keys: list[str] = field(default_factory=list)
     unexpected_keys: list[str] = field(default_factory=list)

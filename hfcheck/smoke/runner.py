@@ -81,15 +81,50 @@ def run_smoke(
             transformers.utils.logging.enable_progress_bar()
 
 
+def _deployment_kwargs(load_kwargs: dict, device: str, notes: list, torch, transformers) -> dict:
+    """The deployment's from_pretrained kwargs (plain data from hfcheck.facts.deploy.smoke_load)
+    as real values for this machine; what cannot be replayed here is left out with a note."""
+    out = {}
+    for name, value in load_kwargs.items():
+        if name in GUARDED_KWARGS:
+            continue
+        if name in ("dtype", "torch_dtype"):  # the older spelling is the same setting
+            out["dtype"] = value.removeprefix("torch.") if isinstance(value, str) else value
+        elif name in ("load_in_8bit", "load_in_4bit"):
+            if value is True:  # what transformers itself did with these before v5 removed them
+                out["quantization_config"] = {"__class__": "BitsAndBytesConfig", "kwargs": {name: True}}
+        else:
+            out[name] = value
+    if device != "cuda":
+        for name in ("device_map", "max_memory", "quantization_config"):
+            if name in out:
+                notes.append(f"{name} not replayed on {device}")
+                del out[name]
+    elif isinstance(out.get("device_map"), dict):
+        gpus = torch.cuda.device_count()
+        devices = {str(d).removeprefix("cuda:") for d in out["device_map"].values()} - {"cpu", "disk", "meta"}
+        if any(not d.isdigit() or int(d) >= gpus for d in devices):
+            notes.append(f"device_map names devices {sorted(devices)} but this machine has {gpus} GPU(s): loaded with device_map='auto'")
+            out["device_map"] = "auto"
+            out.pop("max_memory", None)
+    config = out.get("quantization_config")
+    if isinstance(config, dict) and "__class__" in config:
+        rebuilt = {k: getattr(torch, v[6:]) if isinstance(v, str) and v.startswith("torch.") else v for k, v in config["kwargs"].items()}
+        out["quantization_config"] = getattr(transformers, config["__class__"])(**rebuilt)
+    return out
+
+
 def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens, torch, transformers) -> SmokeResult:
     result = SmokeResult("ran", device=device, kind=plan.kind)
     result.measure.weight_bytes_static = plan.weight_bytes_static
     kwargs = {"dtype": "auto"}
     if device == "cuda":
         kwargs["device_map"] = "cuda"
-    kwargs.update({k: v for k, v in load_kwargs.items() if k not in GUARDED_KWARGS})
-    if "torch_dtype" in kwargs:  # the deployment's older spelling wins over our default
-        kwargs["dtype"] = kwargs.pop("torch_dtype")
+    try:
+        kwargs.update(_deployment_kwargs(load_kwargs, device, result.load_notes, torch, transformers))
+    except Exception as error:  # e.g. a quantization config whose package is missing
+        result.load_error = f"the deployment's load kwargs do not apply: {_short(error)}"
+        return result
     kwargs.update(trust_remote_code=trust_remote_code, use_safetensors=plan.use_safetensors, local_files_only=True)
     result.load_kwargs = {k: str(v) for k, v in kwargs.items()}
     requested_dtype = kwargs.get("dtype")

@@ -169,3 +169,4 @@ model.to("cuda")
     assert pipe.callee == "pipeline" and pipe.value("torch_dtype") == "float16"
     assert scan.moves_to_cuda == [12]
     assert scan_loads("def (:\n").error
+

@@ -210,3 +210,25 @@ def test_cli_smoke_flag_exit_codes_and_json(tiny_llama):
     assert broken.exit_code == 1 and "SMK007" in broken.stdout
     static = runner.invoke(main, [str(tiny_llama)])  # no --smoke: no SMK finding, no load
     assert "SMK" not in static.stdout
+
+
+def test_the_model_is_loaded_the_way_the_deployment_loads_it(tiny_llama):
+    (tiny_llama / "serve.py").write_text(
+        "import torch\nfrom transformers import AutoModelForCausalLM\n\n"
+        "model = AutoModelForCausalLM.from_pretrained('.', torch_dtype=torch.float32, attn_implementation='eager', device_map='auto')\n"
+    )
+    findings, result = smoke(tiny_llama)
+    assert result.dtype == "float32" and result.load_source == "serve.py:4"  # the fixture is stored as float16
+    assert result.load_kwargs["attn_implementation"] == "eager" and "device_map" not in result.load_kwargs
+    [measurements] = by_code(findings, "SMK011")
+    assert "loaded as serve.py:4 does (device_map not replayed on cpu)" in measurements.message
+    # The defaults only, when the caller says so.
+    _, result = smoke(tiny_llama, load_kwargs={})
+    assert result.dtype == "float16" and result.load_source is None
+
+
+def test_a_deployment_kwarg_that_cannot_load_is_a_load_failure(tiny_llama):
+    (tiny_llama / "serve.py").write_text("from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained('.', attn_implementation='no_such_attention')\n")
+    findings, result = smoke(tiny_llama)
+    [failure] = by_code(findings, "SMK003")
+    assert "as serve.py:2 loads it" in failure.message and "no_such_attention" in failure.message
