@@ -21,7 +21,6 @@ import collections
 import dataclasses
 import io
 import json
-import os
 import pickle
 import shutil
 import struct

@@ -10,7 +10,7 @@ import re
 from hfcheck.facts import config as cfg
 from hfcheck.facts import tokenizer as tok
 from hfcheck.findings import Finding
-from hfcheck.fix import Edit, FixRefused, json_edit
+from hfcheck.fix import FixRefused, json_edit
 from hfcheck.registry import fixer, rule
 
 CHAT_TAGS = {"chat", "conversational", "instruct", "chatbot"}
