@@ -8,7 +8,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-MAX_SOURCE_CHARS = 4_000_000
+from hfcheck.formats.python_code import parse_python
+
 UNKNOWN = object()
 
 NOT_MODELS = ("Tokenizer", "TokenizerFast", "Processor", "Config", "FeatureExtractor", "ImageProcessor", "GenerationConfig")
@@ -111,16 +112,8 @@ class _Values:
 
 def scan_loads(source: str) -> LoadScan:
     scan = LoadScan()
-    if len(source) > MAX_SOURCE_CHARS:
-        scan.error = f"{len(source)} characters is over the {MAX_SOURCE_CHARS} limit; not scanned"
-        return scan
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as error:
-        scan.error = f"does not parse: {error.msg} (line {error.lineno})"
-        return scan
-    except (ValueError, RecursionError, MemoryError) as error:
-        scan.error = f"does not parse: {type(error).__name__}"
+    tree, scan.error = parse_python(source)
+    if tree is None:
         return scan
     try:
         values = _Values(tree)

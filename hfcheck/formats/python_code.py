@@ -135,18 +135,23 @@ def _writes(node: ast.Call) -> bool:
     return True  # os.open flags or a computed mode: assume it may write
 
 
+def parse_python(source: str) -> tuple[ast.Module | None, str | None]:
+    """(tree, None), or (None, why not) for source over the size bound or that does not
+    parse; never raises (hostile input: null bytes, deep nesting, huge files)."""
+    if len(source) > MAX_SOURCE_CHARS:
+        return None, f"{len(source)} characters is over the {MAX_SOURCE_CHARS} limit; not scanned"
+    try:
+        return ast.parse(source), None
+    except SyntaxError as error:
+        return None, f"does not parse: {error.msg} (line {error.lineno})"
+    except (ValueError, RecursionError, MemoryError) as error:
+        return None, f"does not parse: {type(error).__name__}"
+
+
 def scan_source(source: str) -> CodeScan:
     scan = CodeScan()
-    if len(source) > MAX_SOURCE_CHARS:
-        scan.error = f"{len(source)} characters is over the {MAX_SOURCE_CHARS} limit; not scanned"
-        return scan
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as error:
-        scan.error = f"does not parse: {error.msg} (line {error.lineno})"
-        return scan
-    except (ValueError, RecursionError, MemoryError) as error:
-        scan.error = f"does not parse: {type(error).__name__}"
+    tree, scan.error = parse_python(source)
+    if tree is None:
         return scan
     try:
         _Visitor(scan).visit(tree)
