@@ -3,7 +3,9 @@
     pip install atheris
     python fuzz/fuzz_parsers.py TARGET -atheris_runs=100000 [corpus_dir]
 
-TARGET is one of: json, yaml, card, safetensors, pickle. Any exception that escapes a
+TARGET is one of: json, yaml, card, safetensors, pickle, requirements, toml (pyproject,
+Pipfile, lock files), ini (setup.cfg, environment.yml), shell (scripts, Dockerfiles,
+.env), serving (compose/k8s/vLLM YAML), python (model loads, remote code). Any exception that escapes a
 parser is a crash atheris reports with the input that caused it. The pickle target also
 asserts that no canary file appears (nothing in the input is ever executed).
 """
@@ -22,6 +24,7 @@ with atheris.instrument_imports():
     from hfcheck.formats.json_doc import parse_json
     from hfcheck.formats.safetensors import read_header
     from hfcheck.formats.yaml_doc import parse_yaml
+    from hfcheck.formats import dependency_files, model_loads, python_code, requirements, serving, shell
 
 CANARY = os.path.join(tempfile.gettempdir(), "hfcheck-fuzz-canary")
 
@@ -55,7 +58,54 @@ def fuzz_pickle(data: bytes) -> None:
         raise AssertionError("a pickle input executed code")
 
 
-TARGETS = {"json": fuzz_json, "yaml": fuzz_yaml, "card": fuzz_card, "safetensors": fuzz_safetensors, "pickle": fuzz_pickle}
+def fuzz_requirements(data: bytes) -> None:
+    text = _text(data)
+    requirements.parse_requirements(text)
+    requirements.parse_pip_args(text.split(), 1)
+
+
+def fuzz_toml(data: bytes) -> None:
+    text = _text(data)
+    dependency_files.parse_pyproject(text)
+    dependency_files.parse_pipfile(text)
+    for name in dependency_files.LOCK_FILES:
+        dependency_files.parse_lock(name, text)
+
+
+def fuzz_ini(data: bytes) -> None:
+    dependency_files.parse_setup_cfg(_text(data))
+    dependency_files.parse_environment_yml(_text(data))
+
+
+def fuzz_shell(data: bytes) -> None:
+    for parse in (shell.parse_shell, shell.parse_dockerfile, shell.parse_env_file):
+        doc = parse(_text(data))
+        for command in doc.commands:
+            serving.from_command(command, doc.env, "x")
+
+
+def fuzz_serving(data: bytes) -> None:
+    serving.parse_yaml_serving(_text(data), "docker-compose.yml")
+
+
+def fuzz_python(data: bytes) -> None:
+    model_loads.scan_loads(_text(data))
+    python_code.scan_source(_text(data))
+
+
+TARGETS = {
+    "json": fuzz_json,
+    "yaml": fuzz_yaml,
+    "card": fuzz_card,
+    "safetensors": fuzz_safetensors,
+    "pickle": fuzz_pickle,
+    "requirements": fuzz_requirements,
+    "toml": fuzz_toml,
+    "ini": fuzz_ini,
+    "shell": fuzz_shell,
+    "serving": fuzz_serving,
+    "python": fuzz_python,
+}
 
 
 def main() -> None:

@@ -927,7 +927,7 @@ def _dotted_identifier(text) -> bool:
     return isinstance(text, str) and bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def sniff_container(head: bytes) -> str | None:
+def sniff_container(head: bytes, _depth: int = 0) -> str | None:
     """Container kind from the first ~512 bytes; None = not a pickle-bearing container."""
     head = bytes(head[:4096])
     if head.startswith(_ZIP_LOCAL):
@@ -948,11 +948,34 @@ def sniff_container(head: bytes) -> str | None:
         return "torch-legacy"
     if head.startswith(b"L" + str(TORCH_LEGACY_MAGIC).encode()) or head.startswith(b"\x80\x01L" + str(TORCH_LEGACY_MAGIC).encode()):
         return "torch-legacy"
-    if _compression(head) is not None:
+    method = _compression(head)
+    if method is not None:
+        inner = _decompressed_start(head, method)
+        # gzip'd JSON, CSV or text is not a pickle; when the start does not decompress
+        # (bz2 blocks, lz4, a short head) the full scan decides.
+        if inner is not None and len(inner) >= 64 and _depth < 3 and sniff_container(inner, _depth + 1) is None:
+            return None
         return "compressed"
     if _looks_like_pickle(head):
         return "pickle"
     return None
+
+
+def _decompressed_start(head: bytes, method: str) -> bytes | None:
+    """Up to 4 KiB decompressed from the start of a compressed file, None when that
+    cannot be had from the head alone."""
+    makers = {
+        "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+        "zlib": zlib.decompressobj,
+        "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ),
+        "lzma": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_ALONE),
+    }
+    if method not in makers:
+        return None
+    try:
+        return makers[method]().decompress(head, 4096)
+    except (zlib.error, lzma.LZMAError, EOFError, ValueError, MemoryError):
+        return None
 
 
 def _compression(head: bytes) -> str | None:
@@ -1006,7 +1029,8 @@ class _FileScanner:
             # raw storage bytes that torch reads without unpickling.
             _run_streams(ctx, _Reader(f, 0, size), member, depth, self.scan_nested, max_streams=5)
         elif kind == "compressed":
-            self.scan_compressed(f, size, member, depth)
+            if self.scan_compressed(f, size, member, depth) == "not-pickle":
+                return "not-pickle"  # compressed text or data: nothing to load
         else:
             if size > ctx.limits.max_stream_bytes:
                 ctx.problem("pickle larger than %d bytes; only the start is scanned" % ctx.limits.max_stream_bytes, None, member)
@@ -1064,9 +1088,7 @@ class _FileScanner:
         if len(out) >= cap:
             ctx.problem("decompressed data larger than %d bytes; only the start is scanned" % cap, None, member)
         data = bytes(out)
-        kind = self.scan_blob(io.BytesIO(data), len(data), label, depth + 1)
-        if kind == "not-pickle" and data:
-            ctx.problem("compressed data is not a pickle", None, label)
+        return self.scan_blob(io.BytesIO(data), len(data), label, depth + 1)
 
     # numpy --------------------------------------------------------------------
     def scan_npy(self, f, size: int, member: str | None, depth: int) -> None:

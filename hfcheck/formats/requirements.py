@@ -101,8 +101,9 @@ def logical_lines(text: str):
         if joined:
             yield start, joined
         start = None
-    if pending.strip():
-        yield start, re.sub(r"(^|\s)#.*$", "", pending).strip()
+    rest = re.sub(r"(^|\s)#.*$", "", pending).strip()
+    if rest:  # a continuation on the last line
+        yield start, rest
 
 
 def parse_requirements(text: str, *, constraint: bool = False) -> RequirementsFile:

@@ -87,6 +87,26 @@ def test_text_files_starting_with_opcode_bytes_are_not_pickles(tiny_llama, run_r
     assert run_rules(tiny_llama, select=["SEC"]) == []
 
 
+def test_compressed_files_that_are_not_pickles_are_left_alone(tiny_llama, run_rules):
+    import bz2
+    import gzip
+    import lzma
+    import os
+
+    class Shell:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    (tiny_llama / "eval.json.gz").write_bytes(gzip.compress(json.dumps({"scores": list(range(3000))}).encode()))
+    (tiny_llama / "data.csv.bz2").write_bytes(bz2.compress(b"text,label\n" * 5000))  # bz2: decided by the full scan
+    (tiny_llama / "notes.txt.xz").write_bytes(lzma.compress(b"hello\n" * 100))
+    assert run_rules(tiny_llama, select=["SEC", "WGT"]) == []
+    (tiny_llama / "model.pkl.gz").write_bytes(gzip.compress(pickle.dumps({"w": Shell()})))
+    (tiny_llama / "cache.bz2").write_bytes(bz2.compress(pickle.dumps({"w": Shell()})))
+    found = run_rules(tiny_llama, select=["SEC001"])
+    assert sorted(f.path for f in found) == ["cache.bz2", "model.pkl.gz"]
+
+
 def test_data_class_is_a_warning(tiny_llama, run_rules):
     payload = b"\x80\x02cargparse\nNamespace\nq\x00)\x81q\x01}q\x02X\x02\x00\x00\x00lrq\x03G?\xb9\x99\x99\x99\x99\x99\x9asb."
     (tiny_llama / "training_args.bin").write_bytes(payload)
