@@ -22,6 +22,7 @@ class TargetReport:
     findings: list[Finding]
     settings: Settings
     revision: str | None = None  # resolved commit, for hub targets
+    hub: object | None = None  # hfcheck.hub.HubSnapshot, for hub targets
 
     def exit_code(self) -> int:
         """1 when a finding is at or above this target's fail_on, else 0."""
@@ -112,7 +113,7 @@ def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None
     unique = sorted(set(visible(findings, settings, baseline)), key=Finding.sort_key)
     if target.hub is not None:
         # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
-        return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision)
+        return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision, hub=target.hub)
     return TargetReport(target.label, target.root, unique, settings)
 
 

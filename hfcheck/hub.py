@@ -173,6 +173,29 @@ def _build(api, repo_id: str, commit: str, base: Path, variant: str, download_pi
     return snapshot
 
 
+def download_for_smoke(snapshot: HubSnapshot) -> Path:
+    """The real files the smoke pass loads for a Hub target, at the commit the static pass
+    checked: the small files and the weights (safetensors when the repo has any, else the
+    pickle weights, only when the static pass scanned them: --download-pickles), fetched
+    into the HF cache by snapshot_download (a complete cached snapshot is used offline).
+    Returns the snapshot folder."""
+    from huggingface_hub import snapshot_download
+
+    view = snapshot.root
+    unscanned = [s.rel for s in snapshot.skipped if s.reason == "pickle"]
+    if any(view.rglob("*.safetensors")):
+        weights = ["*.safetensors"]
+    elif unscanned:
+        raise HubError(f"{snapshot.repo_id} has only pickle weights and the static pass did not scan them ({', '.join(unscanned[:3])}); run with --download-pickles")
+    else:
+        weights = [f"*{suffix}" for suffix in PICKLE_SUFFIXES]
+    small = [f"*{suffix}" for suffix in SMALL_SUFFIXES if suffix != ".py"] + [f"{name}*" for name in SMALL_NAMES]
+    # Remote code only as the static pass saw it; plan_load refuses it without --trust-remote-code.
+    patterns = small + weights + ["*.py"]
+    with _hub_errors(HubName(snapshot.repo_id, snapshot.revision)):
+        return Path(snapshot_download(snapshot.repo_id, revision=snapshot.revision, allow_patterns=patterns))
+
+
 def _kind(rel: str, size: int, download_pickles: bool) -> str:
     """What to do with one file of the tree listing: fetch, header, pickle, weights,
     too-large, or ignore (images, data and other files no rule reads)."""

@@ -36,6 +36,16 @@ def security_errors(findings) -> list:
     return [f for f in findings if f.concern == "security" and f.severity == "error"]
 
 
+def _will_load(device: str) -> bool:
+    """Whether run_smoke gets as far as loading here (the extra installed, a GPU unless
+    --device cpu), so a Hub model is downloaded only when it will be used."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return device == "cpu" or torch.cuda.is_available()
+
+
 def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool = False, load_kwargs: dict | None = None, progress: Callable[[str], None] | None = None, baseline: set[str] | None = None, rules=None):
     """Run the smoke pass on one target of a static report and add its findings to it.
 
@@ -49,18 +59,29 @@ def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool
     from hfcheck.smoke.result import SmokeResult, attach
 
     settings = target_report.settings
-    repo = RepoView(target_report.root, target_report.path, exclude=tuple(settings.exclude), settings=settings)
-    source = None
-    if load_kwargs is None:
-        from hfcheck.facts.deploy import smoke_load
-
-        load_kwargs, source = smoke_load(repo)
+    root, result = target_report.root, None
     blocking = security_errors(target_report.findings)
     if blocking:
         codes = ", ".join(sorted({f.code for f in blocking}))
         result = SmokeResult("refused", f"the static pass found security errors ({codes}); the model is not loaded")
-    else:
-        result = run_smoke(target_report.root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress)
+    elif target_report.hub is not None and _will_load(device):
+        # The static view of a Hub repo holds headers, not tensors: load the real files.
+        from hfcheck.hub import HubError, download_for_smoke
+
+        if progress:
+            progress("downloading the model from the Hub")
+        try:
+            root = download_for_smoke(target_report.hub)
+        except HubError as error:
+            result = SmokeResult("refused", str(error))
+    repo = RepoView(root, target_report.path, exclude=tuple(settings.exclude), settings=settings)
+    if result is None:
+        source = None
+        if load_kwargs is None:
+            from hfcheck.facts.deploy import smoke_load
+
+            load_kwargs, source = smoke_load(repo)
+        result = run_smoke(root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress)
         result.load_source = source
     attach(repo, result)
     smoke_rules = [r for r in (rules or all_rules()) if r.concern == "smoke" and matches(r.code, settings.select) and not matches(r.code, settings.ignore)]

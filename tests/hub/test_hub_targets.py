@@ -192,3 +192,31 @@ def test_local_runs_never_import_huggingface_hub(tmp_path):
     for target in (TINY, tmp_path / "missing"):
         result = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True)
         assert result.stdout.strip().endswith("False"), result.stderr
+
+
+def test_smoke_on_a_hub_target_loads_the_real_weights(hub, hub_env, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    hub.add("hfcheck/tiny", TINY)
+    report = json_report(run_hfcheck(hub_env, "hfcheck/tiny", "--smoke", "--device", "cpu", "--format", "json"))
+    [measurements] = [f for f in report["targets"][0]["findings"] if f["code"] == "SMK011"]
+    assert "tokens/s" in measurements["message"]
+    # The load read the real tensors from the HF cache, not the static view's holes.
+    from pathlib import Path
+
+    [loaded] = Path(hub_env["HF_HUB_CACHE"]).glob("models--hfcheck--tiny/snapshots/*/model.safetensors")
+    assert loaded.read_bytes() == (TINY / "model.safetensors").read_bytes()
+    assert hub.bytes_sent["model.safetensors"] >= loaded.stat().st_size
+    assert [f["code"] for f in report["targets"][0]["findings"] if f["severity"] == "error"] == []
+
+
+def test_smoke_on_a_hub_target_with_unscanned_pickles_is_refused(hub, hub_env, tmp_path):
+    pytest.importorskip("torch")
+    repo = tmp_path / "repo"
+    shutil.copytree(TINY, repo)
+    (repo / "model.safetensors").unlink()
+    (repo / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")
+    hub.add("hfcheck/pickled", repo)
+    result = run_hfcheck(hub_env, "hfcheck/pickled", "--smoke", "--device", "cpu", "--format", "json")
+    [refusal] = [f for f in json_report(result)["targets"][0]["findings"] if f["code"] == "SMK002"]
+    assert "--download-pickles" in refusal["message"] and hub.bytes_sent["pytorch_model.bin"] == 0
