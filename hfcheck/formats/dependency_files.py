@@ -182,7 +182,8 @@ def parse_environment_yml(text: str) -> DependencyFile:
     result = DependencyFile()
     data = doc.data if isinstance(doc.data, dict) else {}
     lines = _Lines(text)
-    for item in data.get("dependencies") or []:
+    dependencies = data.get("dependencies")
+    for item in dependencies if isinstance(dependencies, list) else []:
         if isinstance(item, str):
             converted = _conda_spec(item)
             dep = parse_requirement(converted, lines.of(f"- {item}", item)) if converted else None
@@ -226,7 +227,8 @@ def parse_lock(name: str, text: str) -> LockFile:
     data, error = _toml(text)
     if error:
         return LockFile(error=error)
-    for package in data.get("package") or []:
+    packages = data.get("package")
+    for package in packages if isinstance(packages, list) else []:
         if isinstance(package, dict) and isinstance(package.get("name"), str):
             result.versions[canonical(package["name"])] = str(package.get("version", ""))
     return result

@@ -63,6 +63,8 @@ def test_requirements(text):
 
 @FAST
 @given(TOML, INI_YAML)
+@example("", "name: sc\ndependencies: 40\n")  # found by fuzz/fuzz_parsers.py ini
+@example("package = 5\n", "")
 def test_dependency_files(toml_text, other_text):
     for parse, text in ((parse_pyproject, toml_text), (parse_pipfile, toml_text), (parse_setup_cfg, other_text), (parse_environment_yml, other_text)):
         assert repr(parse(text)) == repr(parse(text))
