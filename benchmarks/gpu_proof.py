@@ -1,5 +1,6 @@
 """Build a random-weight ~0.85B Llama (bf16, sharded safetensors, trained BPE tokenizer)
-and run the smoke pass on it clean and with broken pad setups; writes JSON to OUT.
+and run the smoke pass on it clean, with broken pad setups, and loaded the way two
+deployments' serve.py files load it; writes JSON to OUT.
 
     python benchmarks/gpu_proof.py /tmp/llama1b OUT_DIR
 """
@@ -88,6 +89,17 @@ def main() -> None:
     edit(pad, "config.json", pad_token_id=1)  # <s>, a real token that starts every prompt
     edit(pad, "generation_config.json", pad_token_id=1)
     smoke(pad, out, "broken-pad-id")
+    # The smoke pass loads the model the way the deployment's code does.
+    deployed = variant(path, Path(str(path) + "-deployed"))
+    (deployed / "serve.py").write_text(
+        "import torch\nfrom transformers import AutoModelForCausalLM\n\n"
+        "model = AutoModelForCausalLM.from_pretrained('.', torch_dtype=torch.float16, attn_implementation='sdpa', device_map={'': 3})\n"
+    )
+    smoke(deployed, out, "deployed-fp16-sdpa")
+    (deployed / "serve.py").write_text(
+        "from transformers import AutoModelForCausalLM\n\nmodel = AutoModelForCausalLM.from_pretrained('.', attn_implementation='flash_attention_2')\n"
+    )
+    smoke(deployed, out, "deployed-flash-attention-2")
 
 
 if __name__ == "__main__":
