@@ -165,8 +165,13 @@ def _fix_summary(label, plan, remaining: list[str] | None) -> None:
             else:
                 done = f"{count}" if not left else f"{max(outcome.findings - left, 0)} of {count}; {left} remain{'s' if left == 1 else ''}"
                 click.echo(f"hfcheck: {label}: fixed {outcome.code} ({done}): {outcome.message}", err=True)
+            for reason in outcome.refused:
+                click.echo(f"hfcheck: {label}: not fixed {outcome.code}: {reason}", err=True)
         elif outcome.status == "unsafe":
             click.echo(f"hfcheck: {label}: {outcome.code} ({count}) has an unsafe fix: add --unsafe-fixes to apply it", err=True)
+        elif outcome.status == "refused" and outcome.refused:
+            for reason in outcome.refused:
+                click.echo(f"hfcheck: {label}: not fixed {outcome.code}: {reason}", err=True)
         elif outcome.status == "refused":
             click.echo(f"hfcheck: {label}: not fixed {outcome.code} ({count}): {outcome.message}", err=True)
     if plan.edits:

@@ -2,11 +2,12 @@
 them atomically.
 
 Fixers live next to their rules (`@fixer("SPT008", safe=True)` in rules/*.py) and return
-plain data: a list of `Edit(path, new bytes)`. They never write. The engine runs them one
-after another against a view in which earlier edits are already visible (so two fixes of
-one file compose), then either renders a diff (nothing is written) or writes every new
-file beside its target, verifies it, and renames all of them into place; any failure
-restores every file it replaced, so the target is left as it was."""
+plain data: a list of `Edit(path, new bytes)`, plus a `FixRefused(why)` for each part they
+decline while fixing the rest (a whole refusal is raised). They never write. The engine
+runs them one after another against a view in which earlier edits are already visible (so
+two fixes of one file compose), then either renders a diff (nothing is written) or writes
+every new file beside its target, verifies it, and renames all of them into place; any
+failure restores every file it replaced, so the target is left as it was."""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class FixOutcome:
     status: str  # fixed | refused | unsafe | nothing
     findings: int
     message: str = ""
+    refused: list[str] = field(default_factory=list)  # the parts a fixer declined, each with its reason
 
 
 @dataclass
@@ -142,7 +144,10 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
                 plan.outcomes.append(FixOutcome(code, "nothing", by_code[code], "already resolved by an earlier fix"))
                 continue
             try:
-                edits = list(found.plan(view, current) or ())
+                planned = list(found.plan(view, current) or ())
+                # a fixer that fixes some findings and declines others lists a FixRefused per declined part
+                declined = [str(item) for item in planned if isinstance(item, FixRefused)]
+                edits = [item for item in planned if not isinstance(item, FixRefused)]
                 for edit in edits:
                     _checked_rel(plan.root, edit.path)
             except FixRefused as refused:
@@ -152,12 +157,15 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
                 plan.outcomes.append(FixOutcome(code, "refused", len(current), f"the fixer failed: {type(error).__name__}: {error}"))
                 continue
             if not edits:
-                plan.outcomes.append(FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"))
+                if declined:
+                    plan.outcomes.append(FixOutcome(code, "refused", len(current), "; ".join(declined), declined))
+                else:
+                    plan.outcomes.append(FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"))
                 continue
             for edit in edits:
                 plan.edits[edit.path] = edit
                 pending.append(edit.path)
-            plan.outcomes.append(FixOutcome(code, "fixed", len(current), found.summary))
+            plan.outcomes.append(FixOutcome(code, "fixed", len(current), found.summary, declined))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     plan.edits = {rel: edit for rel, edit in plan.edits.items() if not _unchanged(plan.root, edit)}

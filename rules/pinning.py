@@ -3,10 +3,14 @@ revision it was tested with. Read from the dependency files, serving configs and
 loading code of the target tree; a bare model repo (no deployment files) is not
 checked."""
 
+import re
+from pathlib import PurePosixPath
+
 from hfcheck.facts import config as config_facts
 from hfcheck.facts import deploy
 from hfcheck.findings import Finding
-from hfcheck.registry import rule
+from hfcheck.fix import Edit, FixRefused
+from hfcheck.registry import fixer, rule
 
 CORE = ("torch", "tokenizers", "accelerate", "safetensors", "huggingface-hub")
 
@@ -37,6 +41,17 @@ def transformers_unpinned(repo):
     Fix: pin the version you tested (`transformers==4.46.0`) or install from a lock file
     (poetry.lock, uv.lock, pip-compile output with hashes).
     Example: requirements.txt with `transformers>=4.40`.
+    Fixes: an unsafe fix (it chooses the version the service will run: needs
+    --unsafe-fixes) that rewrites the specifier where it is declared to `==X`, keeping
+    extras, markers, comments and the rest of the file: requirement and constraint files,
+    pyproject.toml (`[project]` strings; Poetry `"^4.40"` becomes `"4.46.0"`), Pipfile,
+    setup.cfg, environment.yml and `pip install` words in Dockerfiles and shell scripts.
+    X is the transformers installed where hfcheck runs when it is at least config.json's
+    `transformers_version`, else that `transformers_version` (the release that saved the
+    model); a candidate outside the declared range, a development build (`.dev0`), or a
+    release that does not know the model_type is skipped. With no candidate left, or a form
+    it cannot rewrite safely (a shell variable, a URL, a multi-line entry), that one
+    declaration is left unchanged and the reason printed.
     """
     for item in _unpinned(repo, "transformers"):
         spec = item.dependency.specifier
@@ -52,10 +67,192 @@ def core_unpinned(repo):
     weights are placed and loaded (accelerate, safetensors, huggingface-hub); an
     unpinned one changes under the model at the next build.
     Fix: pin each to the version you tested, or install from a lock file.
+    Fixes: an unsafe fix (needs --unsafe-fixes) that rewrites each specifier to `==X`
+    where it is declared (the file forms of PIN001), X being the version installed where
+    hfcheck runs (its public part: torch `2.4.1+cu121` is pinned as `2.4.1`, which matches
+    every build). A package not installed there, a development build, or an installed
+    version outside the declared range is left unchanged with the reason: pin it by hand.
     """
     for package in CORE:
         for item in _unpinned(repo, package):
             yield Finding.at(item.path, f"{package} is installed with {_describe(item.dependency.specifier)}", line=item.dependency.line)
+
+
+# -- the fix: pin where it is declared --------------------------------------------
+
+
+@fixer("PIN001", safe=False)
+def pin_transformers(repo, findings):
+    """transformers pinned (==) to the version installed here, or to the one that saved the model"""
+    return _pin(repo, findings, ("transformers",))
+
+
+@fixer("PIN002", safe=False)
+def pin_core(repo, findings):
+    """pinned (==) to the versions installed here"""
+    return _pin(repo, findings, CORE)
+
+
+def installed_version(package: str) -> str | None:
+    """The version of `package` in the environment running hfcheck, from its metadata
+    (the package is never imported)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _in_range(specifier: str, version) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(specifier).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        raise FixRefused(f"the declared range {specifier!r} is not PEP 440; pin it by hand") from None
+
+
+def _version_to_pin(repo, package: str, specifier: str) -> str:
+    """The version to pin (see the rules' Fixes: paragraphs), or FixRefused with every
+    reason a candidate was skipped."""
+    from packaging.version import InvalidVersion, Version
+
+    candidates, skipped = [], []
+    installed = installed_version(package)
+    try:
+        have = Version(installed) if installed else None
+    except InvalidVersion:
+        have, skipped = None, [f"the installed version {installed!r} is not PEP 440"]
+    if installed is None:
+        skipped.append("not installed here")
+    elif have is not None and have.is_devrelease:
+        skipped.append(f"the installed {installed} is a development build, on no package index")
+    elif have is not None:
+        candidates.append((Version(have.public), "installed here"))
+    if package == "transformers":
+        saved = (repo.config or {}).get("transformers_version")
+        try:
+            made = Version(saved) if isinstance(saved, str) else None
+        except InvalidVersion:
+            made = None
+        if made is None:
+            skipped.append("config.json has no valid transformers_version")
+        else:
+            if candidates and candidates[0][0] < made:
+                skipped.append(f"the installed {candidates[0][0]} is older than {saved}, which saved the model")
+                candidates = []
+            if made.is_devrelease:
+                skipped.append(f"config.json's transformers_version {saved} is a development build, on no package index")
+            elif not candidates or candidates[0][0] != made:
+                candidates.append((Version(made.public), "saved the model"))
+    for version, source in candidates:
+        if not _in_range(specifier, version):
+            skipped.append(f"{version} ({source}) is outside the declared range {specifier!r}")
+        elif package == "transformers" and _model_type_problem(repo, version):
+            skipped.append(f"{version} ({source}): {_model_type_problem(repo, version)[0]}")
+        else:
+            return str(version)
+    raise FixRefused("; ".join(skipped) + "; pin it by hand")
+
+
+def _pin(repo, findings, packages) -> list:
+    """Edits pinning each declaration the findings point at, one file at a time; a
+    declaration that cannot be pinned becomes a FixRefused in the list and leaves its
+    file's text as it was."""
+    from hfcheck.formats.pin_rewrite import PinError
+
+    flagged = {(f.path, f.line, f.message.split(" ", 1)[0]) for f in findings}
+    by_path: dict[str, list] = {}
+    for package in packages:
+        for item in _unpinned(repo, package):
+            if (item.path, item.dependency.line, package) in flagged:
+                by_path.setdefault(item.path, []).append((package, item.dependency))
+    results: list = []
+    for path, declared in by_path.items():
+        text = original = repo.text(path)
+        done = set()
+        for package, dep in declared:
+            key = (package, dep.line, dep.raw)
+            if key in done:  # the same word twice in one command: pinned together
+                continue
+            done.add(key)
+            where = f"{path}:{dep.line}" if dep.line else path
+            same = sum(1 for p, d in declared if (p, d.line, d.raw) == key)
+            try:
+                if text is None:
+                    raise FixRefused("the file could not be read as UTF-8 text")
+                version = _version_to_pin(repo, package, dep.specifier)
+                pinned = _rewrite(repo, path, text, package, dep, version, same)
+                _check_rewrite(repo, path, text, pinned, dep, version)
+            except (FixRefused, PinError) as why:
+                results.append(FixRefused(f"{where}: {package}: {why}"))
+                continue
+            text = pinned
+        if text != original:
+            results.append(Edit(path, text.encode("utf-8")))
+    return results
+
+
+def _kind(repo, path: str) -> str:
+    name = PurePosixPath(path).name
+    kinds = {"pyproject.toml": "pyproject", "Pipfile": "pipfile", "setup.cfg": "setup.cfg", "environment.yml": "environment", "environment.yaml": "environment"}
+    if name in kinds:
+        return kinds[name]
+    if path in deploy.shell_files(repo):
+        return "dockerfile" if name.startswith(("Dockerfile", "Containerfile")) or name.endswith(".dockerfile") else "shell"
+    return "requirements"  # requirement files and the files they include with -r/-c
+
+
+def _rewrite(repo, path, text, package, dep, version, same) -> str:
+    from hfcheck.formats import pin_rewrite as pin
+
+    kind = _kind(repo, path)
+    if kind == "requirements":
+        return pin.pin_in_requirements(text, dep.line, package, version)
+    if kind in ("dockerfile", "shell"):
+        return pin.pin_in_shell(text, dep.line, dep.raw, package, version, expected=same)
+    if kind == "setup.cfg":
+        return pin.pin_in_setup_cfg(text, dep.line, dep.raw, package, version)
+    if kind == "environment":
+        return pin.pin_in_environment_yml(text, dep.line, package, version)
+    if kind == "pyproject" and not re.match(r"[\w.-]+ = ", dep.raw):  # a PEP 621 string, not a Poetry entry
+        return pin.pin_in_pep621(text, dep.line, dep.raw, package, version)
+    return pin.pin_in_toml_table(text, dep.line, package, version if kind == "pyproject" else "==" + version)
+
+
+def _declared_in(repo, path: str, text: str) -> list:
+    """The dependencies the file's own parser reads from `text`."""
+    from hfcheck.formats import dependency_files as files
+    from hfcheck.formats.requirements import parse_requirements
+    from hfcheck.formats.shell import parse_dockerfile, parse_shell
+
+    kind = _kind(repo, path)
+    if kind == "requirements":
+        return parse_requirements(text).dependencies
+    if kind in ("dockerfile", "shell"):
+        doc = parse_dockerfile(text) if kind == "dockerfile" else parse_shell(text)
+        installs = (deploy.pip_installs(command.words, command.line) for command in doc.commands)
+        return [dep for install in installs if install is not None for dep in install.dependencies]
+    parse = {"pyproject": files.parse_pyproject, "pipfile": files.parse_pipfile, "setup.cfg": files.parse_setup_cfg, "environment": files.parse_environment_yml}[kind]
+    parsed = parse(text)
+    if parsed.error:
+        raise FixRefused(f"the edited file does not parse: {parsed.error}")
+    return parsed.dependencies
+
+
+def _check_rewrite(repo, path, before_text, after_text, dep, version) -> None:
+    """The file's parser reads the edited text as before, except that this one
+    declaration now pins `version`: the edit touched nothing else."""
+    before, after = _declared_in(repo, path, before_text), _declared_in(repo, path, after_text)
+    if [(d.name, d.line) for d in before] != [(d.name, d.line) for d in after]:
+        raise FixRefused("the edit would change which requirements the file declares; pin it by hand")
+    for old, new in zip(before, after):
+        if (old.name, old.line, old.raw) == (dep.name, dep.line, dep.raw):
+            if new.pinned_version != version:
+                raise FixRefused(f"the edited declaration does not read as =={version}; pin it by hand")
+        elif old.specifier != new.specifier:
+            raise FixRefused("the edit would change another requirement; pin it by hand")
 
 
 @rule("PIN003", concern="pinning", severity="warning")
@@ -68,40 +265,68 @@ def transformers_too_old(repo):
     type X not recognized"; one older than `transformers_version` in config.json may
     read newer config fields wrongly or ignore them (rope scaling, attention variants).
     The release of each model_type comes from hfcheck's table of every transformers
-    release (hfcheck/data/model_types.json).
+    release (hfcheck/data/model_types.json). Every exact pin is checked (a Dockerfile may
+    pin another release than requirements.txt); a lock file's pin replaces them.
     Fix: pin at least the transformers version in config.json's `transformers_version`
     (and no newer than the last release that has the model, for removed ones).
     Example: `transformers==4.36.2` for a model with `"model_type": "qwen2"` (added in 4.37.0).
     """
     from packaging.version import InvalidVersion, Version
 
-    pinned = deploy.dependencies(repo).pinned_version("transformers")
-    if pinned is None or not repo.config:
+    if not repo.config:
         return
-    version, path, line = pinned
-    try:
-        have = Version(version)
-    except InvalidVersion:
-        return
+    for version, path, line in _exact_pins(repo):
+        try:
+            have = Version(version)
+        except InvalidVersion:
+            continue
+        problem = _model_type_problem(repo, have)
+        if problem:
+            message, last = problem
+            fix = f"pin transformers=={last} or port the model to a supported architecture" if last else None
+            yield Finding.at(path, f"transformers {version} is pinned, but {message}: loading fails with 'model type not recognized'", line=line, severity="error", fix=fix)
+            continue
+        saved = repo.config.get("transformers_version")
+        try:
+            if isinstance(saved, str) and have < Version(saved):
+                yield Finding.at(path, f"transformers {version} is pinned, older than {saved} that saved the model (config.json transformers_version)", line=line)
+        except InvalidVersion:
+            continue
+
+
+def _exact_pins(repo) -> list[tuple[str, str, int | None]]:
+    """(version, path, line) of transformers' exact pins: the lock file's, else every
+    declaration's (a Dockerfile may pin another release than requirements.txt)."""
+    deps = deploy.dependencies(repo)
+    first = deps.pinned_version("transformers")
+    if first is None or first[2] is None:  # none, or a lock file: it decides
+        return [first] if first else []
+    pins = []
+    for item in deps.of("transformers"):
+        version = item.dependency.pinned_version
+        if version and not version.startswith(("http", "git+")) and "://" not in version and (version, item.path, item.dependency.line) not in pins:
+            pins.append((version, item.path, item.dependency.line))
+    return pins
+
+
+def _model_type_problem(repo, version) -> tuple[str, str | None] | None:
+    """(why, last release) when transformers `version` does not know the model's
+    model_type: older than the first release that has it, or newer than the last one
+    before it was removed (hfcheck/data/model_types.json)."""
+    from packaging.version import InvalidVersion, Version
+
     model_type = config_facts.model_type(repo)
     table = config_facts.model_type_table()
     first = table.get("first_release", {}).get(model_type)
     last = table.get("removed", {}).get(model_type)
     try:
-        if first and have < Version(first):
-            yield Finding.at(path, f"transformers {version} is pinned, but model_type {model_type!r} first appeared in transformers {first}: loading fails with 'model type not recognized'", line=line, severity="error")
-            return
-        if last and have > Version(last):
-            yield Finding.at(path, f"transformers {version} is pinned, but model_type {model_type!r} was removed after transformers {last}: loading fails with 'model type not recognized'", line=line, severity="error", fix=f"pin transformers=={last} or port the model to a supported architecture")
-            return
+        if first and version < Version(first):
+            return f"model_type {model_type!r} first appeared in transformers {first}", None
+        if last and version > Version(last):
+            return f"model_type {model_type!r} was removed after transformers {last}", last
     except InvalidVersion:
         pass
-    saved = repo.config.get("transformers_version")
-    try:
-        if isinstance(saved, str) and have < Version(saved):
-            yield Finding.at(path, f"transformers {version} is pinned, older than {saved} that saved the model (config.json transformers_version)", line=line)
-    except InvalidVersion:
-        return
+    return None
 
 
 def _load_points(repo):

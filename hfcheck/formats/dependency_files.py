@@ -38,39 +38,56 @@ def _toml(text: str):
 
 
 class _Lines:
-    """Finds the line that declares something, by text (TOML and YAML parsers drop lines)."""
+    """Finds the line that declares something, by text (TOML and YAML parsers drop lines).
+    With `section`, only lines under those TOML/INI headers count (the same text in another
+    table, e.g. dev-packages, is not the declaration); no match there falls back to the file."""
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(?:#.*)?$")
 
     def __init__(self, text: str):
         self.lines = text.splitlines()
 
-    def of(self, *needles: str, pattern: str | None = None) -> int | None:
-        regex = re.compile(pattern, re.IGNORECASE) if pattern else None
+    def _sections(self):
+        current = ""
         for number, line in enumerate(self.lines, 1):
-            if regex is not None and regex.search(line):
-                return number
-            if any(n and n in line for n in needles):
-                return number
-        return None
+            header = self._HEADER.match(line)
+            if header:
+                current = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "").replace("'", "")
+                continue
+            yield number, line, current
 
-    def of_name(self, name: str) -> int | None:
+    def of(self, *needles: str, pattern: str | None = None, section: tuple[str, ...] | None = None) -> int | None:
+        """The first line with `pattern`, or with one of the needles as a whole item (`torch`
+        is not found in `torchvision` or `transformers[torch]`); earlier needles first."""
+        regexes = [re.compile(pattern, re.IGNORECASE)] if pattern else []
+        regexes += [re.compile(rf"(?<![\w.\[-]){re.escape(n)}(?![\w.\[\]-])") for n in needles if n]
+        for regex in regexes:
+            for number, line, current in self._sections():
+                if (section is None or current in section) and regex.search(line):
+                    return number
+        return self.of(*needles, pattern=pattern) if section is not None else None
+
+    def of_name(self, name: str, section: tuple[str, ...] | None = None) -> int | None:
         """The line of a `name = ...` table entry (any spelling of the name)."""
         spelled = r"[-_.]+".join(re.escape(p) for p in re.split(r"[-_.]+", name))
-        return self.of(pattern=rf"^\s*[\"']?{spelled}[\"']?\s*=")
+        return self.of(pattern=rf"^\s*[\"']?{spelled}[\"']?\s*=", section=section)
 
 
-def _pep508_list(values, lines: _Lines, out: list) -> None:
+def _pep508_list(values, lines: _Lines, out: list, section: tuple[str, ...] | None = None) -> None:
     if not isinstance(values, list):
         return
     for value in values:
         if isinstance(value, str):
-            dep = parse_requirement(value, lines.of(f'"{value}"', f"'{value}'", value))
+            dep = parse_requirement(value, lines.of(f'"{value}"', f"'{value}'", value, section=section))
             if dep is not None:
                 out.append(dep)
 
 
 def _poetry_specifier(value) -> str | None:
-    """Poetry's constraint syntax in PEP 440 terms: exact versions stay exact, ^ and ~
-    are ranges. None for path/git/url dependencies without a version."""
+    """Poetry's constraint syntax in PEP 440 terms: exact versions stay exact, `^` and `~`
+    become the ranges Poetry means (`^4.40` is `>=4.40,<5.0`), `4.*` is `==4.*`. None for
+    path/git/url dependencies without a version; an `||` union is left as written (it does
+    not parse as PEP 440, so nothing treats it as a pin)."""
     if isinstance(value, dict):
         if "version" in value:
             value = value["version"]
@@ -87,12 +104,32 @@ def _poetry_specifier(value) -> str | None:
         return ""
     if re.fullmatch(r"\d+(\.\d+)*([a-z]+\d*)?(\.post\d+)?", value):
         return "==" + value
-    if value[0] in "^~" and value[1:2] != "=":
-        return ">=" + value[1:].strip()
-    return value.replace(" ", "")
+    if "||" in value:
+        return value.replace(" ", "")
+    # `>=4.40 <5` (a space) means the same as `>=4.40,<5`
+    parts = [p for p in re.split(r"\s*,\s*|(?<=[\w*])\s+(?=[<>=!~^\d])", value) if p]
+    return ",".join(_poetry_part(p.replace(" ", "")) for p in parts)
 
 
-def _table_deps(table, lines: _Lines, out: list, skip=("python",)) -> None:
+def _poetry_part(part: str) -> str:
+    if re.fullmatch(r"\d+(\.\d+)*\.\*", part):
+        return "==" + part
+    if part[:1] not in "^~" or part[1:2] == "=":
+        return part
+    version = part[1:]
+    numbers = re.match(r"\d+(\.\d+)*", version)
+    if not numbers:
+        return ">=" + version
+    release = [int(n) for n in numbers.group(0).split(".")]
+    if part[0] == "^":  # bump the first non-zero component (the last given one when all are zero)
+        index = next((i for i, n in enumerate(release) if n), len(release) - 1)
+    else:  # ~1.2.3 and ~1.2 allow patch changes, ~1 minor ones
+        index = min(1, len(release) - 1)
+    upper = release[:index] + [release[index] + 1]
+    return f">={version},<{'.'.join(map(str, upper + [0] * max(0, 2 - len(upper))))}"
+
+
+def _table_deps(table, lines: _Lines, out: list, skip=("python",), section: tuple[str, ...] | None = None) -> None:
     if not isinstance(table, dict):
         return
     for name, value in table.items():
@@ -101,7 +138,7 @@ def _table_deps(table, lines: _Lines, out: list, skip=("python",)) -> None:
         specifier = _poetry_specifier(value)
         if specifier is None:
             continue
-        line = lines.of_name(name)
+        line = lines.of_name(name, section)
         out.append(Dependency(canonical(name), specifier, line, f"{name} = {value!r}"))
 
 
@@ -113,16 +150,16 @@ def parse_pyproject(text: str) -> DependencyFile:
     result = DependencyFile()
     project = data.get("project")
     if isinstance(project, dict):
-        _pep508_list(project.get("dependencies"), lines, result.dependencies)
+        _pep508_list(project.get("dependencies"), lines, result.dependencies, ("project",))
     tool = data.get("tool")
     poetry = tool.get("poetry") if isinstance(tool, dict) else None
     if isinstance(poetry, dict):
-        _table_deps(poetry.get("dependencies"), lines, result.dependencies)
+        _table_deps(poetry.get("dependencies"), lines, result.dependencies, section=("tool.poetry.dependencies",))
         groups = poetry.get("group")
         if isinstance(groups, dict):
             for group, body in groups.items():
                 if str(group).lower() not in _DEV_GROUPS and isinstance(body, dict):
-                    _table_deps(body.get("dependencies"), lines, result.dependencies)
+                    _table_deps(body.get("dependencies"), lines, result.dependencies, section=(f"tool.poetry.group.{group}.dependencies",))
     return result
 
 
@@ -131,7 +168,7 @@ def parse_pipfile(text: str) -> DependencyFile:
     if error:
         return DependencyFile(error=error)
     result = DependencyFile()
-    _table_deps(data.get("packages"), _Lines(text), result.dependencies, skip=())
+    _table_deps(data.get("packages"), _Lines(text), result.dependencies, skip=(), section=("packages",))
     return result
 
 
@@ -149,7 +186,7 @@ def parse_setup_cfg(text: str) -> DependencyFile:
         for item in parser.get("options", "install_requires").splitlines():
             item = item.split("#")[0].strip()
             if item:
-                dep = parse_requirement(item, lines.of(item))
+                dep = parse_requirement(item, lines.of(item, section=("options",)))
                 if dep is not None:
                     result.dependencies.append(dep)
     return result

@@ -170,3 +170,29 @@ model.to("cuda")
     assert scan.moves_to_cuda == [12]
     assert scan_loads("def (:\n").error
 
+
+
+def test_poetry_ranges_mean_what_poetry_means():
+    from hfcheck.formats.dependency_files import _poetry_specifier
+
+    expected = {
+        "^4.40": ">=4.40,<5.0", "^0.2.3": ">=0.2.3,<0.3", "^0.0.3": ">=0.0.3,<0.0.4", "^0": ">=0,<1.0",
+        "~4.40.1": ">=4.40.1,<4.41", "~4": ">=4,<5.0", "4.*": "==4.*", ">=4.40 <5": ">=4.40,<5",
+        ">= 4.40, < 5": ">=4.40,<5", "~=4.40": "~=4.40", "4.46.0": "==4.46.0", "*": "",
+    }  # fmt: skip
+    assert {value: _poetry_specifier(value) for value in expected} == expected
+    deps = {d.name: d for d in parse_pyproject('[tool.poetry.dependencies]\ntransformers = "^4.40"\n').dependencies}
+    assert deps["transformers"].specifier == ">=4.40,<5.0"
+
+
+def test_lines_are_found_in_their_own_table_and_as_whole_items():
+    pipfile = parse_pipfile('[dev-packages]\ntransformers = "*"\n\n[packages]\ntransformers = ">=4.40"\n')
+    assert [(d.name, d.line) for d in pipfile.dependencies] == [("transformers", 5)]
+    poetry = parse_pyproject('[tool.poetry.group.dev.dependencies]\ntorch = "*"\n[tool.poetry.dependencies]\ntorch = "^2.1"\n')
+    assert [(d.name, d.line) for d in poetry.dependencies] == [("torch", 4)]
+    pep621 = parse_pyproject('[project]\ndependencies = [\n  "transformers[torch]>=4.40",\n  "torch",\n]\n')
+    assert [(d.name, d.line) for d in pep621.dependencies] == [("transformers", 3), ("torch", 4)]
+    cfg = parse_setup_cfg("[options]\ninstall_requires =\n    torchvision\n    torch\n")
+    assert [(d.name, d.line) for d in cfg.dependencies] == [("torchvision", 3), ("torch", 4)]
+    env = parse_environment_yml("dependencies:\n  - torchvision\n  - torch\n")
+    assert [(d.name, d.line) for d in env.dependencies] == [("torchvision", 2), ("torch", 3)]

@@ -93,3 +93,68 @@ def test_model_loads(text):
     for load in scan.loads:
         load.value("device_map")
         load.line_of("revision")
+
+
+PACKAGE = st.sampled_from(["transformers", "Transformers", "torch", "accelerate", "huggingface_hub", "safetensors", "tokenizers", "fastapi", "torchvision"])
+REQUIREMENT = st.tuples(
+    PACKAGE,
+    st.sampled_from(["", "[torch]", " [a,b]"]),
+    st.sampled_from(["", ">=4.40", " >= 1.0, < 99", "~=1.0", "==1.*", "<2", "==1.0.0", " (>=1)", "@ https://x/y.whl"]),
+    st.sampled_from(["", ' ; python_version >= "3.9"', ";sys_platform=='linux'"]),
+).map("".join)
+NOISE = st.sampled_from(["", "# c", "  ", "\\", "'", '"', "[x]", "- ", "=", "$V", "${V}"]) | st.text(max_size=4)
+TAIL = st.sampled_from(["", "  # note", " \\", " --hash=sha256:aa"])
+
+
+def _file_lines(line, noise=NOISE):
+    return st.lists(st.one_of(line, line, noise), min_size=1, max_size=6)
+
+
+QUIET = st.sampled_from(["", "# c", "  # c"])  # noise that keeps TOML/YAML/INI valid
+
+
+DEPLOY_FILES = st.one_of(
+    st.tuples(st.just("requirements.txt"), _file_lines(st.tuples(REQUIREMENT, TAIL).map("".join)).map("\n".join)),
+    st.tuples(st.just("pyproject.toml"), _file_lines(REQUIREMENT.map(lambda r: f'  "{r}",'), QUIET).map(lambda ls: "[project]\ndependencies = [\n" + "\n".join(ls) + "\n]\n")),
+    st.tuples(st.just("pyproject.toml"), _file_lines(st.tuples(PACKAGE, st.sampled_from(['"*"', '"^1.2"', "'~1'", '{version = ">=1", extras = ["x"]}', '{git = "x"}', '["1", "2"]'])).map(" = ".join), QUIET).map(lambda ls: "[tool.poetry.dependencies]\n" + "\n".join(ls) + "\n")),
+    st.tuples(st.just("Pipfile"), _file_lines(st.tuples(PACKAGE, st.sampled_from(['"*"', '">=1"', '{version = "*"}'])).map(" = ".join), QUIET).map(lambda ls: "[packages]\n" + "\n".join(ls) + "\n")),
+    st.tuples(st.just("setup.cfg"), _file_lines(REQUIREMENT.map(lambda r: "    " + r), QUIET).map(lambda ls: "[options]\ninstall_requires =\n" + "\n".join(ls) + "\n")),
+    st.tuples(st.just("environment.yml"), _file_lines(REQUIREMENT.map(lambda r: "  - " + r), QUIET).map(lambda ls: "dependencies:\n" + "\n".join(ls) + "\n")),
+    st.tuples(st.sampled_from(["Dockerfile", "setup.sh"]), _file_lines(st.lists(st.one_of(REQUIREMENT, REQUIREMENT.map(repr), NOISE), min_size=1, max_size=4).map(lambda ws: "RUN pip install " + " ".join(ws))).map("\n".join)),
+    st.tuples(st.just("requirements.txt"), REQUIREMENTS),
+    st.tuples(st.just("pyproject.toml"), TOML),
+    st.tuples(st.just("environment.yml"), INI_YAML),
+    st.tuples(st.just("Dockerfile"), SHELL),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(DEPLOY_FILES)
+def test_pin_fix_never_crashes_and_edits_only_flagged_lines(tmp_path_factory, file):
+    """The PIN001/PIN002 fixers on mostly-valid dependency files of every kind: no crash,
+    nothing written, and an edit keeps the line count and changes only flagged lines."""
+    import json
+
+    from hfcheck.api import check
+    from hfcheck.config import load_settings
+    from hfcheck.fix import plan_fixes
+    from hfcheck.targets import resolve_targets
+
+    name, text = file
+    if name == "setup.sh":
+        text = text.replace("RUN ", "")
+    root = tmp_path_factory.mktemp("pinfuzz")
+    (root / "config.json").write_text(json.dumps({"model_type": "llama", "transformers_version": "4.46.0"}))
+    (root / name).write_bytes(text.encode("utf-8"))
+    settings_ = load_settings(root)
+    settings_.select = ["PIN001", "PIN002"]
+    plan = plan_fixes(resolve_targets([str(root)])[0], settings_, unsafe=True)
+    assert not [o.message for o in plan.outcomes if "fixer failed" in o.message]
+    assert (root / name).read_bytes() == text.encode("utf-8")
+    if name in plan.edits:
+        flagged = {f.line for f in check(root, select=["PIN001", "PIN002"]).findings if f.path == name}
+        before, after = text.splitlines(), plan.edits[name].data.decode().splitlines()
+        assert len(before) == len(after)
+        changed = {number for number, (old, new) in enumerate(zip(before, after), 1) if old != new}
+        # a shell command's words may sit on the continuation lines after the flagged one
+        assert changed and (min(changed) >= min(flagged) if name in ("Dockerfile", "setup.sh") else changed <= flagged)
