@@ -1,0 +1,248 @@
+"""Every benchmark input, hfcheck's static pass and the four anchor scanners side by side.
+
+    python benchmarks/run_all.py WORKDIR [--runs 5] [--anchors-venv /path/to/venv] [--timeout 120]
+
+Builds (once, in WORKDIR) and reuses:
+- llama70b-st: Llama-3-70B-shaped repo, 30 sparse safetensors shards (~141 GB apparent);
+- llama70b-st-2x: the same with the intermediate size doubled (~2x the weight bytes);
+- llama70b-pt: the same model as 30 sparse torch.save zip shards + index (sparse_torch_zip.py);
+- ckpt-2gb: a real ~2 GB torch.save checkpoint (16 x 128 MiB float32), one file;
+- hf-cache-100 / hf-cache-200: Hugging Face caches of 100 and 200 tiny-llama snapshots;
+- pickle-corpus: the malicious/benign pickle corpus (pickle_corpus.py).
+
+Each command is a whole process (interpreter start and imports included, as a user runs
+it), `--runs` times; the table gives the median wall time, the peak RSS of the process
+tree and the ratio to hfcheck's median (above 1: slower than hfcheck). Anchors are run
+through their CLIs (picklescan --path, modelscan -p, modelaudit scan) or, for fickling,
+which has no folder mode, `fickling.is_likely_safe` over every file in one process. An
+anchor that fails or times out on an input is shown with the reason. The goals of the
+performance issue are checked at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from cache_200 import build_cache  # noqa: E402
+from sparse_70b import LLAMA_3_70B, llama_tensors, write_sparse_repo  # noqa: E402
+from sparse_torch_zip import write_sparse_checkpoint  # noqa: E402
+
+FICKLING_WORKER = r"""
+import os, sys, warnings
+warnings.filterwarnings("ignore")
+import fickling
+flagged = 0
+for folder, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        try:
+            flagged += not fickling.is_likely_safe(os.path.join(folder, name))
+        except Exception:
+            pass
+print(flagged)
+"""
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def build_pickle_repo(root: Path, config: dict, shards: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    tensors = llama_tensors(config)
+    per_shard = -(-len(tensors) // shards)
+    weight_map, total = {}, 0
+    for i in range(shards):
+        chunk = tensors[i * per_shard : (i + 1) * per_shard]
+        name = f"pytorch_model-{i + 1:05d}-of-{shards:05d}.bin"
+        total += write_sparse_checkpoint(root / name, chunk, "BF16")
+        weight_map.update({t: name for t, _ in chunk})
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (root / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+def build_checkpoint(path: Path, python: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    code = "import sys, torch\ntorch.manual_seed(0)\ntorch.save({f'layer{i}.weight': torch.randn(32 * 2**20) for i in range(16)}, sys.argv[1])\n"
+    subprocess.run([python, "-c", code, str(path)], check=True)
+
+
+def inputs(workdir: Path, torch_python: str) -> dict[str, Path]:
+    """Build what is missing; returns name -> path."""
+    made = {}
+    for name, config in (("llama70b-st", LLAMA_3_70B), ("llama70b-st-2x", {**LLAMA_3_70B, "intermediate_size": 2 * 28672})):
+        if not (workdir / name / "model.safetensors.index.json").exists():
+            write_sparse_repo(workdir / name, config, shards=30)
+        made[name] = workdir / name
+    if not (workdir / "llama70b-pt" / "pytorch_model.bin.index.json").exists():
+        build_pickle_repo(workdir / "llama70b-pt", LLAMA_3_70B, shards=30)
+    made["llama70b-pt"] = workdir / "llama70b-pt"
+    checkpoint = workdir / "ckpt-2gb" / "pytorch_model.bin"
+    if not checkpoint.exists():
+        build_checkpoint(checkpoint, torch_python)
+    made["ckpt-2gb"] = checkpoint
+    for count in (100, 200):
+        build_cache(workdir / f"hf-cache-{count}", count)
+        made[f"hf-cache-{count}"] = workdir / f"hf-cache-{count}"
+    corpus = workdir / "pickle-corpus"
+    if not (corpus / "manifest.json").exists():
+        subprocess.run([torch_python, str(HERE / "pickle_corpus.py"), str(corpus)], check=True, capture_output=True)
+    made["pickle-corpus"] = corpus
+    return made
+
+
+# -- timing ------------------------------------------------------------------------------
+
+
+def run_once(command: list[str], env: dict, timeout: float) -> tuple[float, float, int, str]:
+    """(wall s, peak RSS MiB of the child, exit code, stderr tail); exit -9 when killed at the timeout."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env})
+    timer = threading.Timer(timeout, child.kill)
+    timer.start()
+    err = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    timer.cancel()
+    child.stderr.close()
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    message = f"timed out after {timeout:.0f} s" if code == -9 else err.decode(errors="replace").strip()[-300:]
+    return wall, usage.ru_maxrss / 1024, code, message
+
+
+def measure(command: list[str], runs: int, env: dict, timeout: float, ok_codes=(0, 1)) -> dict:
+    walls, peaks = [], []
+    for _ in range(runs):
+        wall, rss, code, err = run_once(command, env, timeout)
+        if code not in ok_codes or "Traceback" in err:
+            return {"error": err.splitlines()[-1] if err else f"exit code {code}"}
+        walls.append(wall)
+        peaks.append(rss)
+    return {"median": statistics.median(walls), "min": min(walls), "max": max(walls), "peak": max(peaks)}
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--anchors-venv", type=Path, help="virtualenv with picklescan, modelscan, fickling, modelaudit (default: this one)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds before one run is given up")
+    parser.add_argument("--modelaudit-runs", type=int, default=1, help="modelaudit takes seconds to minutes per input")
+    args = parser.parse_args()
+    hfcheck = shutil.which("hfcheck") or sys.exit("hfcheck is not installed in this environment")
+    anchors = (args.anchors_venv / "bin") if args.anchors_venv else Path(sys.executable).parent
+    anchor_python = str(anchors / "python")
+    torch_python = sys.executable if _has_torch(sys.executable) else anchor_python
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print("building inputs ...", file=sys.stderr, flush=True)
+    paths = inputs(args.workdir, torch_python)
+    cpus = os.cpu_count() or 1
+
+    def hf(target, *extra):
+        return [hfcheck, str(target), "--format", "json", "--fail-on", "never", *extra]
+
+    anchor_tools = {
+        "picklescan": lambda p: [str(anchors / "picklescan"), "--path", str(p)],
+        "modelscan": lambda p: [str(anchors / "modelscan"), "-p", str(p)],
+        "fickling": lambda p: [anchor_python, "-c", FICKLING_WORKER, str(p)],
+        "modelaudit": lambda p: [str(anchors / "modelaudit"), "scan", "--format", "json", str(p)],
+    }
+    rows: dict[str, dict[str, dict]] = {}
+    baseline = {"python -c pass": measure([sys.executable, "-c", "pass"], args.runs, {}, 60), "hfcheck --version": measure([hfcheck, "--version"], args.runs, {}, 60)}
+    for name, path in paths.items():
+        env = {}
+        target_of_anchor = path
+        if name.startswith("hf-cache"):
+            env = {"HF_HUB_CACHE": str(path)}
+            rows[name] = {"hfcheck": measure([hfcheck, "--hf-cache", "--format", "json", "--fail-on", "never"], args.runs, env, args.timeout)}
+            rows[name][f"hfcheck --jobs {cpus}"] = measure([hfcheck, "--hf-cache", "--jobs", str(cpus), "--format", "json", "--fail-on", "never"], args.runs, env, args.timeout)
+        else:
+            rows[name] = {"hfcheck": measure(hf(path), args.runs, env, args.timeout)}
+        if name == "llama70b-st-2x":
+            continue  # the doubling check concerns hfcheck only
+        for tool, command in anchor_tools.items():
+            if not (anchors / tool).exists() and tool != "fickling":
+                rows[name][tool] = {"error": f"{tool} is not installed in {anchors}"}
+                continue
+            runs = args.modelaudit_runs if tool == "modelaudit" else args.runs
+            print(f"{name}: {tool} ...", file=sys.stderr, flush=True)
+            # the anchors exit non-zero when they flag something; only a crash or a timeout is an error
+            rows[name][tool] = measure(command(target_of_anchor), runs, {}, args.timeout, ok_codes=tuple(range(0, 8)))
+    report(rows, baseline, paths, args, cpus)
+    return 0
+
+
+def _has_torch(python: str) -> bool:
+    return subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
+
+
+def _size(path: Path) -> tuple[float, float]:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
+    return sum(p.stat().st_size for p in files) / 1e9, sum(p.stat().st_blocks * 512 for p in files) / 1e6
+
+
+def report(rows, baseline, paths, args, cpus) -> None:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    print(f"\nmachine: {cpus} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}; {args.runs} runs each, median\n")
+    for label, cell in baseline.items():
+        print(f"{label}: {cell.get('median', 0):.3f} s")
+    print("\n| input | apparent GB | on disk MB | tool | median s | peak RSS MiB | x hfcheck |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, tools in rows.items():
+        apparent, on_disk = _size(paths[name])
+        ours = tools["hfcheck"].get("median")
+        for tool, cell in tools.items():
+            if "error" in cell:
+                print(f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | - | - | n/a: {cell['error']} |")
+                continue
+            peak = cell["peak"]
+            ratio = f"{cell['median'] / ours:.1f}" if ours else "-"
+            print(f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | {cell['median']:.3f} | {peak:.0f} | {ratio} |")
+    goals(rows, baseline)
+
+
+def goals(rows, baseline) -> None:
+    def median(name, tool="hfcheck"):
+        return rows.get(name, {}).get(tool, {}).get("median")
+
+    checks = []
+    st = rows["llama70b-st"]["hfcheck"]
+    peak = st.get("peak", 1e9)
+    checks.append(("70B sparse safetensors: < 0.3 s and < 150 MB", st.get("median", 9) < 0.3 and peak < 150, f"{st.get('median', 0):.3f} s, {peak:.0f} MiB"))
+    a, b = median("llama70b-st"), median("llama70b-st-2x")
+    checks.append(("2x the weight bytes changes time by < 10%", abs(b - a) / a < 0.10, f"{100 * (b - a) / a:+.1f}%"))
+    ours = median("ckpt-2gb")
+    anchors = {t: c["median"] for t, c in rows["ckpt-2gb"].items() if t != "hfcheck" and "median" in c}
+    if anchors:
+        fastest, slowest = min(anchors, key=anchors.get), max(anchors, key=anchors.get)
+        checks.append(("2 GB .bin: no slower than the fastest anchor", ours <= anchors[fastest], f"hfcheck {ours:.3f} s, {fastest} {anchors[fastest]:.3f} s"))
+        checks.append(("2 GB .bin: >= 10x faster than the slowest anchor", anchors[slowest] >= 10 * ours, f"{slowest} {anchors[slowest]:.2f} s = {anchors[slowest] / ours:.0f}x"))
+    version = baseline["hfcheck --version"].get("median", 9)
+    checks.append(("cold start: hfcheck --version < 0.25 s", version < 0.25, f"{version:.3f} s"))
+    c100, c200 = median("hf-cache-100"), median("hf-cache-200")
+    checks.append(("200 snapshots: linear (ms per snapshot at 200 within 25% of 100)", abs(c200 / 200 - c100 / 100) / (c100 / 100) < 0.25, f"{1000 * c100 / 100:.1f} vs {1000 * c200 / 200:.1f} ms/snapshot"))
+    jobs = [t for t in rows["hf-cache-200"] if t.startswith("hfcheck --jobs")]
+    if jobs and "median" in rows["hf-cache-200"][jobs[0]]:
+        parallel = rows["hf-cache-200"][jobs[0]]["median"]
+        checks.append((f"200 snapshots: {jobs[0].split()[-1]} jobs use the cores", parallel < c200, f"{c200:.2f} s serial, {parallel:.2f} s parallel"))
+    print("\ngoals:")
+    for text, ok, detail in checks:
+        print(f"  [{'PASS' if ok else 'FAIL'}] {text}: {detail}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
