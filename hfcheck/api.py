@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +149,8 @@ def _ignored_by_path(finding: Finding, settings: Settings) -> bool:
 
 def fingerprint(finding: Finding) -> str:
     """Stable across runs and line moves: code, file and message."""
+    import hashlib
+
     text = f"{finding.code}\0{finding.path or ''}\0{finding.message}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

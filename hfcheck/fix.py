@@ -11,12 +11,9 @@ failure restores every file it replaced, so the target is left as it was."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -118,6 +115,9 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
     for finding in report.findings:
         by_code[finding.code] = by_code.get(finding.code, 0) + 1
     base = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
+    import shutil
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(prefix="hfcheck-fix-"))
     staged: dict[str, Path | None] = {}
     pending: list[str] = []
@@ -218,6 +218,8 @@ def render_diff(plan: FixPlan) -> str:
                 action = f"{'replace' if exists else 'create'} ({len(edit.data)} bytes)"
             out.append(f"binary file {rel}: {action}{f': {edit.note}' if edit.note else ''}\n")
             continue
+        import difflib
+
         lines = list(difflib.unified_diff(before, after, f"a/{rel}" if exists else "/dev/null", f"b/{rel}" if edit.data is not None else "/dev/null"))
         for line in lines:
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
@@ -258,6 +260,8 @@ def apply_fixes(plan: FixPlan) -> list[str]:
     """Write every edit atomically: new files beside their targets, verified, then renamed
     into place; on any failure every replaced file is restored and new files removed.
     Returns the changed paths."""
+    import shutil
+
     root = plan.root
     temps: dict[str, Path] = {}
     backups: dict[str, Path] = {}

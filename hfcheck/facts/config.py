@@ -58,10 +58,10 @@ def model_type_table() -> dict:
     knows it), `removed` (model_type -> last release that knew it) and `releases_scanned`;
     {} when the table cannot be read."""
     import json
-    from importlib import resources
+    from pathlib import Path
 
     try:
-        table = json.loads(resources.files("hfcheck").joinpath("data/model_types.json").read_text(encoding="utf-8"))
+        table = json.loads((Path(__file__).resolve().parent.parent / "data" / "model_types.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return table if isinstance(table, dict) else {}

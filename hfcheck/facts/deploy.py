@@ -195,7 +195,6 @@ def model_loads(repo) -> list:
 
     def compute():
         from hfcheck.facts.remote_code import remote_code
-        from hfcheck.formats.model_loads import scan_loads
 
         remote = set(remote_code(repo).executed)
         found = []
@@ -205,6 +204,8 @@ def model_loads(repo) -> list:
             text = repo.text(rel)
             if text is None or ("from_pretrained" not in text and "pipeline" not in text):
                 continue
+            from hfcheck.formats.model_loads import scan_loads  # only when some code loads a model
+
             scan = scan_loads(text)
             found.extend((rel, load) for load in scan.loads)
         return found
@@ -216,20 +217,23 @@ def servings(repo) -> list:
     """Every TGI / vLLM / SageMaker server the tree declares."""
 
     def compute():
+        shells, envs, yamls = shell_files(repo), env_files(repo), yaml_files(repo)
+        if not (shells or envs or yamls):
+            return []  # a bare model repo: not even the parsers are imported
         from hfcheck.formats.serving import from_command, from_env, parse_yaml_serving
 
         found = []
-        for rel in shell_files(repo):
+        for rel in shells:
             doc = shell_doc(repo, rel)
             if doc is None:
                 continue
             by_command = [s for s in (from_command(c, doc.env, rel) for c in doc.commands) if s is not None]
             found.extend(by_command or from_env(doc.env, rel))
-        for rel in env_files(repo):
+        for rel in envs:
             doc = shell_doc(repo, rel)
             if doc is not None:
                 found.extend(from_env(doc.env, rel))
-        for rel in yaml_files(repo):
+        for rel in yamls:
             text = repo.text(rel, repo.limits.yaml_bytes)
             if text is None or not any(marker in text for marker in _SERVING_MARKERS):
                 continue

@@ -16,7 +16,6 @@ Anything malformed, out of bounds or zip-tricky is a PickleProblem, never an exc
 
 from __future__ import annotations
 
-import ast
 import bz2
 import codecs
 import io
@@ -1118,6 +1117,8 @@ class _FileScanner:
             ctx.problem("truncated .npy header", hstart, member)
             return
         try:
+            import ast
+
             header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin1"))
         except Exception:  # literal_eval raises many types on hostile input
             ctx.problem(".npy header is not a Python literal", hstart, member)
