@@ -22,7 +22,6 @@ performance issue are checked at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -36,8 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from cache_200 import build_cache  # noqa: E402
-from sparse_70b import LLAMA_3_70B, llama_tensors, write_sparse_repo  # noqa: E402
-from sparse_torch_zip import write_sparse_checkpoint  # noqa: E402
+from sparse_70b import LLAMA_3_70B, write_sparse_repo  # noqa: E402
 
 FICKLING_WORKER = r"""
 import os, sys, warnings
@@ -57,21 +55,6 @@ print(flagged)
 # -- inputs ------------------------------------------------------------------------------
 
 
-def build_pickle_repo(root: Path, config: dict, shards: int) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    tensors = llama_tensors(config)
-    per_shard = -(-len(tensors) // shards)
-    weight_map, total = {}, 0
-    for i in range(shards):
-        chunk = tensors[i * per_shard : (i + 1) * per_shard]
-        name = f"pytorch_model-{i + 1:05d}-of-{shards:05d}.bin"
-        total += write_sparse_checkpoint(root / name, chunk, "BF16")
-        weight_map.update({t: name for t, _ in chunk})
-    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    (root / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2) + "\n")
-
-
 def build_checkpoint(path: Path, python: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     code = "import sys, torch\ntorch.manual_seed(0)\ntorch.save({f'layer{i}.weight': torch.randn(32 * 2**20) for i in range(16)}, sys.argv[1])\n"
@@ -86,7 +69,7 @@ def inputs(workdir: Path, torch_python: str) -> dict[str, Path]:
             write_sparse_repo(workdir / name, config, shards=30)
         made[name] = workdir / name
     if not (workdir / "llama70b-pt" / "pytorch_model.bin.index.json").exists():
-        build_pickle_repo(workdir / "llama70b-pt", LLAMA_3_70B, shards=30)
+        write_sparse_repo(workdir / "llama70b-pt", LLAMA_3_70B, shards=30, pickle=True)
     made["llama70b-pt"] = workdir / "llama70b-pt"
     checkpoint = workdir / "ckpt-2gb" / "pytorch_model.bin"
     if not checkpoint.exists():

@@ -95,20 +95,24 @@ def write_sparse_safetensors(path: Path, tensors: list[tuple[str, list[int]]], d
     return offset
 
 
-def write_sparse_repo(root: Path, config: dict, shards: int, dtype: str = "BF16") -> int:
-    """A sharded model repo of sparse files; returns the apparent size in bytes."""
+def write_sparse_repo(root: Path, config: dict, shards: int, dtype: str = "BF16", pickle: bool = False) -> int:
+    """A sharded model repo of sparse files (safetensors, or torch.save zips with
+    `pickle`); returns the apparent size in bytes."""
+    from sparse_torch_zip import write_sparse_checkpoint
+
     root.mkdir(parents=True, exist_ok=True)
     (root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     tensors = llama_tensors(config)
     per_shard = -(-len(tensors) // shards)
+    stem, suffix, write = ("pytorch_model", "bin", write_sparse_checkpoint) if pickle else ("model", "safetensors", write_sparse_safetensors)
     weight_map, total = {}, 0
     for i in range(shards):
         chunk = tensors[i * per_shard : (i + 1) * per_shard]
-        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
-        total += write_sparse_safetensors(root / name, chunk, dtype)
+        name = f"{stem}-{i + 1:05d}-of-{shards:05d}.{suffix}"
+        total += write(root / name, chunk, dtype)
         weight_map.update({t: name for t, _ in chunk})
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    (root / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+    (root / f"{stem}.{suffix}.index.json").write_text(json.dumps(index, indent=2) + "\n")
     return sum(p.stat().st_size for p in root.iterdir())
 
 
