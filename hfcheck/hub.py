@@ -189,9 +189,8 @@ def download_for_smoke(snapshot: HubSnapshot) -> Path:
         raise HubError(f"{snapshot.repo_id} has only pickle weights and the static pass did not scan them ({', '.join(unscanned[:3])}); run with --download-pickles")
     else:
         weights = [f"*{suffix}" for suffix in PICKLE_SUFFIXES]
-    small = [f"*{suffix}" for suffix in SMALL_SUFFIXES if suffix != ".py"] + [f"{name}*" for name in SMALL_NAMES]
-    # Remote code only as the static pass saw it; plan_load refuses it without --trust-remote-code.
-    patterns = small + weights + ["*.py"]
+    # The small files include *.py: remote code, which plan_load refuses without --trust-remote-code.
+    patterns = [f"*{suffix}" for suffix in SMALL_SUFFIXES] + [f"{name}*" for name in SMALL_NAMES] + weights
     with _hub_errors(HubName(snapshot.repo_id, snapshot.revision)):
         return Path(snapshot_download(snapshot.repo_id, revision=snapshot.revision, allow_patterns=patterns))
 
