@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+
 LLAMA_3_70B = {
     "architectures": ["LlamaForCausalLM"],
     "attention_bias": False,
@@ -98,7 +100,10 @@ def write_sparse_safetensors(path: Path, tensors: list[tuple[str, list[int]]], d
 def write_sparse_repo(root: Path, config: dict, shards: int, dtype: str = "BF16", pickle: bool = False) -> int:
     """A sharded model repo of sparse files (safetensors, or torch.save zips with
     `pickle`); returns the apparent size in bytes."""
-    from sparse_torch_zip import write_sparse_checkpoint
+    if pickle:
+        if str(HERE) not in sys.path:  # also when this file is loaded by path (tests)
+            sys.path.insert(0, str(HERE))
+        from sparse_torch_zip import write_sparse_checkpoint
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -10,11 +10,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from hfcheck.formats.card import CardDoc, parse_card
-from hfcheck.formats.json_doc import JsonDoc, parse_json
-from hfcheck.formats.yaml_doc import YamlDoc, parse_yaml
+if TYPE_CHECKING:  # imported when a file of their kind is read (_parse_json, ... below)
+    from hfcheck.formats.card import CardDoc
+    from hfcheck.formats.json_doc import JsonDoc
+    from hfcheck.formats.yaml_doc import YamlDoc
 
 MiB = 1 << 20
 # Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
@@ -243,14 +244,14 @@ class RepoView:
 
     def json(self, rel: str) -> JsonDoc | None:
         """The parsed file (check `.error`), or None when absent or unreadable."""
-        return self.memo(("json", rel), lambda: _maybe(self.text(rel, self.limits.json_bytes), parse_json))
+        return self.memo(("json", rel), lambda: _maybe(self.text(rel, self.limits.json_bytes), _parse_json))
 
     def json_data(self, rel: str) -> Any:
         doc = self.json(rel)
         return doc.data if doc is not None and doc.error is None else None
 
     def yaml(self, rel: str) -> YamlDoc | None:
-        return self.memo(("yaml", rel), lambda: _maybe(self.text(rel, self.limits.yaml_bytes), parse_yaml))
+        return self.memo(("yaml", rel), lambda: _maybe(self.text(rel, self.limits.yaml_bytes), _parse_yaml))
 
     @property
     def config(self) -> dict | None:
@@ -261,7 +262,7 @@ class RepoView:
     @property
     def card(self) -> CardDoc | None:
         readme = self.card_path
-        return None if readme is None else self.memo(("card", readme), lambda: _maybe(self.text(readme), parse_card))
+        return None if readme is None else self.memo(("card", readme), lambda: _maybe(self.text(readme), _parse_card))
 
     @property
     def card_path(self) -> str | None:
@@ -355,6 +356,25 @@ class RepoView:
 
 def _maybe(value, parse):
     return None if value is None else parse(value)
+
+
+# The parsers are imported on the first file of their kind: a repo without one never pays for them.
+def _parse_json(text: str) -> JsonDoc:
+    from hfcheck.formats.json_doc import parse_json
+
+    return parse_json(text)
+
+
+def _parse_yaml(text: str) -> YamlDoc:
+    from hfcheck.formats.yaml_doc import parse_yaml
+
+    return parse_yaml(text)
+
+
+def _parse_card(text: str) -> CardDoc:
+    from hfcheck.formats.card import parse_card
+
+    return parse_card(text)
 
 
 def _hf_cache_repo_dir(root: Path) -> Path | None:

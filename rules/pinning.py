@@ -271,10 +271,10 @@ def transformers_too_old(repo):
     (and no newer than the last release that has the model, for removed ones).
     Example: `transformers==4.36.2` for a model with `"model_type": "qwen2"` (added in 4.37.0).
     """
-    from packaging.version import InvalidVersion, Version
-
     if not repo.config:
         return
+    from packaging.version import InvalidVersion, Version
+
     for version, path, line in _exact_pins(repo):
         try:
             have = Version(version)

@@ -3,14 +3,23 @@ model shows. These rules read the SmokeResult the runner attached to the repo vi
 (hfcheck/smoke/result.py); in the static pass nothing is attached and they yield
 nothing. They never import torch."""
 
+import sys
+
 from hfcheck.config import declare_options
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
-from hfcheck.smoke.result import smoke_result
 
 declare_options("smoke", memory_tolerance=0.2)
 
 MiB = 1 << 20
+
+
+def smoke_result(repo):
+    """The SmokeResult the smoke pass attached to the view, or None. Only
+    hfcheck.smoke.result.attach attaches one: while that module is not loaded (the
+    static pass) there is none, and the static pass does not pay for importing it."""
+    result = sys.modules.get("hfcheck.smoke.result")
+    return None if result is None else result.smoke_result(repo)
 
 
 def _ran(repo):
