@@ -10,7 +10,7 @@ def run() -> None:
     exit costs ~6 ms, and the cyclic collector running during the imports another ~2 ms:
     together a tenth of checking a 2 GB checkpoint. The output is flushed and the atexit
     handlers run before os._exit; an uncaught exception still ends the normal way, with
-    its traceback. Tests call hfcheck.cli.main, never this."""
+    its traceback. In-process tests call hfcheck.cli.main; tests/test_entry.py runs this."""
     import gc
     import os
 
@@ -23,6 +23,8 @@ def run() -> None:
         code = 0
     except SystemExit as stop:
         code = stop.code
+    except BrokenPipeError:  # `hfcheck rules | head`: the reader left, nothing more to say
+        code = 1
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1

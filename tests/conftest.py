@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,3 +49,48 @@ def run_rules():
 
 def codes(findings) -> list[str]:
     return sorted(f.code for f in findings)
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    output: str  # stdout and stderr interleaved, as a terminal shows them
+
+
+class _Stream(io.StringIO):
+    """One of the two streams of a CLI run; every write also goes to the shared log."""
+
+    def __init__(self, log: list[str]):
+        super().__init__()
+        self.log = log
+
+    def write(self, text):
+        self.log.append(text)
+        return super().write(text)
+
+
+def invoke(*args, env: dict | None = None) -> CliResult:
+    """Run `hfcheck ARGS` in this process (hfcheck.cli.main) with its output captured;
+    `env` sets (or, with None, removes) environment variables for the run. An exception
+    other than SystemExit propagates: the CLI must never raise one."""
+    from hfcheck.cli import main
+
+    log: list[str] = []
+    out, err = _Stream(log), _Stream(log)
+    saved_env = {key: os.environ.get(key) for key in env or {}}
+    saved_streams = sys.stdout, sys.stderr
+    for key, value in (env or {}).items():
+        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    sys.stdout, sys.stderr = out, err
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+        for key, value in saved_env.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    return CliResult(code, out.getvalue(), err.getvalue(), "".join(log))

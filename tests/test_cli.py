@@ -9,17 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import FIXTURES
-from hfcheck.cli import main
+from conftest import FIXTURES, invoke
 
 BROKEN = FIXTURES / "tiny-llama-broken-config"
 CLEAN = FIXTURES / "tiny-llama"
 
 
 def run(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+    return invoke(*args, env=env)
 
 
 def test_clean_fixture_exits_0():

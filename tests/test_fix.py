@@ -11,20 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import codes
+from conftest import codes, invoke
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "rules"))
 from tokenizer_repos import edit, make_chat_repo, read  # noqa: E402
 
 import hfcheck.fix  # noqa: E402
-from hfcheck.cli import main  # noqa: E402
 from hfcheck.registry import all_rules, get_fixer  # noqa: E402
 
 
 def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return invoke(*args)
 
 
 def tree_hash(root: Path) -> str:
@@ -545,7 +543,7 @@ def test_no_fixer_crashes_on_garbage_values(tmp_path_factory, name, key, value):
 
 def test_fix_summary_goes_to_stderr_so_json_stays_valid(tiny_llama):
     edit(tiny_llama / "tokenizer_config.json", padding_side="right")
-    result = CliRunner().invoke(main, [str(tiny_llama), "--fix", "--format", "json"], catch_exceptions=False)
+    result = invoke(tiny_llama, "--fix", "--format", "json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["summary"]["warning"] == 0
     assert "fixed SPT008" in result.stderr and "fixed SPT008" not in result.stdout

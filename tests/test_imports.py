@@ -11,16 +11,19 @@ PROBE = """
 import sys
 from hfcheck.cli import main
 try:
-    main(sys.argv[1:])
+    main(sys.argv[2:])
 except SystemExit:
     pass
-heavy = sorted(m for m in ("torch", "transformers", "huggingface_hub", "tokenizers", "numpy") if m in sys.modules)
+heavy = sorted(m for m in sys.argv[1].split(",") if m in sys.modules)
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 """
 
 
-def loaded_heavy_modules(*args) -> list[str]:
-    result = subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], capture_output=True, text=True)
+HEAVY = ("torch", "transformers", "huggingface_hub", "tokenizers", "numpy")
+
+
+def loaded_heavy_modules(*args, watched=HEAVY) -> list[str]:
+    result = subprocess.run([sys.executable, "-c", PROBE, ",".join(watched), *map(str, args)], capture_output=True, text=True)
     line = [line for line in result.stderr.splitlines() if line.startswith("HEAVY=")][-1]
     return [m for m in line[len("HEAVY="):].split(",") if m]
 
@@ -38,3 +41,9 @@ def test_version_does_not_load_rules():
     probe = "import sys\nfrom hfcheck.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\nprint(any(m.startswith('hfcheck.rules') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout.strip().endswith("False")
+
+
+def test_parsers_of_absent_files_are_not_imported():
+    # tiny-llama has no requirements, manifests, Dockerfiles or Python code
+    absent = ("hfcheck.formats.requirements", "hfcheck.formats.dependency_files", "hfcheck.formats.shell", "hfcheck.formats.python_code", "click")
+    assert loaded_heavy_modules(FIXTURES / "tiny-llama", "--format", "json", watched=absent) == []

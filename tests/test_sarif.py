@@ -7,10 +7,8 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import FIXTURES, ROOT
-from hfcheck.cli import main
+from conftest import FIXTURES, ROOT, invoke
 
 SCHEMA = ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 
@@ -25,7 +23,7 @@ def schema():
 
 
 def sarif_of(*targets):
-    result = CliRunner().invoke(main, [*map(str, targets), "--format", "sarif"])
+    result = invoke(*targets, "--format", "sarif")
     return result.exit_code, json.loads(result.output)
 
 

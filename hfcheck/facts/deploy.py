@@ -9,12 +9,17 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from hfcheck.formats.requirements import Dependency, PipInstall, parse_pip_args, parse_requirements
+# The parsers are imported when a file of their kind is present: most model repos have none.
+if TYPE_CHECKING:
+    from hfcheck.formats.requirements import Dependency, PipInstall
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 # requirement files of development tools, not of the service
 _DEV_FILE = re.compile(r"(^|[-_./])(dev|test|tests|testing|docs?|lint|ci|bench|benchmarks?)([-_.]|$)", re.IGNORECASE)
+# files formats/dependency_files.py reads, besides lock files (*.lock, conda-lock.*)
+_MANIFESTS = ("pyproject.toml", "Pipfile", "setup.cfg", "environment.yml", "environment.yaml")
 _SERVING_MARKERS = ("text-generation-inference", "text-generation-launcher", "vllm", "MODEL_ID", "tensor-parallel", "max-model-len", "HF_MODEL_ID", "tgi")
 
 
@@ -106,17 +111,19 @@ def pip_installs(words: list, line: int) -> PipInstall | None:
     for i in range(len(words) - 1):
         base = words[i].rsplit("/", 1)[-1]
         if re.fullmatch(r"pip(3(\.\d+)?)?", base) and words[i + 1] == "install":
+            from hfcheck.formats.requirements import parse_pip_args
+
             return parse_pip_args(words[i + 2 :], line)
     return None
 
 
 def dependencies(repo) -> Dependencies:
     def compute():
-        from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
-
         deps = Dependencies()
         seen = set()
         pending = [(rel, False) for rel in requirement_files(repo) if not _is_dev(rel)]
+        if pending:
+            from hfcheck.formats.requirements import parse_requirements
         while pending:
             rel, as_constraint = pending.pop(0)
             if rel in seen or not repo.exists(rel):
@@ -133,8 +140,12 @@ def dependencies(repo) -> Dependencies:
             for kind, target, _line in parsed.includes:
                 resolved = str(PurePosixPath(folder) / target) if folder != "." else target
                 pending.append((_normalise(resolved), kind == "constraint"))
-        parsers = {"pyproject.toml": parse_pyproject, "Pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment.yml": parse_environment_yml, "environment.yaml": parse_environment_yml}
-        for rel in repo.files:
+        manifests = [rel for rel in repo.files if _name(rel) in _MANIFESTS or _name(rel).endswith(".lock") or _name(rel).startswith("conda-lock.")]
+        if manifests:
+            from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
+
+            parsers = {"pyproject.toml": parse_pyproject, "Pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment.yml": parse_environment_yml, "environment.yaml": parse_environment_yml}
+        for rel in manifests:
             name = _name(rel)
             if name in parsers:
                 text = repo.text(rel)
@@ -169,6 +180,8 @@ def dependencies(repo) -> Dependencies:
                 for kind, target, _line in installed.includes:
                     for candidate in (_normalise(target), _normalise(target.lstrip("/")).split("/", 1)[-1]):
                         if candidate not in seen and repo.exists(candidate) and kind == "constraint":
+                            from hfcheck.formats.requirements import parse_requirements
+
                             parsed = parse_requirements(repo.text(candidate) or "", constraint=True)
                             seen.add(candidate)
                             deps.files.append(candidate)

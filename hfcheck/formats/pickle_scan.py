@@ -960,19 +960,24 @@ def sniff_container(head: bytes, _depth: int = 0) -> str | None:
     return None
 
 
+def _decompressor(method: str):
+    """A fresh decompressor for gzip, zlib, bz2, xz or lzma."""
+    if method == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if method == "zlib":
+        return zlib.decompressobj()
+    if method == "bz2":
+        return bz2.BZ2Decompressor()
+    return lzma.LZMADecompressor(format=lzma.FORMAT_XZ if method == "xz" else lzma.FORMAT_ALONE)
+
+
 def _decompressed_start(head: bytes, method: str) -> bytes | None:
     """Up to 4 KiB decompressed from the start of a compressed file, None when that
-    cannot be had from the head alone."""
-    makers = {
-        "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
-        "zlib": zlib.decompressobj,
-        "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ),
-        "lzma": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_ALONE),
-    }
-    if method not in makers:
+    cannot be had from the head alone (bz2 decompresses whole blocks only)."""
+    if method not in ("gzip", "zlib", "xz", "lzma"):
         return None
     try:
-        return makers[method]().decompress(head, 4096)
+        return _decompressor(method).decompress(head, 4096)
     except (zlib.error, lzma.LZMAError, EOFError, ValueError, MemoryError):
         return None
 
@@ -1061,13 +1066,7 @@ class _FileScanner:
         if method == "joblib-zlib":
             start = 4 + 19  # 'ZF0x' + hex length padded to 19 characters
             method = "zlib"
-        dec = {
-            "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
-            "zlib": lambda: zlib.decompressobj(),
-            "bz2": bz2.BZ2Decompressor,
-            "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ),
-            "lzma": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_ALONE),
-        }[method]()
+        dec = _decompressor(method)
         cap = ctx.limits.max_stream_bytes
         out = bytearray()
         f.seek(start)

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import click
-
 from hfcheck.report import display_path
 
+# ANSI SGR codes; a style is applied only when the CLI says stdout is a colour terminal
+_STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34"}
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
 def render(report, *, color: bool = False, quiet: bool = False, **_options) -> str:
-    def style(text, **kwargs):
-        return click.style(text, **kwargs) if color else text
+    def style(text, *names):
+        return f"\x1b[{';'.join(_STYLES[n] for n in names)}m{text}\x1b[0m" if color else text
 
     out: list[str] = []
     for target in report.targets:
         if target.revision:
-            out.append(style(f"{target.path} @ {target.revision} (Hub)", bold=True))
+            out.append(style(f"{target.path} @ {target.revision} (Hub)", "bold"))
             out.append("")
         by_file: dict[str | None, list] = {}
         for finding in target.findings:
             by_file.setdefault(finding.path, []).append(finding)
         for path, findings in by_file.items():
-            out.append(style(display_path(target.root, path), bold=True))
+            out.append(style(display_path(target.root, path), "bold"))
             for finding in findings:
                 where = f"{finding.line}" if finding.line else "-"
-                severity = style(f"{finding.severity:<7}", fg=_COLOURS[finding.severity])
-                out.append(f"  {where:>5}  {severity} {style(finding.code, bold=True)}  {finding.message}")
+                severity = style(f"{finding.severity:<7}", _COLOURS[finding.severity])
+                out.append(f"  {where:>5}  {severity} {style(finding.code, 'bold')}  {finding.message}")
                 if finding.fix and not quiet:
-                    out.append(f"{'':16}{style('fix:', dim=True)} {finding.fix}")
+                    out.append(f"{'':16}{style('fix:', 'dim')} {finding.fix}")
             out.append("")
     counts = report.summary
     total = sum(counts.values())
@@ -37,5 +37,5 @@ def render(report, *, color: bool = False, quiet: bool = False, **_options) -> s
         parts = [f"{counts[s]} {s}{'s' if counts[s] != 1 and s != 'info' else ''}" for s in ("error", "warning", "info")]
         out.append(f"Found {', '.join(parts)} in {targets} target{'s' if targets != 1 else ''}.")
     else:
-        out.append(style(f"All checks passed ({targets} target{'s' if targets != 1 else ''}).", fg="green"))
+        out.append(style(f"All checks passed ({targets} target{'s' if targets != 1 else ''}).", "green"))
     return "\n".join(out) + "\n"

@@ -14,12 +14,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from conftest import invoke
 from deploy_fixture import BROKEN, write
-from hfcheck.cli import main
 
 SAVED = "4.46.0"  # config.json transformers_version of fixtures/repos/tiny-llama
 
@@ -39,7 +38,7 @@ def transformers_for(declared: str = "") -> str:
 
 
 def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return invoke(*args)
 
 
 def fix(repo: Path, *extra):

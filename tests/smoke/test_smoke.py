@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conftest import codes  # noqa: E402
+from conftest import codes, invoke  # noqa: E402
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -197,18 +197,13 @@ def test_auto_without_gpu_is_one_info_finding(tiny_llama):
 
 
 def test_cli_smoke_flag_exit_codes_and_json(tiny_llama):
-    from click.testing import CliRunner
-
-    from hfcheck.cli import main
-
-    runner = CliRunner()
-    clean = runner.invoke(main, ["--smoke", "--device", "cpu", "--format", "json", str(tiny_llama)])
+    clean = invoke("--smoke", "--device", "cpu", "--format", "json", tiny_llama)
     assert clean.exit_code == 0, clean.output
     assert "SMK011" in clean.stdout and "loading the model on cpu" in clean.stderr
     edit_json(tiny_llama / "tokenizer_config.json", padding_side="right")
-    broken = runner.invoke(main, ["--smoke", "--device", "cpu", str(tiny_llama)])
+    broken = invoke("--smoke", "--device", "cpu", tiny_llama)
     assert broken.exit_code == 1 and "SMK007" in broken.stdout
-    static = runner.invoke(main, [str(tiny_llama)])  # no --smoke: no SMK finding, no load
+    static = invoke(tiny_llama)  # no --smoke: no SMK finding, no load
     assert "SMK" not in static.stdout
 
 
