@@ -38,20 +38,17 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _existing_file(text: str) -> Path:
-    path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text!r} does not exist")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
-    return path
-
-
 def _file(text: str) -> Path:
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
     return path
+
+
+def _existing_file(text: str) -> Path:
+    if not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"{text!r} does not exist")
+    return _file(text)
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -116,7 +113,7 @@ def check_command(argv: list[str]) -> None:
         from hfcheck.targets import TargetError
 
         kind = "" if isinstance(error, (TargetError, ValueError, OSError)) else "internal error: "
-        print(f"hfcheck: {kind}{error}", file=sys.stderr)
+        _err(f"hfcheck: {kind}{error}")
         sys.exit(EXIT_USAGE)
     sys.exit(code)
 

@@ -22,18 +22,18 @@ print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 HEAVY = ("torch", "transformers", "huggingface_hub", "tokenizers", "numpy")
 
 
-def loaded_heavy_modules(*args, watched=HEAVY) -> list[str]:
+def loaded_modules(*args, watched=HEAVY) -> list[str]:
     result = subprocess.run([sys.executable, "-c", PROBE, ",".join(watched), *map(str, args)], capture_output=True, text=True)
     line = [line for line in result.stderr.splitlines() if line.startswith("HEAVY=")][-1]
     return [m for m in line[len("HEAVY="):].split(",") if m]
 
 
 def test_version_imports_nothing_heavy():
-    assert loaded_heavy_modules("--version") == []
+    assert loaded_modules("--version") == []
 
 
 def test_static_run_never_imports_torch_or_transformers():
-    heavy = loaded_heavy_modules(FIXTURES / "tiny-llama", "--format", "json")
+    heavy = loaded_modules(FIXTURES / "tiny-llama", "--format", "json")
     assert "torch" not in heavy and "transformers" not in heavy
 
 
@@ -46,4 +46,4 @@ def test_version_does_not_load_rules():
 def test_parsers_of_absent_files_are_not_imported():
     # tiny-llama has no requirements, manifests, Dockerfiles or Python code
     absent = ("hfcheck.formats.requirements", "hfcheck.formats.dependency_files", "hfcheck.formats.shell", "hfcheck.formats.python_code", "click")
-    assert loaded_heavy_modules(FIXTURES / "tiny-llama", "--format", "json", watched=absent) == []
+    assert loaded_modules(FIXTURES / "tiny-llama", "--format", "json", watched=absent) == []

@@ -117,13 +117,17 @@ def pip_installs(words: list, line: int) -> PipInstall | None:
     return None
 
 
+def _parse_requirements(text: str, *, constraint: bool):
+    from hfcheck.formats.requirements import parse_requirements
+
+    return parse_requirements(text, constraint=constraint)
+
+
 def dependencies(repo) -> Dependencies:
     def compute():
         deps = Dependencies()
         seen = set()
         pending = [(rel, False) for rel in requirement_files(repo) if not _is_dev(rel)]
-        if pending:
-            from hfcheck.formats.requirements import parse_requirements
         while pending:
             rel, as_constraint = pending.pop(0)
             if rel in seen or not repo.exists(rel):
@@ -132,7 +136,7 @@ def dependencies(repo) -> Dependencies:
             text = repo.text(rel)
             if text is None:
                 continue
-            parsed = parse_requirements(text, constraint=as_constraint or _name(rel).startswith("constraints"))
+            parsed = _parse_requirements(text, constraint=as_constraint or _name(rel).startswith("constraints"))
             deps.files.append(rel)
             for dep in parsed.dependencies:
                 deps.declared.append(Declared(rel, dep, parsed.compiled or dep.hashed or dep.constraint))
@@ -180,9 +184,7 @@ def dependencies(repo) -> Dependencies:
                 for kind, target, _line in installed.includes:
                     for candidate in (_normalise(target), _normalise(target.lstrip("/")).split("/", 1)[-1]):
                         if candidate not in seen and repo.exists(candidate) and kind == "constraint":
-                            from hfcheck.formats.requirements import parse_requirements
-
-                            parsed = parse_requirements(repo.text(candidate) or "", constraint=True)
+                            parsed = _parse_requirements(repo.text(candidate) or "", constraint=True)
                             seen.add(candidate)
                             deps.files.append(candidate)
                             deps.declared.extend(Declared(candidate, dep, True) for dep in parsed.dependencies)

@@ -381,8 +381,8 @@ def test_python_api_reports_each_declined_declaration(tiny_llama, monkeypatch):
 
 
 def test_the_fix_imports_neither_torch_nor_transformers(tiny_llama):
-    from test_imports import loaded_heavy_modules
+    from test_imports import loaded_modules
 
     write(tiny_llama, {"requirements.txt": "transformers\ntorch\n"})
-    heavy = loaded_heavy_modules(tiny_llama, "--diff", "--unsafe-fixes", "--select", "PIN")
+    heavy = loaded_modules(tiny_llama, "--diff", "--unsafe-fixes", "--select", "PIN")
     assert "torch" not in heavy and "transformers" not in heavy
