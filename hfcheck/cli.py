@@ -162,7 +162,7 @@ def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline,
         for label, plan in plans:
             _fix_summary(label, plan, remaining.get(label, []))
     if smoke:
-        _smoke(report, {"device": device, "trust_remote_code": trust_remote_code}, known)
+        _smoke(report, {"device": device, "trust_remote_code": trust_remote_code}, known, quiet=quiet)
     if write_baseline:
         save_baseline(report, write_baseline)
         _err(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}")
@@ -222,23 +222,15 @@ def _fix_summary(label, plan, remaining: list[str] | None) -> None:
         _err(f"hfcheck: {label}: nothing to fix")
 
 
-def _smoke(report, options, baseline) -> None:
-    """The smoke pass after the static one; progress goes to stderr (one updating line on
-    a terminal, plain lines in CI) so stdout keeps only the report."""
+def _smoke(report, options, baseline, quiet: bool = False) -> None:
+    """The smoke pass after the static one; progress goes to stderr (a bar on a terminal,
+    plain lines in CI, nothing with --quiet) so stdout keeps only the report."""
     from hfcheck.smoke import smoke_target
+    from hfcheck.smoke.progress import smoke_progress
 
-    live = sys.stderr.isatty()
     for target in report.targets:
-
-        def progress(step, label=target.path):
-            if live:
-                _err(f"\r\033[Khfcheck smoke {label}: {step}", end="")
-            else:
-                _err(f"hfcheck smoke {label}: {step}")
-
-        smoke_target(target, progress=progress, baseline=baseline, **options)
-        if live:
-            _err("\r\033[K", end="")
+        with smoke_progress(target.path, quiet=quiet) as progress:
+            smoke_target(target, progress=progress, baseline=baseline, **options)
 
 
 def rules_command(argv: list[str]) -> None:

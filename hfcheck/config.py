@@ -23,6 +23,14 @@ def declare_options(section: str, **defaults: Any) -> None:
 
 
 @dataclass
+class ServiceLevels:
+    """Service levels the deployment promises, checked against what --smoke measures."""
+
+    ttft_ms: float | None = None  # time to first token at the declared envelope
+    tokens_per_s: float | None = None  # decode tokens/s of one sequence at the declared batch
+
+
+@dataclass
 class Deploy:
     """The serving hardware and load the model must fit."""
 
@@ -31,6 +39,7 @@ class Deploy:
     max_batch_size: int | None = None
     max_seq_len: int | None = None
     gpu_memory_utilization: float = 0.9
+    slo: ServiceLevels = field(default_factory=ServiceLevels)
 
     @property
     def declared(self) -> bool:
@@ -172,10 +181,13 @@ def _apply_deploy(settings: Settings, value: Any, problem) -> None:
     if not isinstance(value, dict):
         problem("deploy must be a table (gpus, gpu_memory_gib, max_batch_size, max_seq_len)")
         return
-    kinds = {f.name: f.type for f in fields(Deploy)}
+    kinds = {f.name: f.type for f in fields(Deploy) if f.name != "slo"}
     for key, item in value.items():
+        if key == "slo":
+            _apply_service_levels(settings, item, problem)
+            continue
         if key not in kinds:
-            problem(f"unknown deploy setting {key!r} (known: {', '.join(kinds)})")
+            problem(f"unknown deploy setting {key!r} (known: {', '.join([*kinds, 'slo'])})")
             continue
         wants_int = "int" in kinds[key]
         good = isinstance(item, int) if wants_int else isinstance(item, (int, float))
@@ -183,6 +195,20 @@ def _apply_deploy(settings: Settings, value: Any, problem) -> None:
             problem(f"deploy.{key} must be a positive {'integer' if wants_int else 'number'}, got {item!r}")
             continue
         setattr(settings.deploy, key, item)
+
+
+def _apply_service_levels(settings: Settings, value: Any, problem) -> None:
+    known = [f.name for f in fields(ServiceLevels)]
+    if not isinstance(value, dict):
+        problem(f"deploy.slo must be a table ({', '.join(known)})")
+        return
+    for key, item in value.items():
+        if key not in known:
+            problem(f"unknown deploy.slo setting {key!r} (known: {', '.join(known)})")
+        elif isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0:
+            problem(f"deploy.slo.{key} must be a positive number, got {item!r}")
+        else:
+            setattr(settings.deploy.slo, key, float(item))
 
 
 def _apply_options(settings: Settings, value: Any, problem) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hfcheck.facts import deploy
+from hfcheck.facts import deploy, memory
 from hfcheck.facts.config import positive_int
 from hfcheck.facts.weights import all_tensors
 from hfcheck.findings import Finding
@@ -16,8 +16,6 @@ GiB = 1 << 30
 # Margin for the CUDA context, allocator fragmentation, NCCL buffers and activations.
 OVERHEAD_GIB_PER_GPU = 1.0
 OVERHEAD_FRACTION = 0.05
-FLOAT_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "F8_E4M3": 1, "F8_E5M2": 1}
-DTYPE_BYTES = {"float16": 2, "fp16": 2, "half": 2, "bfloat16": 2, "bf16": 2, "float32": 4, "fp32": 4, "float": 4, "float8": 1, "fp8": 1}
 QUANT_BITS = {"bitsandbytes": 8, "eetq": 8, "fp8": 8, "bitsandbytes-nf4": 4, "bitsandbytes-fp4": 4, "nf4": 4, "fp4": 4}
 HOW_TO_DECLARE = "declare it in .hfcheck.yaml: `deploy: {gpus: 1, gpu_memory_gib: 80, max_batch_size: 8, max_seq_len: 4096}` (or [tool.hfcheck.deploy] in pyproject.toml)"
 
@@ -40,12 +38,7 @@ class Target:
     tp: int | None = None
     max_len_line: int | None = None
     tp_line: int | None = None
-
-
-def _dtype_bytes(value) -> int | None:
-    if not isinstance(value, str):
-        return None
-    return DTYPE_BYTES.get(value.replace("torch.", "").lower())
+    attn_implementation: str | None = None
 
 
 def _targets(repo) -> list[Target]:
@@ -65,7 +58,8 @@ def _targets(repo) -> list[Target]:
             if hasattr(quant, "kwargs"):
                 bits = 8 if deploy.truthy(quant.kwargs.get("load_in_8bit")) else 4 if deploy.truthy(quant.kwargs.get("load_in_4bit")) else bits
             dtype = load.value("torch_dtype", load.value("dtype"))
-            out.append(Target(path, load.line, f"{load.callee}", _dtype_bytes(dtype), bits, d_gpus, d_mem, d_util, d_seq, d_batch or 1, load.value("device_map")))
+            attn = load.value("attn_implementation")
+            out.append(Target(path, load.line, f"{load.callee}", memory.dtype_bytes(dtype), bits, d_gpus, d_mem, d_util, d_seq, d_batch or 1, load.value("device_map"), attn_implementation=attn if isinstance(attn, str) else None))
         config = repo.config or {}
         for serving in deploy.servings(repo):
             tp = deploy.as_int(serving.get("tp"))
@@ -75,7 +69,7 @@ def _targets(repo) -> list[Target]:
                 seq = positive_int(config, "max_position_embeddings")  # vLLM's default max-model-len
             util = deploy.as_float(serving.get("gpu_util")) or d_util
             quant = serving.get("quantize")
-            out.append(Target(serving.path, serving.line_of("model"), f"the {serving.engine} server", _dtype_bytes(serving.get("dtype")), QUANT_BITS.get(str(quant).lower()) if quant else None,
+            out.append(Target(serving.path, serving.line_of("model"), f"the {serving.engine} server", memory.dtype_bytes(serving.get("dtype")), QUANT_BITS.get(str(quant).lower()) if quant else None,
                               gpus, d_mem, util, seq, d_batch or 1, tp=tp, max_len_line=serving.line_of("max_len"), tp_line=serving.line_of("tp")))  # fmt: skip
         return out
 
@@ -83,39 +77,14 @@ def _targets(repo) -> list[Target]:
 
 
 def _weight_bytes(repo, target: Target) -> int:
-    total = 0
-    for name, (_shard, info) in all_tensors(repo).items():
-        if info.dtype not in FLOAT_BYTES:
-            total += info.nbytes  # already quantized or integer: loaded as stored
-            continue
-        per = target.dtype_bytes or FLOAT_BYTES[info.dtype]
-        quantizable = len(info.shape) == 2 and name.endswith(".weight") and not any(k in name for k in ("embed", "lm_head", "norm", "wte", "wpe"))
-        if target.quant_bits and quantizable:
-            total += info.numel * target.quant_bits // 8
-        else:
-            total += info.numel * per
-    return total
-
-
-def _kv_bytes(repo, target: Target) -> int:
-    config = repo.config or {}
-    layers = positive_int(config, "num_hidden_layers", "n_layer", "num_layers")
-    heads = positive_int(config, "num_attention_heads", "n_head")
-    kv_heads = positive_int(config, "num_key_value_heads") or heads
-    hidden = positive_int(config, "hidden_size", "n_embd", "d_model")
-    head_dim = positive_int(config, "head_dim") or (hidden // heads if hidden and heads else None)
-    if not (layers and kv_heads and head_dim and target.max_seq_len):
-        return 0
-    per = target.dtype_bytes or 2
-    return 2 * layers * kv_heads * head_dim * target.max_seq_len * target.max_batch * per
+    return memory.weight_bytes(repo, dtype_bytes=target.dtype_bytes, quant_bits=target.quant_bits)
 
 
 def _has_model(repo) -> bool:
     return repo.config is not None and bool(all_tensors(repo))
 
 
-def _gib(n: float) -> str:
-    return f"{n / GiB:.2f} GiB"
+_gib = memory.gib
 
 
 @rule("DMP001", concern="device-map", severity="warning")
@@ -229,15 +198,19 @@ def auto_on_one_gpu(repo):
 
 @rule("DMP005", concern="device-map", severity="error")
 def memory_fit(repo):
-    """The weights plus KV cache do not fit the declared GPUs.
+    """The weights, KV cache and activations of the declared batch do not fit the
+    declared GPUs.
 
     Why: the server fails at start-up (CUDA out of memory, or vLLM's "not enough KV
-    cache for max-model-len"), or under load when the batch grows. Computed exactly
-    from the safetensors headers: weight bytes at the dtype the deployment loads
-    (quantization taken into account) + KV cache (2 x layers x kv_heads x head_dim x
-    max_seq_len x max_batch_size x bytes) + a margin of 5% of the weights and 1 GiB per
-    GPU (CUDA context, allocator, NCCL, activations), against gpus x gpu_memory_gib x
-    utilization.
+    cache for max-model-len"), or under load when the batch grows. Estimated from the
+    safetensors headers and config.json (hfcheck/facts/memory.py): weight bytes at the
+    dtype the deployment loads (quantization taken into account) + KV cache (2 x layers
+    x kv_heads x head_dim x max_seq_len x max_batch_size x bytes) + the activations of a
+    prefill of max_batch_size x max_seq_len tokens (the widest moment of one layer: the
+    MLP's intermediate tensors, q/k/v, the residual stream; the score matrix with eager
+    attention) + a margin of 5% of the weights and 1 GiB per GPU (CUDA context,
+    allocator, NCCL), against gpus x gpu_memory_gib x utilization. `hfcheck --smoke`
+    measures the real peak of that envelope and reports it beside this estimate.
     Fix: add GPUs (tensor parallel), quantize, lower max_seq_len / max_batch_size, or
     raise gpu_memory_utilization.
     """
@@ -246,16 +219,16 @@ def memory_fit(repo):
     for target in _targets(repo):
         if not (target.gpus and target.gpu_memory_gib):
             continue
-        weights = _weight_bytes(repo, target)
-        kv = _kv_bytes(repo, target)
-        margin = weights * OVERHEAD_FRACTION + OVERHEAD_GIB_PER_GPU * GiB * target.gpus
-        need = weights + kv + margin
+        need = memory.estimate(repo, batch=target.max_batch, seq_len=target.max_seq_len or 0, dtype_bytes=target.dtype_bytes, quant_bits=target.quant_bits, attn_implementation=target.attn_implementation, new_tokens=0)
+        if need is None:  # no model shape in config.json: weights alone
+            need = memory.MemoryEstimate(_weight_bytes(repo, target), 0, 0)
+        margin = need.weights * OVERHEAD_FRACTION + OVERHEAD_GIB_PER_GPU * GiB * target.gpus
         have = target.gpus * target.gpu_memory_gib * GiB * target.utilization
-        if need > have:
+        if need.total + margin > have:
             yield Finding.at(
                 target.path,
-                f"{target.what} needs {_gib(need)} (weights {_gib(weights)} + KV cache {_gib(kv)} for {target.max_batch} x {target.max_seq_len or 0} tokens"
-                f" + margin {_gib(margin)}: 5% of weights + {OVERHEAD_GIB_PER_GPU:g} GiB per GPU) but has {_gib(have)}"
+                f"{target.what} needs {_gib(need.total + margin)} (weights {_gib(need.weights)} + KV cache {_gib(need.kv_cache)} for {target.max_batch} x {target.max_seq_len or 0} tokens"
+                f" + activations {_gib(need.activations)} + margin {_gib(margin)}: 5% of weights + {OVERHEAD_GIB_PER_GPU:g} GiB per GPU) but has {_gib(have)}"
                 f" ({target.gpus} x {target.gpu_memory_gib:g} GiB x {target.utilization:g} utilization)",
                 line=target.line,
             )

@@ -246,7 +246,8 @@ def weight_memory_mismatch(repo):
 @rule("SMK011", concern="smoke", severity="info")
 def smoke_measurements(repo):
     """What the smoke pass measured: load time, first-token latency, tokens/s, peak GPU
-    memory and weight memory.
+    memory and weight memory; at the declared envelope, the same at batch 1 and at the
+    declared batch, with the static memory estimate beside the measured peak.
 
     Why: a model that loads in 10 minutes or decodes at 2 tokens/s works, but not in
     production; the figures belong in the same report as the findings; compare them
@@ -267,4 +268,116 @@ def smoke_measurements(repo):
         parts.append(f"weights {m.weight_bytes_measured / MiB:.1f} MiB measured" + (f" vs {m.weight_bytes_expected / MiB:.1f} MiB from headers" if m.weight_bytes_expected else ""))
     if result.load_source:
         parts.append(f"loaded as {result.load_source} does" + "".join(f" ({note})" for note in result.load_notes))
+    run = result.envelope
+    if run is not None and run.fits and not run.error:
+        parts.append(_envelope_figures(repo, result, run))
     yield Finding.at(None, "smoke: " + ", ".join(parts))
+
+
+def _envelope_figures(repo, result, run) -> str:
+    from hfcheck.facts.memory import gib
+
+    text = f"envelope {run.batch} x {run.seq_len} tokens ({run.source})"
+    if run.ttft_batch1_s is not None:
+        text += f": batch 1 first token {run.ttft_batch1_s * 1000:.0f} ms" + (f", {run.tokens_per_s_batch1:.1f} tokens/s" if run.tokens_per_s_batch1 else "")
+    if run.ttft_s is not None:
+        text += f"; batch {run.batch} first token {run.ttft_s * 1000:.0f} ms" + (f", {run.tokens_per_s:.1f} tokens/s" if run.tokens_per_s else "")
+    if run.peak_allocated is not None:
+        estimate, _ = _envelope_estimate(repo, result, run)
+        text += f"; peak {gib(run.peak_allocated)} allocated, {gib(run.peak_reserved)} reserved on {result.gpu_name}"
+        if estimate is not None:
+            text += f"; static estimate {gib(estimate.total)} ({(estimate.total / run.peak_allocated - 1) * 100:+.0f}% of the measured peak)"
+    return text + "".join(f" ({note})" for note in run.notes)
+
+
+def _envelope_estimate(repo, result, run):
+    """DMP005's static estimate of the envelope the smoke pass ran, at the loaded dtype."""
+    from hfcheck.facts import memory
+
+    batch, length = run.largest_fit if not run.fits and run.largest_fit else (run.batch, run.seq_len)
+    attn = result.load_kwargs.get("attn_implementation")
+    return memory.estimate(repo, batch=run.batch, seq_len=run.seq_len, dtype_bytes=memory.dtype_bytes(result.dtype), attn_implementation=attn, new_tokens=run.decode_steps), (batch, length)
+
+
+def _envelope(repo):
+    result = _ran(repo)
+    run = result.envelope if result is not None else None
+    return (result, run) if run is not None else (None, None)
+
+
+@rule("SMK012", concern="smoke", severity="error")
+def envelope_does_not_fit(repo):
+    """The declared serving envelope (max batch x max length) runs out of memory, or its
+    measured peak is above the GPU memory the deployment declares.
+
+    Why: a server sized by the weights alone fails under its first full batch: the KV
+    cache and the prefill's activations grow with batch x length. The smoke pass runs a
+    prefill of the declared batch x length and a few decode steps, measures the peak
+    (torch.cuda.max_memory_reserved: what the allocator holds, what an OOM sees), and on
+    out-of-memory halves the batch, then the length, to name what does fit. The static
+    estimate (DMP005's formula) is shown beside it.
+    Fix: lower max_batch_size / max_seq_len to what fits, quantize, add GPUs, or declare
+    the GPU you really serve on.
+    """
+    result, run = _envelope(repo)
+    if run is None or run.error:
+        return
+    from hfcheck.facts.memory import gib
+
+    estimate, (fit_batch, fit_len) = _envelope_estimate(repo, result, run)
+    beside = f"; static estimate {estimate.describe()}" if estimate else ""
+    where = f"{run.batch} x {run.seq_len} tokens ({run.source})"
+    if not run.fits:
+        fit = f"the largest that ran is {fit_batch} x {fit_len}" if run.largest_fit else "not even one short sequence ran"
+        yield Finding.at(None, f"the declared envelope {where} is out of memory on {result.gpu_name or result.device}: {fit}{beside}")
+        return
+    deploy = repo.settings.deploy if repo.settings is not None else None
+    if run.peak_reserved is None or deploy is None or not deploy.gpu_memory_gib or (deploy.gpus or 1) != 1:
+        return
+    budget = deploy.gpu_memory_gib * (1 << 30) * deploy.gpu_memory_utilization
+    if run.peak_reserved > budget:
+        yield Finding.at(
+            None,
+            f"the declared envelope {where} peaks at {gib(run.peak_reserved)} reserved ({gib(run.peak_allocated)} allocated) on {result.gpu_name}, above the declared"
+            f" {deploy.gpu_memory_gib:g} GiB x {deploy.gpu_memory_utilization:g} = {gib(budget)}{beside}",
+        )
+
+
+@rule("SMK013", concern="smoke", severity="warning")
+def greedy_not_deterministic(repo):
+    """Greedy generation of the same prompt twice gives different tokens.
+
+    Why: greedy decoding has no randomness: different tokens mean a non-deterministic
+    kernel, an uninitialised buffer or state leaking between requests; answers then
+    change between identical requests and caches and evaluations stop being comparable.
+    Fix: look for uninitialised weights (SMK004), a stateful custom generation loop, or
+    set `torch.use_deterministic_algorithms(True)` to find the kernel.
+    """
+    result, check = _failed(repo, "deterministic")
+    if check is not None:
+        yield Finding.at("generation_config.json" if repo.exists("generation_config.json") else "config.json", f"{check.message} ({result.dtype} on {result.device})")
+
+
+@rule("SMK014", concern="smoke", severity="error")
+def service_level_missed(repo):
+    """The measured time to first token or decode speed misses the service levels the
+    settings declare (`deploy.slo.ttft_ms`, `deploy.slo.tokens_per_s`).
+
+    Why: a model that fits but answers too slowly still breaks the service; the figures
+    are measured at the declared envelope (time to first token of the whole batch's
+    prefill; decode tokens/s of one sequence while the batch decodes), on the GPU the
+    smoke pass ran on, which the finding names: a different GPU in production gives
+    different figures.
+    Fix: a smaller or quantized model, a faster attention implementation, a smaller
+    batch, or more capable GPUs; or correct the service levels.
+    """
+    result, run = _envelope(repo)
+    slo = repo.settings.deploy.slo if repo.settings is not None else None
+    if run is None or slo is None or not run.fits or run.error:
+        return
+    gpu = result.gpu_name or result.device
+    if slo.ttft_ms and run.ttft_s is not None and run.ttft_s * 1000 > slo.ttft_ms:
+        yield Finding.at(None, f"time to first token at {run.batch} x {run.seq_len} tokens is {run.ttft_s * 1000:.0f} ms on {gpu}, above deploy.slo.ttft_ms {slo.ttft_ms:g}")
+    per_sequence = run.tokens_per_s / run.batch if run.tokens_per_s else None
+    if slo.tokens_per_s and per_sequence is not None and per_sequence < slo.tokens_per_s:
+        yield Finding.at(None, f"decode speed at batch {run.batch} is {per_sequence:.1f} tokens/s per sequence on {gpu}, below deploy.slo.tokens_per_s {slo.tokens_per_s:g}")

@@ -19,6 +19,7 @@ TGI_KEYS = {
 VLLM_KEYS = {
     "model": "model", "revision": "revision", "tensor_parallel_size": "tp", "tp": "tp", "max_model_len": "max_len",
     "dtype": "dtype", "quantization": "quantize", "q": "quantize", "gpu_memory_utilization": "gpu_util",
+    "max_num_seqs": "max_batch",
     "trust_remote_code": "trust_remote_code", "cpu_offload_gb": "cpu_offload_gb", "kv_cache_dtype": "kv_cache_dtype",
 }  # fmt: skip
 SAGEMAKER_ENV = {"HF_MODEL_ID": "model", "HF_MODEL_REVISION": "revision", "SM_NUM_GPUS": "tp", "HF_TASK": "task", "HF_MODEL_TRUST_REMOTE_CODE": "trust_remote_code"}

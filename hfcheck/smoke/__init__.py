@@ -21,7 +21,7 @@ from typing import Callable
 __all__ = ["run_smoke", "smoke_target", "security_errors"]
 
 
-def run_smoke(repo_root: str | Path, *, device: str = "auto", load_kwargs: dict | None = None, trust_remote_code: bool = False, progress: Callable[[str], None] | None = None, new_tokens: int | None = None):
+def run_smoke(repo_root: str | Path, *, device: str = "auto", load_kwargs: dict | None = None, trust_remote_code: bool = False, progress: Callable[[str], None] | None = None, new_tokens: int | None = None, envelope: tuple[int, int, str] | None = None):
     """Load and exercise one model folder; returns a SmokeResult (see result.py).
 
     `load_kwargs`: the deployment's from_pretrained kwargs (device_map, dtype,
@@ -29,7 +29,7 @@ def run_smoke(repo_root: str | Path, *, device: str = "auto", load_kwargs: dict 
     returns."""
     from hfcheck.smoke.runner import run_smoke as run
 
-    return run(repo_root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, new_tokens=new_tokens)
+    return run(repo_root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, new_tokens=new_tokens, envelope=envelope)
 
 
 def security_errors(findings) -> list:
@@ -81,7 +81,11 @@ def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool
             from hfcheck.facts.deploy import smoke_load
 
             load_kwargs, source = smoke_load(repo)
-        result = run_smoke(root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress)
+        from hfcheck.facts.memory import serving_envelope
+
+        declared = serving_envelope(repo)
+        envelope = (declared.batch, declared.seq_len, declared.source) if declared else None
+        result = run_smoke(root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, envelope=envelope)
         result.load_source = source
     attach(repo, result)
     smoke_rules = [r for r in (rules or all_rules()) if r.concern == "smoke" and matches(r.code, settings.select) and not matches(r.code, settings.ignore)]

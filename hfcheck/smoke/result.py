@@ -28,6 +28,27 @@ class Measure:
 
 
 @dataclass
+class EnvelopeRun:
+    """The declared serving envelope run for real: a prefill of batch x seq_len tokens
+    and a few greedy decode steps, at batch 1 and at the declared batch."""
+
+    batch: int
+    seq_len: int
+    source: str  # where the envelope is declared
+    decode_steps: int = 0
+    fits: bool = True  # False: out of memory at the declared envelope
+    largest_fit: list[int] | None = None  # [batch, seq_len] that ran, found by halving
+    peak_allocated: int | None = None  # torch.cuda.max_memory_allocated at the declared envelope
+    peak_reserved: int | None = None
+    ttft_s: float | None = None  # prefill + first token at the declared batch
+    tokens_per_s: float | None = None  # decode tokens/s, all sequences of the batch together
+    ttft_batch1_s: float | None = None
+    tokens_per_s_batch1: float | None = None
+    error: str | None = None  # a failure that is not out-of-memory
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Check:
     """The outcome of one check: ok, or a problem in words with details for the report."""
 
@@ -55,6 +76,8 @@ class SmokeResult:
     mismatched_keys: list[str] = field(default_factory=list)
     checks: dict[str, Check] = field(default_factory=dict)
     measure: Measure = field(default_factory=Measure)
+    gpu_name: str | None = None  # the GPU the figures were measured on
+    envelope: EnvelopeRun | None = None
 
     def check(self, name: str) -> Check | None:
         return self.checks.get(name)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from hfcheck.smoke.plan import GUARDED_KWARGS, LoadPlan, plan_load
-from hfcheck.smoke.result import Check, SmokeResult
+from hfcheck.smoke.result import Check, EnvelopeRun, SmokeResult
 
 PROMPTS = (
     "The quick brown fox jumps over the lazy dog.",
@@ -40,12 +40,15 @@ def run_smoke(
     trust_remote_code: bool = False,
     progress: Progress | None = None,
     new_tokens: int | None = None,
+    envelope: tuple[int, int, str] | None = None,
 ) -> SmokeResult:
     """Load and exercise the model in `repo_root`; never raises for a broken model.
 
     `load_kwargs` are the deployment's own from_pretrained kwargs (device_map, dtype,
     quantization_config, attn_implementation, ...); hfcheck keeps the say over
-    trust_remote_code, use_safetensors, weights_only and local_files_only."""
+    trust_remote_code, use_safetensors, weights_only and local_files_only.
+    `envelope`: (batch, seq_len, where it is declared): run a prefill of that size and a
+    few decode steps, and measure peak memory, time to first token and tokens/s."""
     say = progress or (lambda message: None)
     say("planning the load")
     plan = plan_load(Path(repo_root), trust_remote_code=trust_remote_code)
@@ -74,7 +77,7 @@ def run_smoke(
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     try:
-        return _run(plan, device, dict(load_kwargs or {}), trust_remote_code, say, new_tokens, torch, transformers)
+        return _run(plan, device, dict(load_kwargs or {}), trust_remote_code, say, new_tokens, envelope, torch, transformers)
     finally:
         transformers.logging.set_verbosity(previous_verbosity)
         if bars:
@@ -114,8 +117,10 @@ def _deployment_kwargs(load_kwargs: dict, device: str, notes: list, torch, trans
     return out
 
 
-def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens, torch, transformers) -> SmokeResult:
+def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens, envelope, torch, transformers) -> SmokeResult:
     result = SmokeResult("ran", device=device, kind=plan.kind)
+    if device == "cuda":
+        result.gpu_name = torch.cuda.get_device_name()
     result.measure.weight_bytes_static = plan.weight_bytes_static
     kwargs = {"dtype": "auto"}
     if device == "cuda":
@@ -173,6 +178,8 @@ def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens
             elif plan.kind == "encoder":
                 _encoder_checks(model, tokenizer, plan.pooling, result, say, torch)
             _tokenizer_checks(tokenizer, model, result, say)
+        if envelope is not None and plan.kind in ("causal-lm", "encoder"):
+            result.envelope = run_envelope(model, plan.kind, envelope, say, torch)
     if cuda:
         torch.cuda.synchronize()
         result.measure.peak_gpu_bytes = torch.cuda.max_memory_allocated()
@@ -246,6 +253,8 @@ def _causal_checks(model, tokenizer, result: SmokeResult, say, new_tokens: int, 
         _sync(torch, device)
         total = time.perf_counter() - start
         new_ids = out[0, single["input_ids"].shape[1]:].tolist()
+        again = model.generate(**single, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **generate)[0, single["input_ids"].shape[1]:].tolist()
+        result.checks["deterministic"] = _determinism(new_ids, again)
         result.measure.first_token_s = first
         result.measure.new_tokens = len(new_ids)
         if len(new_ids) > 1 and total > first:
@@ -261,6 +270,105 @@ def _causal_checks(model, tokenizer, result: SmokeResult, say, new_tokens: int, 
 
     say("padded batch against each sequence alone")
     result.checks["batch"] = _causal_batch_check(model, tokenizer, result.dtype, generate, torch)
+
+
+def _determinism(first: list[int], second: list[int]) -> Check:
+    """Greedy decoding of one prompt twice must give the same tokens."""
+    if first == second:
+        return Check("deterministic", True)
+    at = next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second)))
+    return Check("deterministic", False, f"two greedy generations of the same prompt differ from new token {at} on ({first[at:at + 4]} vs {second[at:at + 4]})", {"first": first, "second": second})
+
+
+ENVELOPE_DECODE_STEPS = 8
+
+
+def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -> EnvelopeRun:
+    """Serve the declared envelope for real: a prefill of batch x seq_len tokens then a few
+    greedy decode steps (decoders), or one forward pass (encoders). Out of memory at the
+    declared size is not the end: batch, then length, is halved until a size runs, so
+    the finding can say what does fit."""
+    batch, seq_len, source = envelope
+    device = _device_of(model)
+    cuda = device.type == "cuda"
+    limit = getattr(model.config, "max_position_embeddings", None)
+    run = EnvelopeRun(batch, seq_len, source, decode_steps=ENVELOPE_DECODE_STEPS if kind == "causal-lm" else 0)
+    if isinstance(limit, int) and seq_len > limit:
+        run.notes.append(f"seq_len {seq_len} is above max_position_embeddings {limit}: run at {limit}")
+        seq_len = run.seq_len = limit
+    if not cuda:
+        run.notes.append("peak memory is measured on CUDA only")
+
+    def serve(b: int, length: int) -> tuple[float, float | None]:
+        """(time to first token, decode tokens/s of the whole batch) for one b x length run."""
+        generator = torch.Generator().manual_seed(0)
+        vocab = model.get_input_embeddings().weight.shape[0]
+        ids = torch.randint(0, vocab, (b, length), generator=generator).to(device)
+        mask = torch.ones_like(ids)
+        if kind != "causal-lm":
+            _sync(torch, device)
+            start = time.perf_counter()
+            model(input_ids=ids, attention_mask=mask)
+            _sync(torch, device)
+            return time.perf_counter() - start, None
+        greedy = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None, "pad_token_id": 0}
+        _sync(torch, device)
+        start = time.perf_counter()
+        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=1, min_new_tokens=1, **greedy)
+        _sync(torch, device)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=run.decode_steps, min_new_tokens=run.decode_steps, **greedy)
+        _sync(torch, device)
+        total = time.perf_counter() - start
+        return first, (b * (run.decode_steps - 1) / (total - first) if total > first else None)
+
+    def fits(b: int, length: int) -> bool:
+        try:
+            serve(b, length)
+            return True
+        except torch.OutOfMemoryError:
+            if cuda:
+                torch.cuda.empty_cache()
+            return False
+
+    try:
+        say(f"envelope: batch 1 x {seq_len} tokens")
+        run.ttft_batch1_s, run.tokens_per_s_batch1 = serve(1, seq_len)
+        say(f"envelope: batch {batch} x {seq_len} tokens")
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        run.ttft_s, run.tokens_per_s = serve(batch, seq_len)
+        if cuda:
+            run.peak_allocated = torch.cuda.max_memory_allocated()
+            run.peak_reserved = torch.cuda.max_memory_reserved()
+    except torch.OutOfMemoryError:
+        if cuda:
+            torch.cuda.empty_cache()
+        run.fits = False
+        say("envelope: out of memory, halving to find what fits")
+        run.largest_fit = largest_fit(batch, seq_len, fits)
+    except Exception as error:  # the envelope itself is broken (e.g. a length the model rejects)
+        run.error = _short(error)
+    return run
+
+
+def largest_fit(batch: int, seq_len: int, fits) -> list[int] | None:
+    """The largest [batch, seq_len] below the declared one that `fits`: the batch is
+    halved first (serving keeps its context length and takes fewer requests), then the
+    length at batch 1. None when not even one short sequence fits."""
+    b = batch // 2
+    while b >= 1:
+        if fits(b, seq_len):
+            return [b, seq_len]
+        b //= 2
+    length = seq_len // 2
+    while length >= 1:
+        if fits(1, length):
+            return [1, length]
+        length //= 2
+    return None
 
 
 def _next_token_logits(model, generate, torch, **inputs):

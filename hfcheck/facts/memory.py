@@ -1,0 +1,171 @@
+"""GPU memory a deployment needs, estimated from headers and config alone, and the serving
+envelope (batch x length) it declares.
+
+One estimate serves the static check (DMP005, DMP004) and the smoke pass, which reports
+it beside the peak it measures. The model of a transformers prefill of `batch x seq_len`
+tokens followed by a few greedy decode steps, all in inference mode:
+
+    peak = weights + kv_cache + activations
+
+- weights: exact tensor bytes from the safetensors headers at the dtype the deployment
+  loads (quantized linear layers at their bit width);
+- kv_cache: 2 x layers x kv_heads x head_dim x batch x (seq_len + new_tokens) x bytes
+  (decoders only; encoders keep no cache);
+- activations: the live tensors of the widest moment of one layer's forward pass, for
+  every token of the batch at once. Per token, in units of the load dtype:
+  2 x hidden (the residual stream and the layer's normed input) plus the larger of
+    the attention phase: 3 x hidden + 4 x kv_heads x head_dim (q, its rotary copy, the
+    attention output; k and v with their rotary copies), and
+    the MLP phase: hidden + 3 x intermediate for gated MLPs (gate, up, their product),
+    2 x intermediate for plain ones (up, the activation);
+  eager attention adds the score matrix: batch x heads x seq_len^2 x (4 + bytes), since
+  the softmax runs in float32 (sdpa and flash attention need no such matrix).
+  Plus the last position's logits in float32 (batch x vocab x 4), which is all that
+  generate() computes at prefill.
+
+The coefficients are structural, counted from transformers' Llama/BERT forward code, not
+fitted. benchmarks/envelope_proof.py measures the real peak on a GPU and
+benchmarks/envelope_table.py compares (docs/smoke.md has the table and the known limits:
+sliding-window and hybrid caches, MoE experts, vision towers and quantization kernels'
+workspaces are not modelled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hfcheck.facts.config import positive_int
+from hfcheck.facts.weights import all_tensors
+
+GiB = 1 << 30
+FLOAT_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "F8_E4M3": 1, "F8_E5M2": 1}
+DTYPE_BYTES = {"float16": 2, "fp16": 2, "half": 2, "bfloat16": 2, "bf16": 2, "float32": 4, "fp32": 4, "float": 4, "float8": 1, "fp8": 1}
+GATED_ACTIVATIONS = ("silu", "swiglu", "geglu", "gelu_pytorch_tanh", "gelu_new")  # with a gate projection
+DECODE_STEPS = 4  # the decode steps the smoke pass runs after the envelope's prefill
+
+
+def dtype_bytes(value) -> int | None:
+    """Bytes per element of a dtype as a deployment writes it ("bfloat16", "torch.float16")."""
+    if not isinstance(value, str):
+        return None
+    return DTYPE_BYTES.get(value.replace("torch.", "").lower())
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The batch and length a deployment promises to serve, and where it says so."""
+
+    batch: int
+    seq_len: int
+    source: str
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights: int
+    kv_cache: int
+    activations: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.activations
+
+    def describe(self) -> str:
+        return f"weights {gib(self.weights)} + KV cache {gib(self.kv_cache)} + activations {gib(self.activations)} = {gib(self.total)}"
+
+
+def gib(n: float) -> str:
+    return f"{n / GiB:.2f} GiB"
+
+
+def weight_bytes(repo, *, dtype_bytes: int | None = None, quant_bits: int | None = None) -> int:
+    """Bytes the weights take once loaded at `dtype_bytes` (None: as stored), with 2-D
+    linear weights quantized to `quant_bits` when given."""
+    total = 0
+    for name, (_shard, info) in all_tensors(repo).items():
+        if info.dtype not in FLOAT_BYTES:
+            total += info.nbytes  # already quantized or integer: loaded as stored
+            continue
+        per = dtype_bytes or FLOAT_BYTES[info.dtype]
+        quantizable = len(info.shape) == 2 and name.endswith(".weight") and not any(k in name for k in ("embed", "lm_head", "norm", "wte", "wpe"))
+        if quant_bits and quantizable:
+            total += info.numel * quant_bits // 8
+        else:
+            total += info.numel * per
+    return total
+
+
+def stored_float_bytes(repo) -> int | None:
+    """Bytes per element of the stored floating weights (the dtype "auto" loads), or None."""
+    for _name, (_shard, info) in all_tensors(repo).items():
+        if info.dtype in FLOAT_BYTES:
+            return FLOAT_BYTES[info.dtype]
+    return None
+
+
+@dataclass(frozen=True)
+class _Shape:
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    vocab: int
+    gated_mlp: bool
+    decoder: bool
+
+
+def _shape(config: dict) -> _Shape | None:
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    layers = positive_int(text, "num_hidden_layers", "n_layer", "num_layers")
+    hidden = positive_int(text, "hidden_size", "n_embd", "d_model")
+    heads = positive_int(text, "num_attention_heads", "n_head")
+    if not (layers and hidden and heads):
+        return None
+    kv_heads = positive_int(text, "num_key_value_heads") or heads
+    head_dim = positive_int(text, "head_dim") or hidden // heads
+    intermediate = positive_int(text, "intermediate_size", "n_inner", "ffn_dim") or 4 * hidden
+    activation = str(text.get("hidden_act") or text.get("activation_function") or "")
+    architectures = " ".join(a for a in config.get("architectures") or [] if isinstance(a, str))
+    decoder = any(k in architectures for k in ("CausalLM", "LMHeadModel", "ConditionalGeneration")) or bool(config.get("is_decoder"))
+    # Gated MLPs (Llama, Mistral, Qwen, Gemma, Phi-3) have a gate projection; GPT-2/BERT MLPs do not.
+    gated = decoder and activation in GATED_ACTIVATIONS and text.get("model_type") not in ("gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "phi")
+    return _Shape(layers, hidden, heads, kv_heads, head_dim, intermediate, positive_int(text, "vocab_size") or 0, gated, decoder)
+
+
+def estimate(repo, *, batch: int, seq_len: int, dtype_bytes: int | None = None, quant_bits: int | None = None, attn_implementation: str | None = None, new_tokens: int = DECODE_STEPS) -> MemoryEstimate | None:
+    """Peak memory of serving `batch` sequences of `seq_len` tokens (see the module doc),
+    or None when the config does not give the model's shape."""
+    shape = _shape(repo.config or {})
+    if shape is None:
+        return None
+    weights = weight_bytes(repo, dtype_bytes=dtype_bytes, quant_bits=quant_bits)
+    per = dtype_bytes or stored_float_bytes(repo) or 2
+    tokens = batch * seq_len
+    kv_width = shape.kv_heads * shape.head_dim
+    kv = 2 * shape.layers * kv_width * batch * (seq_len + new_tokens) * per if shape.decoder else 0
+    attention = 3 * shape.hidden + 4 * kv_width
+    mlp = shape.hidden + (3 if shape.gated_mlp else 2) * shape.intermediate
+    activations = tokens * per * (2 * shape.hidden + max(attention, mlp))
+    if attn_implementation == "eager":
+        activations += batch * shape.heads * seq_len * seq_len * (4 + per)
+    if shape.decoder:
+        activations += batch * shape.vocab * 4
+    return MemoryEstimate(weights, kv, activations)
+
+
+def serving_envelope(repo) -> Envelope | None:
+    """The batch x length the deployment declares: hfcheck's deploy settings first, then a
+    serving config that gives both (TGI MAX_BATCH_SIZE + MAX_TOTAL_TOKENS, vLLM
+    --max-num-seqs + --max-model-len)."""
+    from hfcheck.facts import deploy
+
+    settings = repo.settings.deploy if repo.settings is not None else None
+    if settings is not None and settings.max_batch_size and settings.max_seq_len:
+        return Envelope(settings.max_batch_size, settings.max_seq_len, f"{repo.settings.source or 'settings'}: deploy.max_batch_size x deploy.max_seq_len")
+    for serving in deploy.servings(repo):
+        batch, length = deploy.as_int(serving.get("max_batch")), deploy.as_int(serving.get("max_len"))
+        if batch and length:
+            return Envelope(batch, length, f"{serving.path}: the {serving.engine} server's max batch x max length")
+    return None
