@@ -8,7 +8,10 @@ alternating, `--repeats` times; the medians are compared.
   smoke pass (load, forward, first token, greedy generation, padded batch against each
   sequence alone, tokenizer round trip, chat template).
 - plain: AutoTokenizer + AutoModelForCausalLM.from_pretrained(dtype="auto",
-  device_map=D) + one forward on the same prompt + the same greedy generation.
+  device_map=D) + one forward on the same prompt + the same greedy generation; with
+  --envelope B,L (declared in the model folder's .hfcheck.yaml for the smoke side) also
+  the envelope work: at batch 1 and at batch B, a prompt of L - 8 tokens, generate 1
+  token, then 8.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ with torch.inference_mode():
     inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
     model(**inputs).logits
     model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+    batch, length, steps = (int(a) for a in sys.argv[5:8])
+    for b in (1, batch) if batch else ():
+        # the declared envelope, as the smoke pass serves it: prefill then decode steps
+        ids = torch.randint(0, model.get_input_embeddings().weight.shape[0], (b, length - steps), generator=torch.Generator().manual_seed(0)).to(model.device)
+        for k in (1, steps):
+            model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=k, min_new_tokens=k, do_sample=False, pad_token_id=0)
 if device == "cuda":
     torch.cuda.synchronize()
 """
@@ -62,11 +71,13 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--envelope", help="B,L: also run the declared envelope on the plain side")
     args = parser.parse_args(argv)
-    from hfcheck.smoke.runner import NEW_TOKENS_CPU, NEW_TOKENS_GPU, PROMPTS
+    from hfcheck.smoke.runner import ENVELOPE_DECODE_STEPS, NEW_TOKENS_CPU, NEW_TOKENS_GPU, PROMPTS
 
     args.model = str(Path(args.model).resolve())
-    plain_args = (args.model, args.device, PROMPTS[0], str(NEW_TOKENS_GPU if args.device == "cuda" else NEW_TOKENS_CPU))
+    batch, length = (int(x) for x in args.envelope.split(",")) if args.envelope else (0, 0)
+    plain_args = (args.model, args.device, PROMPTS[0], str(NEW_TOKENS_GPU if args.device == "cuda" else NEW_TOKENS_CPU), str(batch), str(length), str(ENVELOPE_DECODE_STEPS))
     timed(PLAIN, *plain_args)  # warm the page cache for both sides
     smoke, plain = [], []
     for _ in range(args.repeats):
@@ -74,6 +85,7 @@ def main(argv=None) -> int:
         smoke.append(timed(SMOKE, args.model, args.device))
     result = {
         "model": args.model,
+        "envelope": [batch, length] if batch else None,
         "device": args.device,
         "smoke_s": smoke,
         "plain_s": plain,

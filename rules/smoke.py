@@ -296,7 +296,8 @@ def _envelope_estimate(repo, result, run):
 
     batch, length = run.largest_fit if not run.fits and run.largest_fit else (run.batch, run.seq_len)
     attn = result.load_kwargs.get("attn_implementation")
-    return memory.estimate(repo, batch=run.batch, seq_len=run.seq_len, dtype_bytes=memory.dtype_bytes(result.dtype), attn_implementation=attn, new_tokens=run.decode_steps), (batch, length)
+    prompt = max(1, run.seq_len - run.decode_steps)  # the runner's prompt leaves room for the decode steps
+    return memory.estimate(repo, batch=run.batch, seq_len=prompt, dtype_bytes=memory.dtype_bytes(result.dtype), attn_implementation=attn, new_tokens=run.decode_steps), (batch, length)
 
 
 def _envelope(repo):

@@ -16,8 +16,9 @@ tokens followed by a few greedy decode steps, all in inference mode:
   2 x hidden (the residual stream and the layer's normed input) plus the larger of
     the attention phase: 3 x hidden + 4 x kv_heads x head_dim (q, its rotary copy, the
     attention output; k and v with their rotary copies), and
-    the MLP phase: hidden + 3 x intermediate for gated MLPs (gate, up, their product),
-    2 x intermediate for plain ones (up, the activation);
+    the MLP phase: hidden + 3 x intermediate for gated MLPs (the activated gate, up,
+    their product), 2 x intermediate for plain ones (up, the activation), 4 x for plain
+    ones whose activation is a composition of Python ops (GPT-2's gelu_new);
   eager attention adds the score matrix: batch x heads x seq_len^2 x (4 + bytes), since
   the softmax runs in float32 (sdpa and flash attention need no such matrix).
   Plus the last position's logits in float32 (batch x vocab x 4), which is all that
@@ -40,7 +41,11 @@ from hfcheck.facts.weights import all_tensors
 GiB = 1 << 30
 FLOAT_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "F8_E4M3": 1, "F8_E5M2": 1}
 DTYPE_BYTES = {"float16": 2, "fp16": 2, "half": 2, "bfloat16": 2, "bf16": 2, "float32": 4, "fp32": 4, "float": 4, "float8": 1, "fp8": 1}
-GATED_ACTIVATIONS = ("silu", "swiglu", "geglu", "gelu_pytorch_tanh", "gelu_new")  # with a gate projection
+# Activations transformers writes as a composition of elementwise Python ops (NewGELU's
+# 0.5 * x * (1 + tanh(c * (x + 0.044715 * x^3)))): besides their input, three
+# intermediate-sized temporaries are alive at once. Fused ones (nn.GELU, nn.SiLU) make one.
+COMPOSITE_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python", "gelu_accurate")
+GATE_TENSORS = ("gate_proj", "gate_up_proj", ".w3.", "gated_layers")
 DECODE_STEPS = 4  # the decode steps the smoke pass runs after the envelope's prefill
 
 
@@ -112,11 +117,11 @@ class _Shape:
     head_dim: int
     intermediate: int
     vocab: int
-    gated_mlp: bool
+    mlp_width: int  # intermediate-sized tensors alive at the MLP's widest moment
     decoder: bool
 
 
-def _shape(config: dict) -> _Shape | None:
+def _shape(config: dict, tensor_names) -> _Shape | None:
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
     layers = positive_int(text, "num_hidden_layers", "n_layer", "num_layers")
     hidden = positive_int(text, "hidden_size", "n_embd", "d_model")
@@ -129,15 +134,18 @@ def _shape(config: dict) -> _Shape | None:
     activation = str(text.get("hidden_act") or text.get("activation_function") or "")
     architectures = " ".join(a for a in config.get("architectures") or [] if isinstance(a, str))
     decoder = any(k in architectures for k in ("CausalLM", "LMHeadModel", "ConditionalGeneration")) or bool(config.get("is_decoder"))
-    # Gated MLPs (Llama, Mistral, Qwen, Gemma, Phi-3) have a gate projection; GPT-2/BERT MLPs do not.
-    gated = decoder and activation in GATED_ACTIVATIONS and text.get("model_type") not in ("gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "phi")
-    return _Shape(layers, hidden, heads, kv_heads, head_dim, intermediate, positive_int(text, "vocab_size") or 0, gated, decoder)
+    # Gated MLPs (Llama, Mistral, Qwen, Gemma, Phi-3) have a gate projection in the weights; GPT-2/BERT MLPs do not.
+    if any(marker in name for name in tensor_names for marker in GATE_TENSORS):
+        width = 3
+    else:
+        width = 4 if activation in COMPOSITE_ACTIVATIONS else 2
+    return _Shape(layers, hidden, heads, kv_heads, head_dim, intermediate, positive_int(text, "vocab_size") or 0, width, decoder)
 
 
 def estimate(repo, *, batch: int, seq_len: int, dtype_bytes: int | None = None, quant_bits: int | None = None, attn_implementation: str | None = None, new_tokens: int = DECODE_STEPS) -> MemoryEstimate | None:
     """Peak memory of serving `batch` sequences of `seq_len` tokens (see the module doc),
     or None when the config does not give the model's shape."""
-    shape = _shape(repo.config or {})
+    shape = _shape(repo.config or {}, all_tensors(repo))
     if shape is None:
         return None
     weights = weight_bytes(repo, dtype_bytes=dtype_bytes, quant_bits=quant_bits)
@@ -146,7 +154,7 @@ def estimate(repo, *, batch: int, seq_len: int, dtype_bytes: int | None = None, 
     kv_width = shape.kv_heads * shape.head_dim
     kv = 2 * shape.layers * kv_width * batch * (seq_len + new_tokens) * per if shape.decoder else 0
     attention = 3 * shape.hidden + 4 * kv_width
-    mlp = shape.hidden + (3 if shape.gated_mlp else 2) * shape.intermediate
+    mlp = shape.hidden + shape.mlp_width * shape.intermediate
     activations = tokens * per * (2 * shape.hidden + max(attention, mlp))
     if attn_implementation == "eager":
         activations += batch * shape.heads * seq_len * seq_len * (4 + per)

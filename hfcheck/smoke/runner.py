@@ -79,6 +79,13 @@ def run_smoke(
     try:
         return _run(plan, device, dict(load_kwargs or {}), trust_remote_code, say, new_tokens, envelope, torch, transformers)
     finally:
+        if torch.cuda.is_available():
+            # the model is gone with _run's frame: give its memory back, so the next
+            # target (or the process that called us) measures from an empty GPU
+            import gc
+
+            gc.collect()
+            torch.cuda.empty_cache()
         transformers.logging.set_verbosity(previous_verbosity)
         if bars:
             transformers.utils.logging.enable_progress_bar()
@@ -296,6 +303,8 @@ def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -
     if isinstance(limit, int) and seq_len > limit:
         run.notes.append(f"seq_len {seq_len} is above max_position_embeddings {limit}: run at {limit}")
         seq_len = run.seq_len = limit
+    # max_seq_len counts the generated tokens too: the prompt leaves room for the decode steps
+    prompt_len = max(1, seq_len - run.decode_steps)
     if not cuda:
         run.notes.append("peak memory is measured on CUDA only")
 
@@ -324,33 +333,35 @@ def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -
         return first, (b * (run.decode_steps - 1) / (total - first) if total > first else None)
 
     def fits(b: int, length: int) -> bool:
+        failed = False
         try:
             serve(b, length)
-            return True
         except torch.OutOfMemoryError:
-            if cuda:
-                torch.cuda.empty_cache()
-            return False
+            failed = True
+        if failed and cuda:  # outside the except clause: the traceback no longer holds the tensors
+            torch.cuda.empty_cache()
+        return not failed
 
+    out_of_memory = False
     try:
         say(f"envelope: batch 1 x {seq_len} tokens")
-        run.ttft_batch1_s, run.tokens_per_s_batch1 = serve(1, seq_len)
+        run.ttft_batch1_s, run.tokens_per_s_batch1 = serve(1, prompt_len)
         say(f"envelope: batch {batch} x {seq_len} tokens")
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        run.ttft_s, run.tokens_per_s = serve(batch, seq_len)
+        run.ttft_s, run.tokens_per_s = serve(batch, prompt_len)
         if cuda:
             run.peak_allocated = torch.cuda.max_memory_allocated()
             run.peak_reserved = torch.cuda.max_memory_reserved()
     except torch.OutOfMemoryError:
-        if cuda:
-            torch.cuda.empty_cache()
-        run.fits = False
-        say("envelope: out of memory, halving to find what fits")
-        run.largest_fit = largest_fit(batch, seq_len, fits)
+        out_of_memory = True  # searched below, once the failed run's tensors are released
     except Exception as error:  # the envelope itself is broken (e.g. a length the model rejects)
         run.error = _short(error)
+    if out_of_memory:
+        run.fits = False
+        say("envelope: out of memory, halving to find what fits")
+        run.largest_fit = largest_fit(batch, seq_len, lambda b, length: fits(b, max(1, length - run.decode_steps)))
     return run
 
 

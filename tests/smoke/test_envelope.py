@@ -180,3 +180,17 @@ def test_progress_is_a_bar_on_a_terminal_lines_in_ci_and_silent_when_quiet():
     with smoke_progress("m", stream=screen) as step:
         step("greedy generation")
     assert "smoke m" in screen.getvalue() and "greedy generation" in screen.getvalue() and "\r" in screen.getvalue()
+
+
+def test_docs_table_is_the_scripts_output():
+    """docs/smoke.md's envelope table is generated from the measured results with the
+    current estimate: a change of the formula that is not regenerated fails here."""
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "benchmarks"))
+    import json
+
+    import envelope_table
+
+    text = envelope_table.table(json.loads((root / "benchmarks" / "results" / "envelope_h200.json").read_text()))
+    assert envelope_table.in_doc(text) == (root / "docs" / "smoke.md").read_text(encoding="utf-8")
+    assert "halving found 32 x 32768" in text
