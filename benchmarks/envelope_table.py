@@ -81,6 +81,18 @@ def table(data: dict) -> str:
         base = model.get("baseline")
         if base:
             print(f"| {name} | {base['envelope'][0]} x {base['envelope'][1]} | {base['smoke_median_s']:.1f} s | {base['plain_median_s']:.1f} s | {base['ratio']:.2f}x |")
+    placement = HERE / "results" / "placement_h200.json"
+    if placement.exists():
+        runs = json.loads(placement.read_text())
+        print(f"\nPlacement on one {runs['device']} (benchmarks/placement_proof.py, the llama above; two-GPU placements are not run here):\n")
+        print("| serve.py loads with | modules placed | peak per GPU | SMK015 / notes |")
+        print("|---|---|---|---|")
+        for run in runs["runs"].values():
+            devices = sorted(set(run["placement"].values()))
+            placed = ", ".join(f"{d}: {sum(1 for v in run['placement'].values() if v == d)}" for d in devices) or "all on cuda:0 (no hf_device_map)"
+            peaks = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in run["peak_by_device"].items())
+            said = "; ".join([f.split(" ", 2)[2] for f in run["findings"] if " SMK015 " in f] + run["notes"]) or "none"
+            print(f"| `{run['serve'].split('from_pretrained', 1)[1]}` | {placed} | {peaks} | {said} |")
     return "\n".join(lines)
 
 

@@ -268,6 +268,11 @@ def smoke_measurements(repo):
         parts.append(f"weights {m.weight_bytes_measured / MiB:.1f} MiB measured" + (f" vs {m.weight_bytes_expected / MiB:.1f} MiB from headers" if m.weight_bytes_expected else ""))
     if result.load_source:
         parts.append(f"loaded as {result.load_source} does" + "".join(f" ({note})" for note in result.load_notes))
+    devices = sorted(set(result.placement.values()))
+    if len(devices) > 1 or len(result.peak_by_device) > 1:
+        counts = ", ".join(f"{d} {sum(1 for v in result.placement.values() if v == d)}" for d in devices)
+        peaks = ", ".join(f"{d} {b / MiB:.0f} MiB" for d, b in sorted(result.peak_by_device.items()))
+        parts.append(f"modules placed: {counts}; peak per GPU: {peaks}")
     run = result.envelope
     if run is not None and run.fits and not run.error:
         parts.append(_envelope_figures(repo, result, run))
@@ -382,3 +387,50 @@ def service_level_missed(repo):
     per_sequence = run.tokens_per_s / run.batch if run.tokens_per_s else None
     if slo.tokens_per_s and per_sequence is not None and per_sequence < slo.tokens_per_s:
         yield Finding.at(None, f"decode speed at batch {run.batch} is {per_sequence:.1f} tokens/s per sequence on {gpu}, below deploy.slo.tokens_per_s {slo.tokens_per_s:g}")
+
+
+@rule("SMK015", concern="smoke", severity="error")
+def placement_differs(repo):
+    """accelerate placed the model's modules elsewhere than the deployment's device_map
+    and max_memory ask: modules on the CPU or disk where a GPU was meant, or a GPU the
+    deployment names left empty.
+
+    Why: when a GPU's budget is too small for its share, accelerate silently moves the
+    rest of the model to the next device, the CPU or disk: the service starts, and every
+    forward pass copies those weights over PCIe (10-100x slower). A GPU left empty is
+    paid for and unused. The intended placement is computed from the headers (module
+    sizes in forward order filled into the max_memory budgets, or the dict as written) and
+    compared with `model.hf_device_map` after the real load; the per-device weight bytes
+    are shown beside each GPU's measured peak.
+    Fix: raise the max_memory of the GPUs (or lower what runs beside the model), add a
+    GPU, quantize, or write the device_map for the memory the GPUs really have.
+    """
+    result = _ran(repo)
+    if result is None or result.load_error or not result.placement or result.asked_device_map is None:
+        return
+    from hfcheck.facts import memory
+
+    per = memory.dtype_bytes(result.dtype)
+    actual = memory.planned_placement(repo, result.placement, dtype_bytes=per)
+    if not actual:
+        return
+    asked = result.asked_device_map
+    explicit = memory.planned_placement(repo, asked, dtype_bytes=per) if isinstance(asked, dict) else {}
+    # Every module is meant for a GPU unless the dict itself sends it to cpu or disk.
+    moved = [m for m, device in actual.items() if device in ("cpu", "disk") and explicit.get(m) not in ("cpu", "disk")]
+    planned = memory.planned_placement(repo, asked, result.asked_max_memory, dtype_bytes=per) or {}
+    per_device = memory.bytes_per_device(repo, planned, dtype_bytes=per)
+    measured = ", ".join(f"{d} peak {memory.gib(b)}" for d, b in sorted(result.peak_by_device.items()))
+    if moved:
+        where = " and ".join(sorted({actual[m] for m in moved}))
+        estimate = f"planned from the headers: {', '.join(f'{d} {memory.gib(b)}' for d, b in per_device.items())}; " if per_device else ""
+        yield Finding.at(
+            None,
+            f"{len(moved)} module(s) meant for a GPU were placed on {where} ({', '.join(moved[:4])}{' ...' if len(moved) > 4 else ''}):"
+            f" the GPU budget (device_map={asked!r}, max_memory={result.asked_max_memory}) is too small for the model at {result.dtype}"
+            f" ({estimate}measured: {measured})",
+        )
+    named = set(v for v in explicit.values()) | {memory.device_name(k) for k in (result.asked_max_memory or {})}
+    used = set(actual.values())
+    for device in sorted(d for d in named if d.startswith("cuda") and d not in used):
+        yield Finding.at(None, f"{device} is named by the deployment but holds no module after the load ({measured})")

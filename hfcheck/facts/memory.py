@@ -177,3 +177,95 @@ def serving_envelope(repo) -> Envelope | None:
         if batch and length:
             return Envelope(batch, length, f"{serving.path}: the {serving.engine} server's max batch x max length")
     return None
+
+
+# ---------------------------------------------------------------- placement across devices
+
+_EMBEDDING_MARKERS = ("embed", "wte", "wpe", "word_embeddings", "tok_embeddings")
+
+
+def module_sizes(repo, *, dtype_bytes: int | None = None) -> list[tuple[str, int]]:
+    """The model's placeable modules in forward order, with their weight bytes: the units
+    accelerate places whole (a decoder layer `model.layers.7`, the embeddings, the final
+    norm, the head), from the tensor names of the safetensors headers."""
+    sizes: dict[str, int] = {}
+    for name, (_shard, info) in all_tensors(repo).items():
+        parts = name.split(".")
+        digit = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+        module = ".".join(parts[: digit + 1]) if digit is not None else ".".join(parts[:-1]) or name
+        per = dtype_bytes if dtype_bytes and info.dtype in FLOAT_BYTES else None
+        sizes[module] = sizes.get(module, 0) + (info.numel * per if per else info.nbytes)
+
+    def order(item):
+        module = item[0]
+        index = next((int(p) for p in module.split(".") if p.isdigit()), None)
+        if any(m in module for m in _EMBEDDING_MARKERS):
+            return (0, 0, module)
+        if index is not None:
+            return (1, index, module)
+        return (3 if "lm_head" in module or module.endswith("head") else 2, 0, module)
+
+    return sorted(sizes.items(), key=order)
+
+
+def device_name(device) -> str:
+    if isinstance(device, int) and not isinstance(device, bool):
+        return f"cuda:{device}"
+    text = str(device)
+    return f"cuda:{text}" if text.isdigit() else text
+
+
+def _parse_memory(value) -> int | None:
+    """accelerate's max_memory values: bytes as an int, or "20GiB", "20GB", "500MiB"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip().upper().replace(" ", "")
+    for unit, factor in (("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3), ("B", 1)):
+        if text.endswith(unit):
+            try:
+                return int(float(text[: -len(unit)]) * factor)
+            except ValueError:
+                return None
+    return None
+
+
+def planned_placement(repo, device_map, max_memory=None, *, dtype_bytes: int | None = None) -> dict[str, str] | None:
+    """Where the deployment means each module to go: a dict device_map as written (longest
+    key prefix wins), or "auto"/"sequential"/"balanced" with max_memory filled in device
+    order (GPUs by index, then cpu, then disk), the way accelerate fills its budgets.
+    None when the placement depends on the machine (a string device_map without
+    max_memory)."""
+    sizes = module_sizes(repo, dtype_bytes=dtype_bytes)
+    if isinstance(device_map, dict):
+        keys = sorted(((str(k), device_name(v)) for k, v in device_map.items()), key=lambda kv: -len(kv[0]))
+        placement = {}
+        for module, _size in sizes:
+            for key, device in keys:
+                if key == "" or module == key or module.startswith(key + ".") or module.removeprefix("model.") == key.removeprefix("model."):
+                    placement[module] = device
+                    break
+        return placement
+    if device_map not in ("auto", "sequential", "balanced", "balanced_low_0") or not isinstance(max_memory, dict):
+        return None
+    budgets = {device_name(k): _parse_memory(v) for k, v in max_memory.items()}
+    devices = sorted((d for d in budgets if d.startswith("cuda:")), key=lambda d: int(d[5:]))
+    devices += [d for d in ("cpu", "disk") if d in budgets or d == "disk"]
+    left = {d: budgets.get(d) if budgets.get(d) is not None else float("inf") for d in devices}
+    placement, at = {}, 0
+    for module, size in sizes:
+        while at < len(devices) - 1 and left[devices[at]] < size:
+            at += 1
+        placement[module] = devices[at]
+        left[devices[at]] -= size
+    return placement
+
+
+def bytes_per_device(repo, placement: dict[str, str], *, dtype_bytes: int | None = None) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for module, size in module_sizes(repo, dtype_bytes=dtype_bytes):
+        device = placement.get(module)
+        if device is not None:
+            totals[device] = totals.get(device, 0) + size
+    return totals

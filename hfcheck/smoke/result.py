@@ -78,6 +78,12 @@ class SmokeResult:
     measure: Measure = field(default_factory=Measure)
     gpu_name: str | None = None  # the GPU the figures were measured on
     envelope: EnvelopeRun | None = None
+    # Where the deployment asked for the modules (its device_map / max_memory as replayed
+    # here) and where accelerate put them (model.hf_device_map), as plain data.
+    asked_device_map: object = None
+    asked_max_memory: dict | None = None
+    placement: dict[str, str] = field(default_factory=dict)
+    peak_by_device: dict[str, int] = field(default_factory=dict)  # torch.cuda.max_memory_allocated per GPU
 
     def check(self, name: str) -> Check | None:
         return self.checks.get(name)

@@ -137,6 +137,9 @@ def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens
     except Exception as error:  # e.g. a quantization config whose package is missing
         result.load_error = f"the deployment's load kwargs do not apply: {_short(error)}"
         return result
+    if device == "cuda" and not any("device_map" in note for note in result.load_notes):
+        result.asked_device_map = kwargs.get("device_map")
+        result.asked_max_memory = {str(k): v for k, v in kwargs["max_memory"].items()} if isinstance(kwargs.get("max_memory"), dict) else None
     kwargs.update(trust_remote_code=trust_remote_code, use_safetensors=plan.use_safetensors, local_files_only=True)
     result.load_kwargs = {k: str(v) for k, v in kwargs.items()}
     requested_dtype = kwargs.get("dtype")
@@ -155,7 +158,7 @@ def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
+        before = _allocated(torch)
     start = time.perf_counter()
     try:
         with _pickle_weights_only(torch):
@@ -173,8 +176,11 @@ def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens
     result.missing_keys = sorted(info.get("missing_keys") or [])
     result.unexpected_keys = sorted(info.get("unexpected_keys") or [])
     result.mismatched_keys = sorted(str(k if isinstance(k, str) else k[0]) for k in info.get("mismatched_keys") or [])
+    placed = getattr(model, "hf_device_map", None)
+    if isinstance(placed, dict):
+        result.placement = {str(module): f"cuda:{where}" if isinstance(where, int) else str(where) for module, where in placed.items()}
     if cuda:
-        result.measure.weight_bytes_measured = torch.cuda.memory_allocated() - before
+        result.measure.weight_bytes_measured = _allocated(torch) - before
     else:
         result.measure.weight_bytes_measured = sum(p.numel() * p.element_size() for p in model.parameters())
 
@@ -190,6 +196,7 @@ def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens
     if cuda:
         torch.cuda.synchronize()
         result.measure.peak_gpu_bytes = torch.cuda.max_memory_allocated()
+        result.peak_by_device = {f"cuda:{i}": torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count())}
     say("done")
     return result
 
@@ -212,6 +219,11 @@ def _pickle_weights_only(torch):
         yield
     finally:
         torch.load = original
+
+
+def _allocated(torch) -> int:
+    """Bytes allocated on every GPU: a device_map may spread the model over several."""
+    return sum(torch.cuda.memory_allocated(i) for i in range(torch.cuda.device_count()))
 
 
 def _device_of(model):

@@ -194,3 +194,43 @@ def test_docs_table_is_the_scripts_output():
     text = envelope_table.table(json.loads((root / "benchmarks" / "results" / "envelope_h200.json").read_text()))
     assert envelope_table.in_doc(text) == (root / "docs" / "smoke.md").read_text(encoding="utf-8")
     assert "halving found 32 x 32768" in text
+
+
+def test_placement_plan_fills_max_memory_budgets_in_forward_order(tiny_llama):
+    from hfcheck.facts import memory
+
+    repo = RepoView(tiny_llama)
+    modules = [m for m, _ in memory.module_sizes(repo)]
+    assert modules[0] == "model.embed_tokens" and modules[-1] == "lm_head" and modules.index("model.layers.0") < modules.index("model.layers.1")
+    embed = dict(memory.module_sizes(repo))["model.embed_tokens"]
+    # GPU 0 holds the embeddings and nothing more; the rest goes to the next budget
+    plan = memory.planned_placement(repo, "auto", {0: embed, "cpu": "1GiB"})
+    assert plan["model.embed_tokens"] == "cuda:0" and plan["model.layers.0"] == "cpu"
+    assert memory.bytes_per_device(repo, plan)["cuda:0"] == embed
+    assert memory.planned_placement(repo, {"model.embed_tokens": 0, "model.layers": 1, "": "cpu"})["model.layers.1"] == "cuda:1"
+    assert memory.planned_placement(repo, "auto") is None  # depends on the machine
+    assert memory._parse_memory("20GiB") == 20 << 30 and memory._parse_memory("500MB") == 500 * 10**6 and memory._parse_memory("lots") is None
+
+
+def _placed(tiny_llama, asked, max_memory, placement):
+    result = _result_with(None)
+    result.asked_device_map, result.asked_max_memory, result.placement = asked, max_memory, placement
+    result.peak_by_device = {"cuda:0": 1 << 30}
+    return _rule_findings(tiny_llama, result, "SMK015")
+
+
+def test_modules_that_land_on_cpu_against_the_deployments_intent_are_errors(tiny_llama):
+    # what accelerate's hf_device_map says after a load with max_memory={0: small, "cpu": big}
+    offloaded = {"model.embed_tokens": "cuda:0", "model.layers.0": "cpu", "model.layers.1": "cpu", "model.norm": "cpu", "lm_head": "cpu"}
+    [finding] = _placed(tiny_llama, "auto", {"0": "40KB", "cpu": "1GiB"}, offloaded)
+    assert "4 module(s) meant for a GPU were placed on cpu" in finding.message and "model.layers.0" in finding.message
+    assert "cuda:0 peak 1.00 GiB" in finding.message and "planned from the headers" in finding.message
+    # everything on the GPU: no finding
+    assert _placed(tiny_llama, "auto", {"0": "20GiB"}, {"": "cuda:0"}) == []
+    # the dict itself sends the head to the CPU: intended, so DMP001's business, not this rule's
+    assert _placed(tiny_llama, {"model": 0, "lm_head": "cpu"}, None, {"model": "cuda:0", "lm_head": "cpu"}) == []
+
+
+def test_a_named_gpu_left_empty_is_an_error(tiny_llama):
+    [finding] = _placed(tiny_llama, {"model.embed_tokens": 0, "model.layers": 1, "model.norm": 1, "lm_head": 1}, None, {"": "cuda:0"})
+    assert finding.message.startswith("cuda:1 is named by the deployment but holds no module")
