@@ -10,8 +10,8 @@ alternating, `--repeats` times; the medians are compared.
 - plain: AutoTokenizer + AutoModelForCausalLM.from_pretrained(dtype="auto",
   device_map=D) + one forward on the same prompt + the same greedy generation; with
   --envelope B,L (declared in the model folder's .hfcheck.yaml for the smoke side) also
-  the envelope work: at batch 1 and at batch B, a prompt of L - 8 tokens, generate 1
-  token, then 8.
+  the envelope work: at batch 1 and at batch B, a prompt of L - 8 tokens and a greedy
+  generation of 8 tokens.
 """
 
 from __future__ import annotations
@@ -50,8 +50,7 @@ with torch.inference_mode():
     for b in (1, batch) if batch else ():
         # the declared envelope, as the smoke pass serves it: prefill then decode steps
         ids = torch.randint(0, model.get_input_embeddings().weight.shape[0], (b, length - steps), generator=torch.Generator().manual_seed(0)).to(model.device)
-        for k in (1, steps):
-            model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=k, min_new_tokens=k, do_sample=False, pad_token_id=0)
+        model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=steps, min_new_tokens=steps, do_sample=False, pad_token_id=0)
 if device == "cuda":
     torch.cuda.synchronize()
 """

@@ -304,7 +304,7 @@ ENVELOPE_DECODE_STEPS = 8
 
 def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -> EnvelopeRun:
     """Serve the declared envelope for real: a prefill of batch x seq_len tokens then a few
-    greedy decode steps (decoders), or one forward pass (encoders). Out of memory at the
+    greedy decode steps in one generate() call (decoders), or one forward pass (encoders). Out of memory at the
     declared size is not the end: batch, then length, is halved until a size runs, so
     the finding can say what does fit."""
     batch, seq_len, source = envelope
@@ -321,28 +321,23 @@ def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -
         run.notes.append("peak memory is measured on CUDA only")
 
     def serve(b: int, length: int) -> tuple[float, float | None]:
-        """(time to first token, decode tokens/s of the whole batch) for one b x length run."""
+        """(time to first token, decode tokens/s of the whole batch) of one b x length run,
+        both from one generate() call: a logits processor stamps each step."""
         generator = torch.Generator().manual_seed(0)
         vocab = model.get_input_embeddings().weight.shape[0]
         ids = torch.randint(0, vocab, (b, length), generator=generator).to(device)
         mask = torch.ones_like(ids)
+        _sync(torch, device)
+        start = time.perf_counter()
         if kind != "causal-lm":
-            _sync(torch, device)
-            start = time.perf_counter()
             model(input_ids=ids, attention_mask=mask)
             _sync(torch, device)
             return time.perf_counter() - start, None
+        clock = _StepClock(torch, device)
         greedy = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None, "pad_token_id": 0}
-        _sync(torch, device)
-        start = time.perf_counter()
-        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=1, min_new_tokens=1, **greedy)
-        _sync(torch, device)
-        first = time.perf_counter() - start
-        start = time.perf_counter()
-        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=run.decode_steps, min_new_tokens=run.decode_steps, **greedy)
-        _sync(torch, device)
-        total = time.perf_counter() - start
-        return first, (b * (run.decode_steps - 1) / (total - first) if total > first else None)
+        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=run.decode_steps, min_new_tokens=run.decode_steps, logits_processor=[clock], **greedy)
+        first, last = clock.stamps[0], clock.stamps[-1]
+        return first - start, (b * (len(clock.stamps) - 1) / (last - first) if last > first else None)
 
     def fits(b: int, length: int) -> bool:
         failed = False
@@ -375,6 +370,20 @@ def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -
         say("envelope: out of memory, halving to find what fits")
         run.largest_fit = largest_fit(batch, seq_len, lambda b, length: fits(b, max(1, length - run.decode_steps)))
     return run
+
+
+class _StepClock:
+    """A logits processor that only stamps the time each new token's scores are ready
+    (after a device sync), so one generate() call gives both the time to first token and
+    the decode rate."""
+
+    def __init__(self, torch, device):
+        self.torch, self.device, self.stamps = torch, device, []
+
+    def __call__(self, input_ids, scores):
+        _sync(self.torch, self.device)
+        self.stamps.append(time.perf_counter())
+        return scores
 
 
 def largest_fit(batch: int, seq_len: int, fits) -> list[int] | None:
