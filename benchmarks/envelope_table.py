@@ -81,19 +81,28 @@ def table(data: dict) -> str:
         base = model.get("baseline")
         if base:
             print(f"| {name} | {base['envelope'][0]} x {base['envelope'][1]} | {base['smoke_median_s']:.1f} s | {base['plain_median_s']:.1f} s | {base['ratio']:.2f}x |")
-    placement = HERE / "results" / "placement_h200.json"
-    if placement.exists():
-        runs = json.loads(placement.read_text())
-        print(f"\nPlacement on one {runs['device']} (benchmarks/placement_proof.py, the llama above; two-GPU placements are not run here):\n")
-        print("| serve.py loads with | modules placed | peak per GPU | SMK015 / notes |")
-        print("|---|---|---|---|")
-        for run in runs["runs"].values():
-            devices = sorted(set(run["placement"].values()))
-            placed = ", ".join(f"{d}: {sum(1 for v in run['placement'].values() if v == d)}" for d in devices) or "all on cuda:0 (no hf_device_map)"
-            peaks = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in run["peak_by_device"].items())
-            said = "; ".join([f.split(" ", 2)[2] for f in run["findings"] if " SMK015 " in f] + run["notes"]) or "none"
-            print(f"| `{run['serve'].split('from_pretrained', 1)[1]}` | {placed} | {peaks} | {said} |")
+    for name in ("placement_h200.json", "placement_h200x2.json"):
+        path = HERE / "results" / name
+        if path.exists():
+            print("")
+            lines.extend(placement_table(json.loads(path.read_text())))
     return "\n".join(lines)
+
+
+def placement_table(runs: dict) -> list[str]:
+    gpus = runs.get("gpus", 1)
+    out = [f"Placement on {gpus} x {runs['device']} (benchmarks/placement_proof.py{' with PLACEMENT_SET=two-gpus' if gpus > 1 else ''}, the llama above):", ""]
+    out.append("| serve.py loads with | modules placed | weights planned from the headers | peak per GPU (whole smoke pass) | smoke pass / plain load + 32 tokens, in-process | SMK015 / notes |")
+    out.append("|---|---|---|---|---|---|")
+    for run in runs["runs"].values():
+        devices = sorted(set(run["placement"].values()))
+        placed = ", ".join(f"{d}: {sum(1 for v in run['placement'].values() if v == d)}" for d in devices) or "all on cuda:0 (no hf_device_map)"
+        planned = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in (run.get("planned_bytes") or {}).items()) or "depends on the machine"
+        peaks = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in run["peak_by_device"].items())
+        times = f"{run['wall_s']:.1f} s / {run['plain_s']:.1f} s" if run.get("plain_s") else f"{run['wall_s']:.1f} s / -"
+        said = "; ".join([f.split(" ", 2)[2] for f in run["findings"] if " SMK015 " in f] + run["notes"]) or "none"
+        out.append(f"| `{run['serve'].split('from_pretrained', 1)[1]}` | {placed} | {planned} | {peaks} | {times} | {said} |")
+    return out
 
 
 def in_doc(text: str) -> str:

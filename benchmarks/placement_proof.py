@@ -32,6 +32,47 @@ SERVE = {
 }
 
 
+# With two GPUs (PLACEMENT_SET=two-gpus): placements over both, per-GPU plan vs peak.
+SERVE_TWO_GPUS = {
+    "max-memory-split-over-two-gpus": "model = AutoModelForCausalLM.from_pretrained('.', device_map='auto', max_memory={0: '1GiB', 1: '40GiB'})",
+    "dict-over-two-gpus": SERVE["dict-over-two-gpus"],
+    "auto-on-two-gpus": "model = AutoModelForCausalLM.from_pretrained('.', device_map='auto')",
+}
+
+
+def plain_seconds(path: Path, line: str) -> float:
+    """Plain transformers loading with the same kwargs and generating 32 tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401 - used by the serve line
+
+    start = time.perf_counter()
+    namespace = {"AutoModelForCausalLM": AutoModelForCausalLM}
+    exec(line.replace("'.'", repr(str(path))), namespace)  # the serve.py line, as written
+    model = namespace["model"]
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    inputs = tokenizer("The quick brown fox jumps over the lazy dog.", return_tensors="pt").to(model.device)
+    with torch.inference_mode():
+        model.generate(**inputs, max_new_tokens=32, min_new_tokens=32, do_sample=False)
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    del model
+    torch.cuda.empty_cache()
+    return seconds
+
+
+def planned_bytes(path: Path, line: str) -> dict | None:
+    import ast
+
+    from hfcheck.facts import memory
+    from hfcheck.repo import RepoView
+
+    call = ast.parse(line).body[0].value
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    repo = RepoView(path)
+    plan = memory.planned_placement(repo, kwargs.get("device_map"), kwargs.get("max_memory"), dtype_bytes=2)
+    return memory.bytes_per_device(repo, plan, dtype_bytes=2) if plan else None
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     tiny = "--tiny" in sys.argv
@@ -42,15 +83,20 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     envelope_proof.build("llama-gqa-0.85b", path, tiny, device)
     report = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "runs": {}}
-    for label, line in SERVE.items():
+    import os
+
+    serve = SERVE_TWO_GPUS if os.environ.get("PLACEMENT_SET") == "two-gpus" else SERVE
+    report["gpus"] = torch.cuda.device_count() if device == "cuda" else 0
+    for label, line in serve.items():
         (path / "serve.py").write_text(f"from transformers import AutoModelForCausalLM\n\n{line}\n")
         start = time.perf_counter()
         run = envelope_proof.smoke(path, device)
         run["wall_s"] = time.perf_counter() - start
         result = run["result"]
         report["runs"][label] = {"serve": line, "wall_s": run["wall_s"], "findings": run["findings"], "placement": result["placement"], "peak_by_device": result["peak_by_device"],
-                                 "notes": result["load_notes"], "load_error": result["load_error"]}
-        print(json.dumps({"label": label, "wall_s": round(run["wall_s"], 2), "devices": sorted(set(result["placement"].values())), "peak_by_device": result["peak_by_device"],
+                                 "notes": result["load_notes"], "load_error": result["load_error"], "planned_bytes": planned_bytes(path, line),
+                                 "plain_s": plain_seconds(path, line) if device == "cuda" else None}
+        print(json.dumps({"label": label, "wall_s": round(run["wall_s"], 2), "plain_s": report["runs"][label]["plain_s"], "planned": report["runs"][label]["planned_bytes"], "devices": sorted(set(result["placement"].values())), "peak_by_device": result["peak_by_device"],
                           "notes": result["load_notes"], "findings": [f for f in run["findings"] if "SMK015" in f or "DMP001" in f or "SMK003" in f]}), flush=True)
     (out / "placement_runs.json").write_text(json.dumps(report, indent=1, default=str))
 
