@@ -189,17 +189,13 @@ def _script_commands(script, find, env: dict) -> list:
     for block in lines[:200]:
         if not isinstance(block, str):
             continue
-        doc = parse_shell(block)
-        doc.env = {**env, **doc.env}
-        first = find(block.splitlines()[0].strip()) if block.strip() else None
-        for command in parse_shell("\n".join(f"{k}={_quote(v[0])}" for k, v in env.items()) + "\n" + block).commands:
-            line = first if first is None else first + max(0, command.line - 2)
+        first_line = next((line.strip() for line in block.splitlines() if line.strip()), None)
+        first = find(first_line) if first_line else None
+        offset = next((i for i, line in enumerate(block.splitlines()) if line.strip()), 0)
+        for command in parse_shell(block, env).commands:
+            line = None if first is None else first + command.line - 1 - offset
             commands.append(type(command)(command.words, line or 0))
     return commands
-
-
-def _quote(value: str) -> str:
-    return "'" + str(value).replace("'", "'\\''") + "'"
 
 
 def _env_of(value, find) -> dict:

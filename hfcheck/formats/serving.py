@@ -458,6 +458,9 @@ def serving_of_container(image: str, words: list, env: dict, path: str, find, li
             serving = next((s for s in found if s.engine in ("sagemaker", engine)), None)
     if serving is None:
         return None
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible and serving.gpus is None and re.fullmatch(r"\d+(,\d+)*", str(visible[0]).strip()):
+        serving.gpus = Setting(len(str(visible[0]).split(",")), visible[1])
     for key, setting in list(serving.settings.items()):  # each option's own line, where it can be found
         if setting.line == line:
             spelled = next((w for w in words if isinstance(w, str) and w.startswith("-") and _any_keys(serving.engine).get(_option_name(w.split("=")[0])) == key), None)

@@ -116,8 +116,9 @@ def _joined_lines(text: str, dockerfile: bool = False):
         yield start, pending
 
 
-def parse_shell(text: str) -> ShellDoc:
-    doc = ShellDoc()
+def parse_shell(text: str, env: dict | None = None) -> ShellDoc:
+    """Commands of a shell script; `env` (NAME -> (value, line)): variables set before it runs."""
+    doc = ShellDoc(env=dict(env or {}))
     for number, line in _joined_lines(text):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
