@@ -1,6 +1,8 @@
 """The deployment files themselves: the server image they pull, and whether hfcheck
 could read them at all."""
 
+import re
+
 from hfcheck.facts import deploy
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
@@ -36,6 +38,8 @@ def server_image_unpinned(repo):
         key = (serving.path, image.line, image.value)
         if tag is None or key in seen or (tag and tag.lower() not in MOVING_TAGS):
             continue
+        if tag == "" and re.search(r"\d+[.-]\d+", image.value.rsplit("/", 1)[-1]):
+            continue  # the release is in the image name (GCP's huggingface-text-generation-inference-cu121.2-1...)
         seen.add(key)
         how = "without a tag (that is :latest)" if tag == "" else f"by the moving tag :{tag}"
         yield Finding.at(serving.path, f"the {serving.engine} server image {image.value} is pulled {how}: the next pull may run another server release", line=image.line)

@@ -109,6 +109,12 @@ class _Values:
             name = _dotted(node.func)
             if name is None:
                 return UNKNOWN
+            if name in ("json.dumps", "str") and len(node.args) == 1 and not node.keywords:  # SM_NUM_GPUS: json.dumps(4)
+                inner = self.of(node.args[0], depth + 1)
+                if isinstance(inner, (int, float, str, bool)) and not isinstance(inner, bool) or inner is None:
+                    import json
+
+                    return json.dumps(inner) if name == "json.dumps" else str(inner)
             return CallValue(name, {k.arg: self.of(k.value, depth + 1) for k in node.keywords if k.arg}, tuple(self.of(a, depth + 1) for a in node.args[:4]))
         if isinstance(node, ast.Attribute):
             return _dotted(node) or UNKNOWN
