@@ -188,12 +188,25 @@ def deploy_yaml(repo, rel: str):
             return None
         from hfcheck.formats.serving import parse_deploy_yaml
 
-        folder = str(PurePosixPath(rel).parent)
-        dotenv = f"{folder}/.env" if folder != "." else ".env"
-        variables = shell_doc(repo, dotenv).env if repo.exists(dotenv) and shell_doc(repo, dotenv) is not None else {}
-        return parse_deploy_yaml(text, rel, variables)
+        return parse_deploy_yaml(text, rel, _compose_variables(repo, rel))
 
     return repo.memo(("deploy", "yaml", rel), compute)
+
+
+def _compose_variables(repo, rel: str) -> dict:
+    """What `${VAR}` in a compose file can resolve to: the .env beside it (compose reads
+    it), else what a shell script beside it exports (the documented `source set_env.sh;
+    docker compose up`)."""
+    folder = PurePosixPath(rel).parent
+    variables = {}
+    for script in sorted(r for r in shell_files(repo) if PurePosixPath(r).parent == folder and r.endswith(".sh")):
+        doc = shell_doc(repo, script)
+        if doc is not None:
+            variables.update({k: v for k, v in doc.env.items() if "$" not in str(v[0])})
+    dotenv = str(folder / ".env") if str(folder) != "." else ".env"
+    if repo.exists(dotenv) and shell_doc(repo, dotenv) is not None:
+        variables.update(shell_doc(repo, dotenv).env)
+    return variables
 
 
 def _looks_deployment(rel: str) -> bool:
@@ -211,7 +224,11 @@ def deploy_problems(repo) -> list[tuple[str, int | None, str]]:
         parsed = deploy_yaml(repo, rel)
         if parsed is not None and parsed.error:
             match = re.search(r"at line (\d+)", parsed.error)
-            out.append((rel, int(match.group(1)) if match else None, parsed.error))
+            line = int(match.group(1)) if match else None
+            text = repo.text(rel, repo.limits.yaml_bytes) or ""
+            if line and "{{" in "".join(text.splitlines()[max(0, line - 2) : line + 1]):
+                continue  # a `{{PLACEHOLDER}}` the reader fills in before applying: a template, not a broken file
+            out.append((rel, line, parsed.error))
     for rel in notebook_files(repo):
         book = notebook(repo, rel)
         if book is not None and book.error and book.error != "no cells":

@@ -439,9 +439,9 @@ def serving_of_container(image: str, words: list, env: dict, path: str, find, li
     with a MODEL_ID variable is not a server by that alone)."""
     from hfcheck.formats.shell import _SHELL_C, _simple_commands
 
-    if len(words) > 2 and words[:2] in _SHELL_C or len(words) > 1 and words[0].rsplit("/", 1)[-1] in ("sh", "bash") and words[1] in ("-c", "-ec", "-lc", "-xc"):
+    if len(words) > 2 and _is_shell_c(words):
         script_env = dict(env)
-        for command in _simple_commands(" ".join(words[2:]) if words[:2] in _SHELL_C else " ".join(words[2:]), line or 0, script_env):
+        for command in _simple_commands(" ".join(words[2:]), line or 0, script_env):
             serving = from_command(command, script_env, path)
             if serving is not None:
                 return _with_image(serving, image, line)
@@ -468,6 +468,11 @@ def serving_of_container(image: str, words: list, env: dict, path: str, find, li
             if own:
                 serving.settings[key] = Setting(setting.value, own)
     return _with_image(serving, image, line)
+
+
+def _is_shell_c(words: list) -> bool:
+    """`sh -c`, `/bin/bash -exc`, `bash -lc` ...: a shell given a script to run."""
+    return words[0].rsplit("/", 1)[-1] in ("sh", "bash", "dash", "zsh") and re.fullmatch(r"-[a-z]*c[a-z]*", words[1]) is not None
 
 
 def _any_keys(engine: str) -> dict:

@@ -231,7 +231,7 @@ def _set_runs(stage: Stage, instruction: str, words: list, line: int) -> None:
 
 def _run_commands(stage: Stage) -> list[Command]:
     words = stage.runs.words
-    if len(words) > 2 and words[:2] in _SHELL_C:
+    if len(words) > 2 and (words[:2] in _SHELL_C or words[0].rsplit("/", 1)[-1] in ("sh", "bash") and re.fullmatch(r"-[a-z]*c[a-z]*", words[1])):
         return _simple_commands(" ".join(words[2:]), stage.runs.line, dict(stage.env))
     return [stage.runs]
 
