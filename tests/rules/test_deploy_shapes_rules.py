@@ -159,3 +159,23 @@ def test_sagemaker_notebook_model_and_instance(tiny_llama, run_rules):
     found = run_rules(tiny_llama, select=["PIN004", "PIN006", "DMP007"])
     assert at(found, "PIN004") == [("deploy.ipynb", 7)] and at(found, "PIN006") == [("deploy.ipynb", 8)]
     assert at(found, "DMP007") == [("deploy.ipynb", 7)]  # 3 shards do not divide 4 heads
+
+
+def test_compose_variables_from_the_set_env_script_beside_it(tiny_llama, run_rules):
+    # OPEA shape: `source set_env.sh && docker compose up`, no .env
+    compose = "services:\n  tgi-service:\n    image: ghcr.io/huggingface/text-generation-inference:2.4.1\n    command: --model-id ${LLM_MODEL_ID}\n"
+    write(tiny_llama, {"deploy/compose.yaml": compose, "deploy/set_env.sh": 'export host_ip=$(hostname -I)\nexport LLM_MODEL_ID="acme/chat"\n'})
+    found = run_rules(tiny_llama, select=["PIN004"])
+    assert at(found, "PIN004") == [("deploy/compose.yaml", 4)] and "acme/chat" in found[0].message
+
+
+def test_placeholder_manifest_is_a_template_not_a_yaml_error(tiny_llama, run_rules):
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: hf-secret\nstringData:\n  hf_api_token: {{HF_TOKEN}}\n"
+    write(tiny_llama, {"k8s/secret.yaml": secret})
+    assert run_rules(tiny_llama, select=["DEP001"]) == []
+
+
+def test_bash_flag_bundle_with_c_runs_the_script(tiny_llama, run_rules):
+    manifest = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: ubuntu:22.04\n    command:\n    - /bin/bash\n    - -exc\n    - |\n      python -m vllm.entrypoints.openai.api_server --model acme/m\n"
+    write(tiny_llama, {"k8s/pod.yaml": manifest})
+    assert at(run_rules(tiny_llama, select=["PIN004"]), "PIN004") == [("k8s/pod.yaml", 5)]
