@@ -3,7 +3,8 @@
 `pipeline(...)` (not any method named pipeline), vLLM's `LLM(...)`/`AsyncEngineArgs(...)`
 and SageMaker's `HuggingFaceModel(env=...)`, with the model id and the keyword
 arguments that decide how it is deployed. A keyword's value is the literal when it is
-one, or a name bound once to a literal in the same module; otherwise UNKNOWN."""
+one, or a name bound once to a literal in the same module (`os.getenv("X", "default")`
+counts as its default); otherwise UNKNOWN."""
 
 from __future__ import annotations
 
@@ -109,6 +110,8 @@ class _Values:
             name = _dotted(node.func)
             if name is None:
                 return UNKNOWN
+            if name in ("os.getenv", "os.environ.get", "getenv", "environ.get") and len(node.args) == 2:
+                return self.of(node.args[1], depth + 1)  # the default: what runs when the variable is unset
             if name in ("json.dumps", "str") and len(node.args) == 1 and not node.keywords:  # SM_NUM_GPUS: json.dumps(4)
                 inner = self.of(node.args[0], depth + 1)
                 if isinstance(inner, (int, float, str, bool)) and not isinstance(inner, bool) or inner is None:
@@ -196,6 +199,10 @@ def _visit_call(node: ast.Call, values: _Values, scan: LoadScan, transformers_al
     func = node.func
     name = _dotted(func)
     short = name.rsplit(".", 1)[-1] if name else None
+    if short == "HuggingFaceModel" and name.startswith("bentoml"):  # bentoml.models.HuggingFaceModel("org/name", revision=...)
+        model = values.of(node.args[0]) if node.args else values.of(next((k.value for k in node.keywords if k.arg == "model_id"), ast.Constant(None)))
+        scan.loads.append(ModelLoad(node.lineno, name, False, model if isinstance(model, str) else None, _kwargs(node, values)))
+        return
     if short in ENGINES and short != "AsyncLLMEngine" and (ENGINES[short] != "vllm" or _vllm_engine_call(node)):
         scan.engines.append(EngineCall(node.lineno, ENGINES[short], _kwargs(node, values)))
         if short == "LLM" and node.args and "model" not in scan.engines[-1].kwargs:

@@ -17,6 +17,9 @@ RAY_ENGINE_KEYS = {"tensor_parallel_size": "tp", "max_model_len": "max_len", "tr
                    "gpu_memory_utilization": "gpu_util", "revision": "revision", "rope_scaling": "rope_scaling", "hf_overrides": "hf_overrides", "cpu_offload_gb": "cpu_offload_gb"}  # fmt: skip
 
 
+_MODEL_KEY = re.compile(r"(?i)((\w+_)?model(_\d+)?(_(id|name|source))?)")
+
+
 def hf_uri(uri) -> tuple[str | None, str | None]:
     """`hf://org/name[:revision]` (KServe, KubeAI) -> (model id, revision)."""
     if not isinstance(uri, str) or not uri.startswith("hf://"):
@@ -144,9 +147,11 @@ def _ray_config(data: dict, path: str, find, out) -> None:
         for llm in _llm_configs(args):
             out.servings.append(_ray_llm(llm, path, find))
         env = runtime_env.get("env_vars") if isinstance(runtime_env.get("env_vars"), dict) else {}
-        for key in ("model", "model_id", "model_name", "MODEL_ID", "MODEL_NAME"):
-            value = args.get(key) if key in args else env.get(key)
-            if isinstance(value, str) and "/" in value and not any(s.get("model") == value for s in out.servings):
+        for key, value in [*args.items(), *env.items()]:
+            # model / model_id / MODEL_NAME / MODEL_1_ID: what the app's code loads
+            if not _MODEL_KEY.fullmatch(str(key)) or not isinstance(value, str) or "/" not in value:
+                continue
+            if not any(s.get("model") == value for s in out.servings):
                 out.servings.append(Serving("ray-serve", path, find(value), {"model": Setting(value, find(value))}))
     for llm in _llm_configs(data):
         out.servings.append(_ray_llm(llm, path, find))

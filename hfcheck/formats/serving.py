@@ -501,7 +501,7 @@ def _container(container: dict, path: str, find) -> list[Serving]:
             env[item["name"]] = (expand_k8s(str(item["value"]), env), find(item["name"]))
     words = [expand_k8s(w, env) for w in _words(container.get("command")) + _words(container.get("args"))]
     line = find(image) if image else find("containers:")
-    serving = serving_of_container(image, words, env, path, find, line)
+    serving = serving_of_container(image, words, env, path, find, line) or _hf_download(words, path, find, line)
     if serving is None:
         return []
     resources = container.get("resources")
@@ -510,6 +510,19 @@ def _container(container: dict, path: str, find) -> list[Serving]:
     if isinstance(gpus, (int, str)) and str(gpus).isdigit():
         serving.gpus = Setting(int(gpus), find("nvidia.com/gpu") or find("amd.com/gpu"))
     return [serving]
+
+
+def _hf_download(words: list, path: str, find, line) -> Serving | None:
+    """A container that fetches a Hub model by an `hf://org/name[:revision]` argument
+    (KServe's storage initializer, download jobs): it decides which weights are served."""
+    for word in words:
+        if word.startswith("hf://"):
+            model, _, revision = word[5:].partition(":")
+            settings = {"model": Setting(model.strip("/"), find(word) or line)}
+            if revision:
+                settings["revision"] = Setting(revision, find(word) or line)
+            return Serving("hf-download", path, find(word) or line, settings)
+    return None
 
 
 def _compose_service(service: dict, path: str, find) -> list[Serving]:

@@ -179,3 +179,12 @@ def test_bash_flag_bundle_with_c_runs_the_script(tiny_llama, run_rules):
     manifest = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: ubuntu:22.04\n    command:\n    - /bin/bash\n    - -exc\n    - |\n      python -m vllm.entrypoints.openai.api_server --model acme/m\n"
     write(tiny_llama, {"k8s/pod.yaml": manifest})
     assert at(run_rules(tiny_llama, select=["PIN004"]), "PIN004") == [("k8s/pod.yaml", 5)]
+
+
+def test_env_defaults_bentoml_models_hf_uris_and_ray_model_variables(tiny_llama, run_rules):
+    train = 'import os\nfrom transformers import AutoModelForCausalLM\nname = os.getenv("MODEL_NAME", "google/gemma-2b")\nm = AutoModelForCausalLM.from_pretrained(name)\n'
+    bento = 'import bentoml\nhf = bentoml.models.HuggingFaceModel("Qwen/Qwen3-8B", exclude=["*.pth"])\nok = bentoml.models.HuggingFaceModel("Qwen/Qwen3-8B", revision="' + "c" * 40 + '")\n'
+    job = "apiVersion: batch/v1\nkind: Job\nspec:\n  template:\n    spec:\n      containers:\n      - image: kserve/kserve-storage-initializer:v0.17.0\n        args:\n        - hf://RedHatAI/gpt-oss-20b\n        - /mnt/models\n"
+    ray = 'apiVersion: ray.io/v1\nkind: RayService\nspec:\n  serveConfigV2: |\n    applications:\n    - name: llm\n      runtime_env:\n        env_vars:\n          MODEL_1_ID: "google/gemma-7b-it"\n          MODEL_1_TENSOR_PARALLELISM: "2"\n          MODEL_2_ID: "meta-llama/Meta-Llama-3-8B-Instruct"\n'
+    write(tiny_llama, {"train.py": train, "service.py": bento, "k8s/job.yaml": job, "k8s/ray.yaml": ray})
+    assert at(run_rules(tiny_llama, select=["PIN004"]), "PIN004") == [("k8s/job.yaml", 9), ("k8s/ray.yaml", 9), ("k8s/ray.yaml", 11), ("service.py", 2), ("train.py", 4)]
