@@ -131,6 +131,28 @@ def _rayservice(data: dict, path: str, find, out) -> None:
             _ray_config(inner.data, path, find, out)
     elif isinstance(config, dict):
         _ray_config(config, path, find, out)
+    _ray_cluster_hardware(spec.get("rayClusterConfig"), out.servings, find)
+
+
+def _ray_cluster_hardware(cluster, servings: list, find) -> None:
+    """The GPU type of the Ray cluster's GPU worker pods (node selector, affinity) for
+    the applications it serves, unless a model config names its own accelerator."""
+    from hfcheck.formats.serving import Serving as _Serving
+    from hfcheck.formats.serving import _containers, _pod_hardware
+
+    if not isinstance(cluster, dict) or not servings:
+        return
+    for container, pod in _containers(cluster):
+        limits = (container.get("resources") or {}).get("limits") if isinstance(container.get("resources"), dict) else None
+        if not isinstance(limits, dict) or "nvidia.com/gpu" not in limits:
+            continue
+        probe = _Serving("ray", "", None)
+        _pod_hardware([probe], pod, find)
+        if probe.hardware is not None:
+            for serving in servings:
+                if serving.hardware is None:
+                    serving.hardware = probe.hardware
+            return
 
 
 def _ray_config(data: dict, path: str, find, out) -> None:
@@ -181,7 +203,17 @@ def _ray_llm(llm: dict, path: str, find) -> Serving:
             settings[canonical] = Setting(value, find(f"{key}:"))
     if "max_total_tokens" in engine:
         settings.setdefault("max_len", Setting(engine["max_total_tokens"], find("max_total_tokens")))
-    return Serving("vllm", path, find("model_loading_config") or find("engine_config") or find(str(source)), settings)
+    serving = Serving("vllm", path, find("model_loading_config") or find("engine_config") or find(str(source)), settings)
+    accelerator = llm.get("accelerator_type")
+    if isinstance(accelerator, str):
+        from hfcheck.formats.hardware import Hardware, gpu_type
+
+        known = gpu_type(accelerator)
+        if known is not None:
+            tp = settings.get("tp")
+            gpus = tp.value if tp is not None and isinstance(tp.value, int) else None
+            serving.hardware = Hardware(gpus, known[0], known[1], f"Ray accelerator_type: {accelerator}", find("accelerator_type"))
+    return serving
 
 
 def _script_commands(script, find, env: dict) -> list:

@@ -363,3 +363,41 @@ def test_gpu_table():
 def test_setting_lines_survive():
     serving = from_command(Command(["vllm", "serve", "acme/m"], 3), {}, "x.sh")
     assert serving.settings["model"] == Setting("acme/m", 3)
+
+
+def test_ray_hardware_from_the_gpu_worker_pods_and_accelerator_type():
+    # GKE RayService shape: the app in serveConfigV2, L4 workers in rayClusterConfig
+    ray = """\
+apiVersion: ray.io/v1
+kind: RayService
+spec:
+  serveConfigV2: |
+    applications:
+    - name: llm
+      runtime_env:
+        env_vars:
+          MODEL_ID: "mistralai/Mistral-7B-Instruct-v0.3"
+  rayClusterConfig:
+    headGroupSpec:
+      template:
+        spec:
+          containers:
+          - name: ray-head
+            image: rayproject/ray-ml:2.9.0
+    workerGroupSpecs:
+    - template:
+        spec:
+          containers:
+          - name: llm
+            image: rayproject/ray-ml:2.9.0
+            resources:
+              limits:
+                nvidia.com/gpu: "2"
+          nodeSelector:
+            cloud.google.com/gke-accelerator: nvidia-l4
+"""
+    serving = only(parse_yaml_serving(ray, "ray-service.yaml")[0])
+    assert serving.get("model") == "mistralai/Mistral-7B-Instruct-v0.3" and (serving.hardware.gpu_type, serving.hardware.line) == ("l4", 27)
+    llm = "model_loading_config:\n  model_id: q\n  model_source: Qwen/Qwen2.5-7B-Instruct\naccelerator_type: A10G\nengine_kwargs:\n  tensor_parallel_size: 2\n"
+    serving = only(parse_yaml_serving(llm, "llm-config.yaml")[0])
+    assert (serving.hardware.gpu_type, serving.hardware.memory_gib, serving.hardware.gpus) == ("a10g", 24.0, 2)
