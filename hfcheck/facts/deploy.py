@@ -68,7 +68,7 @@ class Dependencies:
 
 
 def _name(rel: str) -> str:
-    return PurePosixPath(rel).name
+    return rel.rpartition("/")[2]  # PurePosixPath(rel).name, without building a path: called per file
 
 
 def requirement_files(repo) -> list[str]:
@@ -84,20 +84,20 @@ def requirement_files(repo) -> list[str]:
 
 
 def shell_files(repo) -> list[str]:
-    return sorted(rel for rel in repo.files if _name(rel).startswith(("Dockerfile", "Containerfile")) or _name(rel).endswith((".dockerfile", ".sh")))
+    return repo.memo(("facts", "deploy", "shell_files"), lambda: sorted(rel for rel in repo.files if _name(rel).startswith(("Dockerfile", "Containerfile")) or _name(rel).endswith((".dockerfile", ".sh"))))
 
 
 def env_files(repo) -> list[str]:
-    return sorted(rel for rel in repo.files if _name(rel) == ".env" or _name(rel).startswith(".env.") or _name(rel).endswith(".env"))
+    return repo.memo(("facts", "deploy", "env_files"), lambda: sorted(rel for rel in repo.files if _name(rel) == ".env" or _name(rel).startswith(".env.") or _name(rel).endswith(".env")))
 
 
 def yaml_files(repo) -> list[str]:
     skipped = ("environment.yml", "environment.yaml", "conda-lock.yml", "conda-lock.yaml", ".hfcheck.yaml", ".hfcheck.yml", ".pre-commit-config.yaml", ".pre-commit-hooks.yaml")
-    return sorted(rel for rel in repo.files if rel.endswith((".yaml", ".yml")) and _name(rel) not in skipped and not rel.startswith(".github/"))
+    return repo.memo(("facts", "deploy", "yaml_files"), lambda: sorted(rel for rel in repo.files if rel.endswith((".yaml", ".yml")) and _name(rel) not in skipped and not rel.startswith(".github/")))
 
 
 def notebook_files(repo) -> list[str]:
-    return sorted(rel for rel in repo.files if rel.endswith(".ipynb") and "/.ipynb_checkpoints/" not in f"/{rel}")
+    return repo.memo(("facts", "deploy", "notebook_files"), lambda: sorted(rel for rel in repo.files if rel.endswith(".ipynb") and "/.ipynb_checkpoints/" not in f"/{rel}"))
 
 
 def _chart_of(repo, rel: str) -> str | None:
@@ -420,7 +420,7 @@ def servings(repo) -> list:
 
     def compute():
         shells, envs, yamls = shell_files(repo), env_files(repo), yaml_files(repo)
-        notebooks, pbtxts = notebook_files(repo), [rel for rel in repo.files if _name(rel) == "config.pbtxt"]
+        notebooks, pbtxts = notebook_files(repo), [rel for rel in repo.files if rel.endswith("config.pbtxt") and _name(rel) == "config.pbtxt"]
         scans = python_scans(repo) if repo.glob_anywhere("*.py") or notebooks else []
         if not (shells or envs or yamls or notebooks or pbtxts or any(scan.engines for _, scan in scans)):
             return []  # a bare model repo: not even the parsers are imported
