@@ -42,7 +42,11 @@ def server_image_unpinned(repo):
             continue  # the release is in the image name (GCP's huggingface-text-generation-inference-cu121.2-1...)
         seen.add(key)
         how = "without a tag (that is :latest)" if tag == "" else f"by the moving tag :{tag}"
-        yield Finding.at(serving.path, f"the {serving.engine} server image {image.value} is pulled {how}: the next pull may run another server release", line=image.line)
+        yield Finding.at(
+            serving.path,
+            f"the {serving.engine} server image {image.value} is pulled {how}: the next pull may run another server release",
+            line=image.line,
+        )
 
 
 @rule("DEP001", concern="config", severity="error")

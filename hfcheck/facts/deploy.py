@@ -358,7 +358,6 @@ def model_loads(repo) -> list:
     files, except the model's own remote code (what auto_map imports)."""
 
     def compute():
-        from hfcheck.facts.remote_code import remote_code
 
         return [(rel, load) for rel, scan in python_scans(repo) for load in scan.loads]
 

@@ -57,7 +57,13 @@ def _evaluate(action: str, values: dict, line: str) -> str:
     for stage in stages[1:]:
         if stage.startswith("default ") and value in (None, ""):
             default = stage[len("default ") :].strip()
-            value = default[1:-1] if default[:1] == '"' else lookup(values, default[len(".Values.") :]) if default.startswith(".Values.") else default
+            value = (
+                default[1:-1]
+                if default[:1] == '"'
+                else lookup(values, default[len(".Values.") :])
+                if default.startswith(".Values.")
+                else default
+            )
         elif stage == "quote" and value is not None and not isinstance(value, (dict, list)):
             value = '"' + str(value).replace('"', '\\"') + '"'
         elif stage == "toYaml":

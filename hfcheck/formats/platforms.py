@@ -36,12 +36,29 @@ def read(data: dict, path: str, find, out) -> bool:
     for test, reader, label in (
         (api.startswith("serving.kserve.io") and kind in ("InferenceService", "LLMInferenceService"), _kserve, "kserve"),
         (api.startswith("kubeai.org") and kind == "Model", _kubeai, "kubeai"),
-        (kind == "RayService" or "serveConfigV2" in (data.get("spec") or {} if isinstance(data.get("spec"), dict) else {}), _rayservice, "rayservice"),
-        ("applications" in data and isinstance(data.get("applications"), list) or "model_loading_config" in data or "engine_config" in data and "deployment_config" in data, _ray_config, "ray-llm"),
+        (
+            kind == "RayService" or "serveConfigV2" in (data.get("spec") or {} if isinstance(data.get("spec"), dict) else {}),
+            _rayservice,
+            "rayservice",
+        ),
+        (
+            "applications" in data
+            and isinstance(data.get("applications"), list)
+            or "model_loading_config" in data
+            or "engine_config" in data
+            and "deployment_config" in data,
+            _ray_config,
+            "ray-llm",
+        ),
         (name == "cog.yaml" and isinstance(data.get("build"), dict), _cog, "cog"),
         (name.startswith("bentofile") and ("service" in data or "python" in data), _bentofile, "bentoml"),
         (data.get("type") in ("service", "task", "dev-environment") and ("commands" in data or "resources" in data), _dstack, "dstack"),
-        (("run" in data or "setup" in data) and any(k in data for k in ("resources", "envs", "num_nodes", "workdir", "file_mounts", "service")), _skypilot, "skypilot"),
+        (
+            ("run" in data or "setup" in data)
+            and any(k in data for k in ("resources", "envs", "num_nodes", "workdir", "file_mounts", "service")),
+            _skypilot,
+            "skypilot",
+        ),
     ):
         if test:
             out.kind = label
@@ -190,7 +207,13 @@ def _llm_configs(data: dict) -> list:
 def _ray_llm(llm: dict, path: str, find) -> Serving:
     loading = llm.get("model_loading_config") if isinstance(llm.get("model_loading_config"), dict) else {}
     engine = llm.get("engine_config") if isinstance(llm.get("engine_config"), dict) else {}  # RayLLM (before Ray Serve LLM)
-    kwargs = llm.get("engine_kwargs") if isinstance(llm.get("engine_kwargs"), dict) else engine.get("engine_kwargs") if isinstance(engine.get("engine_kwargs"), dict) else {}
+    kwargs = (
+        llm.get("engine_kwargs")
+        if isinstance(llm.get("engine_kwargs"), dict)
+        else engine.get("engine_kwargs")
+        if isinstance(engine.get("engine_kwargs"), dict)
+        else {}
+    )
     source = loading.get("model_source") or loading.get("model_id") or engine.get("hf_model_id") or engine.get("model_id")
     if isinstance(source, dict):  # model_source: {bucket_uri: ...}: not a Hub id
         source = None
@@ -317,4 +340,10 @@ def _bentofile(data: dict, path: str, find, out) -> None:
 
 def is_worth_reading(text: str) -> bool:
     """Cheap test before a YAML parse: does the text name anything these readers use?"""
-    return bool(re.search(r"serving\.kserve\.io|kubeai\.org|RayService|serveConfigV2|model_loading_config|engine_config|llm_configs|accelerators:|python_packages:|^type: *(service|task)|^run: *\|", text, re.M))
+    return bool(
+        re.search(
+            r"serving\.kserve\.io|kubeai\.org|RayService|serveConfigV2|model_loading_config|engine_config|llm_configs|accelerators:|python_packages:|^type: *(service|task)|^run: *\|",
+            text,
+            re.M,
+        )
+    )

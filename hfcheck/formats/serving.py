@@ -437,7 +437,7 @@ def serving_of_container(image: str, words: list, env: dict, path: str, find, li
     a command that starts a server says so; else the image's own entrypoint, given the
     args (`FROM vllm/vllm-openai` + `CMD ["--model", ...]`); else nothing (a container
     with a MODEL_ID variable is not a server by that alone)."""
-    from hfcheck.formats.shell import _SHELL_C, _simple_commands
+    from hfcheck.formats.shell import _simple_commands
 
     if len(words) > 2 and _is_shell_c(words):
         script_env = dict(env)

@@ -33,7 +33,14 @@ def parse_config_pbtxt(text: str) -> TritonConfig:
         elif token == "platform" and value:
             config.platform = value.strip('"')
         elif token == "key" and value and value.startswith('"'):
-            string = next((tokens[j + 2] for j in range(i + 3, min(i + 12, len(tokens) - 2)) if tokens[j][0] == "string_value" and tokens[j + 1][0] == ":"), None)
+            string = next(
+                (
+                    tokens[j + 2]
+                    for j in range(i + 3, min(i + 12, len(tokens) - 2))
+                    if tokens[j][0] == "string_value" and tokens[j + 1][0] == ":"
+                ),
+                None,
+            )
             if string:
                 config.parameters[value.strip('"')] = (string[0].strip('"'), string[1])
         elif token == "gpus" and tokens[i + 1][0] == ":" and tokens[i + 2][0] == "[":

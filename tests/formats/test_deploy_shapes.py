@@ -156,7 +156,13 @@ services:
 
 
 def test_vllm_images_by_pattern():
-    for image in ("vllm/vllm-openai:v0.6.3", "public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.8.5", "rocm/vllm:latest", "vllm/vllm-openai-rocm", "substratusai/vllm:v0.6"):
+    for image in (
+        "vllm/vllm-openai:v0.6.3",
+        "public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.8.5",
+        "rocm/vllm:latest",
+        "vllm/vllm-openai-rocm",
+        "substratusai/vllm:v0.6",
+    ):
         assert engine_of_image(image) == "vllm", image
     assert engine_of_image("ghcr.io/huggingface/text-generation-inference:3.0") == "tgi"
     assert engine_of_image("lmsysorg/sglang:latest") == "sglang" and engine_of_image("python:3.11") is None
@@ -181,7 +187,11 @@ spec:
 def test_sglang_lmdeploy_fastchat_workers():
     cases = {
         "python3 -m sglang.launch_server --model-path Qwen/Qwen2.5-7B --tp 2 --context-length 32768": ("sglang", "Qwen/Qwen2.5-7B", "2"),
-        "lmdeploy serve api_server internlm/internlm2_5-7b-chat --tp 2 --session-len 8192": ("lmdeploy", "internlm/internlm2_5-7b-chat", "2"),
+        "lmdeploy serve api_server internlm/internlm2_5-7b-chat --tp 2 --session-len 8192": (
+            "lmdeploy",
+            "internlm/internlm2_5-7b-chat",
+            "2",
+        ),
         "python3 -m fastchat.serve.model_worker --model-path lmsys/vicuna-7b-v1.5 --num-gpus 2": ("fastchat", "lmsys/vicuna-7b-v1.5", "2"),
         "python3 -m fastchat.serve.vllm_worker --model-path lmsys/vicuna-7b-v1.5": ("fastchat", "lmsys/vicuna-7b-v1.5", None),
     }
@@ -226,9 +236,18 @@ spec:
         resources:
           {{- toYaml .Values.resources | nindent 10 }}
 """
-    values = {"image": {"repository": "vllm/vllm-openai"}, "model": {"id": "acme/m", "maxLen": 8192}, "resources": {"limits": {"nvidia.com/gpu": 2}}}
+    values = {
+        "image": {"repository": "vllm/vllm-openai"},
+        "model": {"id": "acme/m", "maxLen": 8192},
+        "resources": {"limits": {"nvidia.com/gpu": 2}},
+    }
     serving = only(parse_yaml_serving(render(template, values), "chart/templates/deployment.yaml")[0])
-    assert serving.get("model") == "acme/m" and serving.get("max_len") == "8192" and serving.gpus.value == 2 and serving.image.value.endswith(":latest")
+    assert (
+        serving.get("model") == "acme/m"
+        and serving.get("max_len") == "8192"
+        and serving.gpus.value == 2
+        and serving.image.value.endswith(":latest")
+    )
 
 
 def test_kserve_inferenceservice_and_llminferenceservice():
@@ -264,7 +283,11 @@ def test_kubeai_model_with_resource_profile():
     )
     serving = only(parse_yaml_serving(model, "kubeai.yaml")[0])
     assert serving.get("model") == "meta-llama/Llama-3.1-8B-Instruct" and serving.get("max_len") == "8192"
-    assert (serving.hardware.gpus, serving.hardware.gpu_type, serving.hardware.memory_gib) == (1, "l4", 24.0) and "resourceProfile" in serving.hardware.source
+    assert (serving.hardware.gpus, serving.hardware.gpu_type, serving.hardware.memory_gib) == (
+        1,
+        "l4",
+        24.0,
+    ) and "resourceProfile" in serving.hardware.source
 
 
 def test_rayservice_serve_config_and_runtime_env_pip():
@@ -299,14 +322,20 @@ def test_dstack_and_skypilot_tasks():
         "commands:\n  - vllm serve $MODEL_ID --max-model-len 4096\nport: 8000\nresources:\n  gpu: 24GB\n"
     )
     serving = only(parse_yaml_serving(dstack, "service.dstack.yml")[0])
-    assert serving.get("model") == "meta-llama/Llama-3.1-8B-Instruct" and serving.line_of("model") == 8 and serving.hardware.memory_gib == 24.0
+    assert (
+        serving.get("model") == "meta-llama/Llama-3.1-8B-Instruct" and serving.line_of("model") == 8 and serving.hardware.memory_gib == 24.0
+    )
     sky = (
         "envs:\n  MODEL_NAME: mistralai/Mixtral-8x7B-Instruct-v0.1\nresources:\n  accelerators: {A100-80GB: 2, H100: 2}\n  ports: 8000\n"
         "setup: |\n  pip install vllm==0.6.3\nrun: |\n  python -m vllm.entrypoints.openai.api_server \\\n    --model $MODEL_NAME --tensor-parallel-size $SKYPILOT_NUM_GPUS_PER_NODE\n"
     )
     parsed = parse_deploy_yaml(sky, "serve.yaml")
     serving = only(parsed.servings)
-    assert serving.get("model") == "mistralai/Mixtral-8x7B-Instruct-v0.1" and serving.hardware.memory_gib == 80.0 and serving.hardware.gpus == 2
+    assert (
+        serving.get("model") == "mistralai/Mixtral-8x7B-Instruct-v0.1"
+        and serving.hardware.memory_gib == 80.0
+        and serving.hardware.gpus == 2
+    )
     assert any(c.words[:2] == ["pip", "install"] and c.line == 7 for c in parsed.commands)
 
 
@@ -318,7 +347,9 @@ def test_cog_and_bentofile_packages():
 
 
 def test_triton_config_pbtxt():
-    config = parse_config_pbtxt('backend: "vllm"\ninstance_group [\n  {\n    count: 1\n    kind: KIND_MODEL\n  }\n]\nparameters: { key: "REPORT_METRICS" value: { string_value: "true" } }\n')
+    config = parse_config_pbtxt(
+        'backend: "vllm"\ninstance_group [\n  {\n    count: 1\n    kind: KIND_MODEL\n  }\n]\nparameters: { key: "REPORT_METRICS" value: { string_value: "true" } }\n'
+    )
     assert config.backend == "vllm" and config.parameters["REPORT_METRICS"] == ("true", 8)
 
 
@@ -349,11 +380,15 @@ def test_sagemaker_huggingface_model_in_python():
         "predictor = model.deploy(initial_instance_count=1, instance_type='ml.g5.12xlarge')\n"
     )
     (engine,) = scan.engines
-    assert engine.kind == "sagemaker" and engine.kwargs["env"].entries["HF_MODEL_ID"] == 3 and engine.instance_type.value == "ml.g5.12xlarge"
+    assert (
+        engine.kind == "sagemaker" and engine.kwargs["env"].entries["HF_MODEL_ID"] == 3 and engine.instance_type.value == "ml.g5.12xlarge"
+    )
 
 
 def test_gpu_table():
-    assert gpu_type("nvidia-l4") == ("l4", 24.0) and gpu_type("NVIDIA-A100-SXM4-80GB")[1] == 80.0 and gpu_type("nvidia-tesla-a100")[1] == 40.0
+    assert (
+        gpu_type("nvidia-l4") == ("l4", 24.0) and gpu_type("NVIDIA-A100-SXM4-80GB")[1] == 80.0 and gpu_type("nvidia-tesla-a100")[1] == 40.0
+    )
     assert gpu_type("tpu-v5-lite-podslice") is None
     assert instance_type("ml.g5.12xlarge") == ("a10g", 24.0, 4) and instance_type("ml.c5.xlarge") is None
     assert accelerator_spec("A100:8") == ("a100", 40.0, 8) and accelerator_spec({"L4": 1, "A10G": 1})[1] == 24.0

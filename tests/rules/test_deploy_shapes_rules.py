@@ -52,7 +52,9 @@ def test_dmp006_rope_scaling_on_the_command_line(tiny_llama, run_rules):
     line = "vllm serve acme/tiny --max-model-len 1024"
     write(tiny_llama, {"serve.sh": f"{line}\n"})
     assert at(run_rules(tiny_llama, select=["DMP006"]), "DMP006") == [("serve.sh", 1)]
-    (tiny_llama / "serve.sh").write_text(line + ' --rope-scaling \'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":256}\'\n')
+    (tiny_llama / "serve.sh").write_text(
+        line + ' --rope-scaling \'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":256}\'\n'
+    )
     assert run_rules(tiny_llama, select=["DMP006"]) == []
     (tiny_llama / "serve.sh").write_text(line + ' --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}\'\n')
     assert run_rules(tiny_llama, select=["DMP006"]) == []
@@ -89,8 +91,26 @@ def test_sec900_generation_config_runs_no_code(tiny_llama, run_rules):
 
 
 def test_pin004_org_less_ids_adapters_and_notebooks(tiny_llama, run_rules):
-    serve = "from transformers import pipeline\nfrom peft import PeftModel\np = pipeline('text-generation', model='gpt2')\nq = PeftModel.from_pretrained(base, 'acme/lora', revision='" + "a" * 40 + "')\nr = pipeline('text-generation', model='out')\n"
-    notebook = {"cells": [{"cell_type": "code", "source": ["!pip install transformers\n", "from transformers import AutoModel\n", "m = AutoModel.from_pretrained('bert-base-uncased')"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    serve = (
+        "from transformers import pipeline\nfrom peft import PeftModel\np = pipeline('text-generation', model='gpt2')\nq = PeftModel.from_pretrained(base, 'acme/lora', revision='"
+        + "a" * 40
+        + "')\nr = pipeline('text-generation', model='out')\n"
+    )
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": [
+                    "!pip install transformers\n",
+                    "from transformers import AutoModel\n",
+                    "m = AutoModel.from_pretrained('bert-base-uncased')",
+                ],
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     write(tiny_llama, {"serve.py": serve, "notebooks/try.ipynb": json.dumps(notebook, indent=1)})
     found = run_rules(tiny_llama, select=["PIN004", "PIN001"])
     assert at(found, "PIN004") == [("notebooks/try.ipynb", 8), ("serve.py", 3)]
@@ -98,7 +118,12 @@ def test_pin004_org_less_ids_adapters_and_notebooks(tiny_llama, run_rules):
 
 
 def test_dep001_yaml_syntax_error_is_a_finding(tiny_llama, run_rules):
-    write(tiny_llama, {"docker-compose.yml": "services:\n  tgi:\n    image: ghcr.io/huggingface/text-generation-inference:2.4.1\n    environment:\n      - MODEL_ID=acme/m\n     bad: [\n"})
+    write(
+        tiny_llama,
+        {
+            "docker-compose.yml": "services:\n  tgi:\n    image: ghcr.io/huggingface/text-generation-inference:2.4.1\n    environment:\n      - MODEL_ID=acme/m\n     bad: [\n"
+        },
+    )
     found = run_rules(tiny_llama, select=["DEP001"])
     assert at(found, "DEP001")[0][0] == "docker-compose.yml" and "invalid YAML" in found[0].message
     (tiny_llama / "docker-compose.yml").write_text("services:\n  tgi:\n    image: ghcr.io/huggingface/text-generation-inference:2.4.1\n")
@@ -108,8 +133,14 @@ def test_dep001_yaml_syntax_error_is_a_finding(tiny_llama, run_rules):
 def test_pin006_and_pin004_from_a_vllm_image_dockerfile(tiny_llama, run_rules):
     write(tiny_llama, {"Dockerfile": 'FROM vllm/vllm-openai:latest\nCMD ["--model", "acme/served", "--max-model-len", "4096"]\n'})
     found = run_rules(tiny_llama, select=["PIN004", "PIN006", "DMP006"])
-    assert at(found, "PIN006") == [("Dockerfile", 1)] and at(found, "PIN004") == [("Dockerfile", 2)] and at(found, "DMP006") == [("Dockerfile", 2)]
-    (tiny_llama / "Dockerfile").write_text('FROM vllm/vllm-openai:v0.6.3\nCMD ["--model", "acme/served", "--revision", "' + "b" * 40 + '"]\n')
+    assert (
+        at(found, "PIN006") == [("Dockerfile", 1)]
+        and at(found, "PIN004") == [("Dockerfile", 2)]
+        and at(found, "DMP006") == [("Dockerfile", 2)]
+    )
+    (tiny_llama / "Dockerfile").write_text(
+        'FROM vllm/vllm-openai:v0.6.3\nCMD ["--model", "acme/served", "--revision", "' + "b" * 40 + '"]\n'
+    )
     assert run_rules(tiny_llama, select=["PIN004", "PIN006"]) == []
 
 
@@ -144,7 +175,10 @@ spec:
     assert found == []  # fits a T4; DMP009 silent because the deployment declares its hardware
     (tiny_llama / "k8s/vllm.yaml").write_text(manifest.replace("{length}", "100000000"))
     (message,) = messages(run_rules(tiny_llama, select=["DMP005"]), "DMP005")
-    assert "1 x 16 GiB" in message and "t4 16 GiB from nodeSelector cloud.google.com/gke-accelerator: nvidia-tesla-t4 (k8s/vllm.yaml:7)" in message
+    assert (
+        "1 x 16 GiB" in message
+        and "t4 16 GiB from nodeSelector cloud.google.com/gke-accelerator: nvidia-tesla-t4 (k8s/vllm.yaml:7)" in message
+    )
 
 
 def test_sagemaker_notebook_model_and_instance(tiny_llama, run_rules):
@@ -164,7 +198,10 @@ def test_sagemaker_notebook_model_and_instance(tiny_llama, run_rules):
 def test_compose_variables_from_the_set_env_script_beside_it(tiny_llama, run_rules):
     # OPEA shape: `source set_env.sh && docker compose up`, no .env
     compose = "services:\n  tgi-service:\n    image: ghcr.io/huggingface/text-generation-inference:2.4.1\n    command: --model-id ${LLM_MODEL_ID}\n"
-    write(tiny_llama, {"deploy/compose.yaml": compose, "deploy/set_env.sh": 'export host_ip=$(hostname -I)\nexport LLM_MODEL_ID="acme/chat"\n'})
+    write(
+        tiny_llama,
+        {"deploy/compose.yaml": compose, "deploy/set_env.sh": 'export host_ip=$(hostname -I)\nexport LLM_MODEL_ID="acme/chat"\n'},
+    )
     found = run_rules(tiny_llama, select=["PIN004"])
     assert at(found, "PIN004") == [("deploy/compose.yaml", 4)] and "acme/chat" in found[0].message
 
@@ -183,8 +220,18 @@ def test_bash_flag_bundle_with_c_runs_the_script(tiny_llama, run_rules):
 
 def test_env_defaults_bentoml_models_hf_uris_and_ray_model_variables(tiny_llama, run_rules):
     train = 'import os\nfrom transformers import AutoModelForCausalLM\nname = os.getenv("MODEL_NAME", "google/gemma-2b")\nm = AutoModelForCausalLM.from_pretrained(name)\n'
-    bento = 'import bentoml\nhf = bentoml.models.HuggingFaceModel("Qwen/Qwen3-8B", exclude=["*.pth"])\nok = bentoml.models.HuggingFaceModel("Qwen/Qwen3-8B", revision="' + "c" * 40 + '")\n'
+    bento = (
+        'import bentoml\nhf = bentoml.models.HuggingFaceModel("Qwen/Qwen3-8B", exclude=["*.pth"])\nok = bentoml.models.HuggingFaceModel("Qwen/Qwen3-8B", revision="'
+        + "c" * 40
+        + '")\n'
+    )
     job = "apiVersion: batch/v1\nkind: Job\nspec:\n  template:\n    spec:\n      containers:\n      - image: kserve/kserve-storage-initializer:v0.17.0\n        args:\n        - hf://RedHatAI/gpt-oss-20b\n        - /mnt/models\n"
     ray = 'apiVersion: ray.io/v1\nkind: RayService\nspec:\n  serveConfigV2: |\n    applications:\n    - name: llm\n      runtime_env:\n        env_vars:\n          MODEL_1_ID: "google/gemma-7b-it"\n          MODEL_1_TENSOR_PARALLELISM: "2"\n          MODEL_2_ID: "meta-llama/Meta-Llama-3-8B-Instruct"\n'
     write(tiny_llama, {"train.py": train, "service.py": bento, "k8s/job.yaml": job, "k8s/ray.yaml": ray})
-    assert at(run_rules(tiny_llama, select=["PIN004"]), "PIN004") == [("k8s/job.yaml", 9), ("k8s/ray.yaml", 9), ("k8s/ray.yaml", 11), ("service.py", 2), ("train.py", 4)]
+    assert at(run_rules(tiny_llama, select=["PIN004"]), "PIN004") == [
+        ("k8s/job.yaml", 9),
+        ("k8s/ray.yaml", 9),
+        ("k8s/ray.yaml", 11),
+        ("service.py", 2),
+        ("train.py", 4),
+    ]
