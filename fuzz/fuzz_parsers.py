@@ -5,7 +5,9 @@
 
 TARGET is one of: json, yaml, card, safetensors, pickle, requirements, toml (pyproject,
 Pipfile, lock files), ini (setup.cfg, environment.yml), shell (scripts, Dockerfiles,
-.env), serving (compose/k8s/vLLM YAML), python (model loads, remote code). Any exception that escapes a
+.env), serving (compose/k8s/vLLM YAML), platforms (KServe, KubeAI, Ray, dstack, SkyPilot, cog,
+BentoML YAML), helm (template rendering), notebook, triton (config.pbtxt, model.json),
+hardware (GPU names), python (model loads, remote code). Any exception that escapes a
 parser is a crash atheris reports with the input that caused it. The pickle target also
 asserts that no canary file appears (nothing in the input is ever executed).
 """
@@ -24,7 +26,7 @@ with atheris.instrument_imports():
     from hfcheck.formats.json_doc import parse_json
     from hfcheck.formats.safetensors import read_header
     from hfcheck.formats.yaml_doc import parse_yaml
-    from hfcheck.formats import dependency_files, model_loads, python_code, requirements, serving, shell
+    from hfcheck.formats import dependency_files, hardware, helm, model_loads, notebook, python_code, requirements, serving, shell, triton
 
 CANARY = os.path.join(tempfile.gettempdir(), "hfcheck-fuzz-canary")
 
@@ -88,6 +90,36 @@ def fuzz_serving(data: bytes) -> None:
     serving.parse_yaml_serving(_text(data), "docker-compose.yml")
 
 
+def fuzz_platforms(data: bytes) -> None:
+    text = _text(data)
+    for path in ("k8s/isvc.yaml", "cog.yaml", "bentofile.yaml", "docker-compose.yml"):
+        serving.parse_deploy_yaml(text, path, {"M": ("a/b", 1)})
+
+
+def fuzz_helm(data: bytes) -> None:
+    text = _text(data)
+    values = parse_yaml(text).data
+    helm.render(text, values if isinstance(values, dict) else {"a": text[:20]})
+
+
+def fuzz_notebook(data: bytes) -> None:
+    book = notebook.parse_notebook(_text(data))
+    model_loads.scan_loads(book.source)
+
+
+def fuzz_triton(data: bytes) -> None:
+    triton.parse_config_pbtxt(_text(data))
+    triton.parse_model_json(_text(data))
+
+
+def fuzz_hardware(data: bytes) -> None:
+    text = _text(data)
+    hardware.gpu_type(text)
+    hardware.instance_type(text)
+    hardware.accelerator_spec(text)
+    hardware.accelerator_spec(parse_yaml(text).data)
+
+
 def fuzz_python(data: bytes) -> None:
     model_loads.scan_loads(_text(data))
     python_code.scan_source(_text(data))
@@ -104,6 +136,11 @@ TARGETS = {
     "ini": fuzz_ini,
     "shell": fuzz_shell,
     "serving": fuzz_serving,
+    "platforms": fuzz_platforms,
+    "helm": fuzz_helm,
+    "notebook": fuzz_notebook,
+    "triton": fuzz_triton,
+    "hardware": fuzz_hardware,
     "python": fuzz_python,
 }
 

@@ -39,6 +39,10 @@ class Target:
     max_len_line: int | None = None
     tp_line: int | None = None
     attn_implementation: str | None = None
+    hardware_source: str | None = None  # where gpus / gpu_memory_gib come from, for the message
+    max_memory: object = None
+    entries: dict | None = None  # device_map key -> line of its entry
+    max_memory_entries: dict | None = None
 
 
 def _targets(repo) -> list[Target]:
@@ -58,19 +62,30 @@ def _targets(repo) -> list[Target]:
             if hasattr(quant, "kwargs"):
                 bits = 8 if deploy.truthy(quant.kwargs.get("load_in_8bit")) else 4 if deploy.truthy(quant.kwargs.get("load_in_4bit")) else bits
             dtype = load.value("torch_dtype", load.value("dtype"))
+            device_map = load.kwargs.get("device_map")
+            max_memory = load.kwargs.get("max_memory")
             attn = load.value("attn_implementation")
-            out.append(Target(path, load.line, f"{load.callee}", memory.dtype_bytes(dtype), bits, d_gpus, d_mem, d_util, d_seq, d_batch or 1, load.value("device_map"), attn_implementation=attn if isinstance(attn, str) else None))
+            out.append(Target(path, load.line, f"{load.callee}", memory.dtype_bytes(dtype), bits, d_gpus, d_mem, d_util, d_seq, d_batch or 1, load.value("device_map"),
+                              hardware_source="hfcheck settings" if d_gpus or d_mem else None, max_memory=load.value("max_memory"),
+                              entries=device_map.entries if device_map else None, max_memory_entries=max_memory.entries if max_memory else None,
+                              attn_implementation=attn if isinstance(attn, str) else None))  # fmt: skip
         config = repo.config or {}
         for serving in deploy.servings(repo):
             tp = deploy.as_int(serving.get("tp"))
-            gpus = tp or (serving.gpus.value if serving.gpus else None) or d_gpus
+            hardware = serving.hardware
+            declared = serving.gpus.value if serving.gpus else hardware.gpus if hardware is not None else None
+            gpus = tp or declared or d_gpus
+            gpu_memory, source = d_mem, "hfcheck settings" if d_mem else None
+            if hardware is not None and hardware.memory_gib:  # what the deployment itself declares wins
+                gpu_memory = hardware.memory_gib
+                source = f"{hardware.gpu_type or 'GPU'} {hardware.memory_gib:g} GiB from {hardware.source} ({serving.path}{f':{hardware.line}' if hardware.line else ''})"
             seq = deploy.as_int(serving.get("max_len")) or d_seq
             if seq is None and serving.engine == "vllm":
                 seq = positive_int(config, "max_position_embeddings")  # vLLM's default max-model-len
             util = deploy.as_float(serving.get("gpu_util")) or d_util
             quant = serving.get("quantize")
             out.append(Target(serving.path, serving.line_of("model"), f"the {serving.engine} server", memory.dtype_bytes(serving.get("dtype")), QUANT_BITS.get(str(quant).lower()) if quant else None,
-                              gpus, d_mem, util, seq, d_batch or 1, tp=tp, max_len_line=serving.line_of("max_len"), tp_line=serving.line_of("tp")))  # fmt: skip
+                              gpus, gpu_memory, util, seq, d_batch or 1, tp=tp, max_len_line=serving.line_of("max_len"), tp_line=serving.line_of("tp"), hardware_source=source))  # fmt: skip
         return out
 
     return repo.memo(("rules", "device_map", "targets"), compute)
@@ -91,6 +106,9 @@ _gib = memory.gib
 def offload(repo):
     """The deployment offloads layers to CPU (warning) or disk (error).
 
+    Serving code only: export, conversion, training and evaluation scripts are tooling,
+    and a map that puts the whole model on the CPU is a CPU deployment, not offload.
+
     Why: offloaded layers are copied to the GPU on every forward pass: over PCIe that is
     10-100x slower than HBM, and from disk slower still; throughput drops by orders of
     magnitude while the service looks healthy.
@@ -98,17 +116,20 @@ def offload(repo):
     map every module to a GPU.
     """
     for path, load in deploy.model_loads(repo):
+        if deploy.is_tooling(repo, path):  # an export/convert/train script loads where it likes
+            continue
         device_map = load.value("device_map")
         if isinstance(device_map, dict):
             placed = {str(v) for v in device_map.values()}
+            on_gpu = any(_gpu_index(v) is not None for v in device_map.values())
             if "disk" in placed:
                 yield Finding.at(path, "device_map puts modules on disk: every forward pass reads them back from disk", line=load.line_of("device_map"), severity="error")
-            elif "cpu" in placed:
+            elif "cpu" in placed and on_gpu:  # all on the CPU is a CPU deployment, not offload
                 yield Finding.at(path, "device_map puts modules on the CPU: their weights cross PCIe on every forward pass", line=load.line_of("device_map"))
         if "offload_folder" in load.kwargs:
             yield Finding.at(path, "offload_folder lets accelerate offload layers to disk when the GPUs are full", line=load.line_of("offload_folder"), severity="error")
         max_memory = load.value("max_memory")
-        if isinstance(max_memory, dict) and "cpu" in max_memory:
+        if isinstance(max_memory, dict) and "cpu" in max_memory and any(_gpu_index(k) is not None for k in max_memory):
             yield Finding.at(path, "max_memory gives the CPU a share: layers that do not fit the GPUs run from CPU memory", line=load.line_of("max_memory"))
     for serving in deploy.servings(repo):
         offload_gb = deploy.as_float(serving.get("cpu_offload_gb"))
@@ -139,42 +160,73 @@ def device_map_modules(repo):
         device_map = load.value("device_map")
         if not isinstance(device_map, dict) or not load.is_model:
             continue
-        keys = [_normalise(str(k)) for k in device_map]
-        unknown = [k for k in keys if k and not any(t == k or t.startswith(k + ".") for t in tensors) and not (tied and k.endswith("lm_head")) and "rotary_emb" not in k]
+        written = {_normalise(str(k)): str(k) for k in device_map}  # messages name the key as the user wrote it
+        keys = list(written)
+        unknown = [written[k] for k in keys if k and not any(t == k or t.startswith(k + ".") for t in tensors) and not (tied and k.endswith("lm_head")) and "rotary_emb" not in k]
         if "" in keys:
             missing = []
         else:
             uncovered = [t for t in tensors if not any(t == k or t.startswith(k + ".") for k in keys)]
             missing = sorted({".".join(t.split(".")[:2]) if t.split(".")[0] == "layers" else t.rsplit(".", 1)[0] for t in uncovered})
         line = load.line_of("device_map")
+        entries = load.kwargs["device_map"].entries
         if unknown:
-            yield Finding.at(path, f"device_map names modules the model does not have: {', '.join(unknown[:10])}", line=line)
+            yield Finding.at(path, f"device_map names modules the model does not have: {', '.join(unknown[:10])}", line=entries.get(unknown[0], line))
         if missing:
             yield Finding.at(path, f"device_map leaves {len(missing)} module(s) unplaced: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}", line=line)
 
 
 def _gpu_index(device) -> int | None:
+    """The GPU a device names: 3, "3", "cuda:3", torch.device("cuda", 3) or
+    torch.device("cuda:3"); None for cpu, disk, "auto" and the like."""
     if isinstance(device, int) and not isinstance(device, bool):
         return device
     if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
         return int(device[5:])
+    if isinstance(device, str) and device.isdigit():
+        return int(device)
+    name = getattr(device, "name", "")
+    if name in ("torch.device", "device") and getattr(device, "args", ()):
+        args = device.args
+        if len(args) >= 2 and args[0] == "cuda":
+            return _gpu_index(args[1])
+        return _gpu_index(args[0])
     return None
+
+
+def _placements(target: Target):
+    """(gpu index, line, what) of every GPU the load names: the device_map (a dict's
+    entries, each on its own line, or a single device) and max_memory's keys."""
+    device_map = target.device_map
+    if isinstance(device_map, dict):
+        for key, device in device_map.items():
+            yield _gpu_index(device), (target.entries or {}).get(key, target.line), f"device_map[{key!r}]"
+    else:
+        yield _gpu_index(device_map), target.line, "device_map"
+    if isinstance(target.max_memory, dict):
+        for key in target.max_memory:
+            yield _gpu_index(key), (target.max_memory_entries or {}).get(key, target.line), f"max_memory[{key!r}]"
 
 
 @rule("DMP003", concern="device-map", severity="error")
 def gpu_index_beyond_count(repo):
     """A device_map or max_memory names a GPU index at or beyond the declared GPU count.
 
+    Read: `device_map="cuda:3"`, `device_map=3`, `torch.device("cuda", 3)`, a dict
+    entry, `max_memory={3: ...}`; the finding points at the entry.
+
     Why: with 2 GPUs, device 2 does not exist: loading fails with "CUDA error: invalid
     device ordinal", or the map was written for a bigger machine than the one deployed.
     Fix: map modules to GPUs 0..gpus-1, or declare the real GPU count in `deploy.gpus`.
     """
     for target in _targets(repo):
-        if not isinstance(target.device_map, dict) or target.gpus is None:
+        if target.gpus is None:
             continue
-        indices = sorted({i for i in map(_gpu_index, target.device_map.values()) if i is not None and i >= target.gpus})
-        if indices:
-            yield Finding.at(target.path, f"device_map uses GPU {', '.join(map(str, indices))} but the deployment declares {target.gpus} GPU(s)", line=target.line)
+        reported = set()
+        for index, line, what in _placements(target):
+            if index is not None and index >= target.gpus and (index, line) not in reported:
+                reported.add((index, line))
+                yield Finding.at(target.path, f"{what} uses GPU {index} but the deployment declares {target.gpus} GPU(s)", line=line)
 
 
 @rule("DMP004", concern="device-map", severity="info")
@@ -229,7 +281,7 @@ def memory_fit(repo):
                 target.path,
                 f"{target.what} needs {_gib(need.total + margin)} (weights {_gib(need.weights)} + KV cache {_gib(need.kv_cache)} for {target.max_batch} x {target.max_seq_len or 0} tokens"
                 f" + activations {_gib(need.activations)} + margin {_gib(margin)}: 5% of weights + {OVERHEAD_GIB_PER_GPU:g} GiB per GPU) but has {_gib(have)}"
-                f" ({target.gpus} x {target.gpu_memory_gib:g} GiB x {target.utilization:g} utilization)",
+                f" ({target.gpus} x {target.gpu_memory_gib:g} GiB x {target.utilization:g} utilization; GPU memory: {target.hardware_source or 'hfcheck settings'})",
                 line=target.line,
             )
 
@@ -239,6 +291,9 @@ def max_len_beyond_positions(repo):
     """The serving max length (vLLM --max-model-len, TGI MAX_TOTAL_TOKENS,
     deploy.max_seq_len) is above `max_position_embeddings` and the config has no rope
     scaling.
+
+    Rope scaling on the server's command line (`--rope-scaling`, `--hf-overrides`, TGI
+    `--rope-factor`) counts as well.
 
     Why: positions past the trained range produce garbage (rotary) or index errors
     (learned embeddings); vLLM refuses to start unless forced.
@@ -250,6 +305,8 @@ def max_len_beyond_positions(repo):
         return
     for serving in deploy.servings(repo):
         value = deploy.as_int(serving.get("max_len"))
+        if serving.get("rope_scaling") or "rope" in str(serving.get("hf_overrides") or ""):
+            continue  # rope scaling given on the command line (`--rope-scaling`, `--hf-overrides`)
         if value and value > limit:
             yield Finding.at(serving.path, f"the {serving.engine} server allows {value} tokens but max_position_embeddings is {limit} (no rope_scaling)", line=serving.line_of("max_len"))
 

@@ -261,6 +261,9 @@ def transformers_too_old(repo):
     does not know the model's `model_type` at all: older than the first release that
     added it, or newer than the last release before it was removed (error).
 
+    A model whose auto_map ships its AutoConfig brings its own model_type (as in
+    CFG005): only the `transformers_version` comparison applies to it.
+
     Why: a release that predates the architecture (or dropped it) fails with "model
     type X not recognized"; one older than `transformers_version` in config.json may
     read newer config fields wrongly or ignore them (rope scaling, attention variants).
@@ -280,7 +283,7 @@ def transformers_too_old(repo):
             have = Version(version)
         except InvalidVersion:
             continue
-        problem = _model_type_problem(repo, have)
+        problem = None if _ships_config_code(repo) else _model_type_problem(repo, have)
         if problem:
             message, last = problem
             fix = f"pin transformers=={last} or port the model to a supported architecture" if last else None
@@ -292,6 +295,14 @@ def transformers_too_old(repo):
                 yield Finding.at(path, f"transformers {version} is pinned, older than {saved} that saved the model (config.json transformers_version)", line=line)
         except InvalidVersion:
             continue
+
+
+def _ships_config_code(repo) -> bool:
+    """auto_map names an AutoConfig: the model's own code defines its model_type (as in
+    CFG005), so transformers' table of model types does not decide whether it loads."""
+    from hfcheck.facts import remote_code
+
+    return any(entry.auto_class == "AutoConfig" for entry in remote_code.auto_map_entries(repo))
 
 
 def _exact_pins(repo) -> list[tuple[str, str, int | None]]:
@@ -344,6 +355,9 @@ def _load_points(repo):
 def revision_not_pinned(repo):
     """A Hub model id is loaded without `revision=` pinned to a commit sha (in code, TGI
     REVISION / --revision, vLLM --revision, SageMaker HF_MODEL_REVISION).
+
+    Also read: org-less canonical ids (`gpt2`), notebooks, KServe/KubeAI `hf://` URIs
+    (`hf://org/name:revision`), Ray, dstack, SkyPilot and Triton configs.
 
     Why: without a revision the server loads whatever `main` points to at start-up; a
     push to the model repo (new weights, a changed tokenizer or chat template) reaches

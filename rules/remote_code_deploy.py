@@ -5,12 +5,17 @@ from hfcheck.facts.remote_code import remote_code
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
+RUNS_NO_CODE = ("GenerationConfig.from_pretrained",)
+
 
 @rule("SEC900", concern="security", severity="warning")
 def trust_remote_code_in_serving(repo):
     """The deployment turns on `trust_remote_code` (from_pretrained/pipeline kwarg, TGI
     TRUST_REMOTE_CODE / --trust-remote-code, vLLM --trust-remote-code, SageMaker
     HF_MODEL_TRUST_REMOTE_CODE). Error when the model has no remote code to trust.
+
+    `GenerationConfig.from_pretrained(trust_remote_code=True)` runs no code and is not
+    counted.
 
     Why: the flag executes Python from the model repo with the server's privileges; left
     on "just in case" it lets any later push to the repo run code in production.
@@ -20,6 +25,8 @@ def trust_remote_code_in_serving(repo):
     has_code = bool(remote_code(repo).entries)
     found = []
     for path, load in deploy.model_loads(repo):
+        if load.callee.endswith(RUNS_NO_CODE):  # GenerationConfig has no auto class: nothing runs
+            continue
         if deploy.truthy(load.value("trust_remote_code")):
             found.append((path, load.line_of("trust_remote_code"), f"{load.callee} passes trust_remote_code=True"))
     for serving in deploy.servings(repo):

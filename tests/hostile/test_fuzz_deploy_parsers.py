@@ -14,6 +14,11 @@ from hfcheck.formats.model_loads import scan_loads
 from hfcheck.formats.requirements import parse_pip_args, parse_requirements
 from hfcheck.formats.serving import parse_yaml_serving
 from hfcheck.formats.shell import parse_dockerfile, parse_env_file, parse_shell
+from hfcheck.formats.hardware import accelerator_spec, gpu_type, instance_type
+from hfcheck.formats.helm import render
+from hfcheck.formats.notebook import parse_notebook
+from hfcheck.formats.serving import parse_deploy_yaml
+from hfcheck.formats.triton import parse_config_pbtxt, parse_model_json
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -46,7 +51,8 @@ SERVING_YAML = spliced(
     "model: m\n", "tensor-parallel-size: 2\n", "---\n", "kind: Deployment\n", "spec:\n", "  ", "- ", ": ", "&a ", "*a", "{", "[", "]", "}", "\n",
 )
 PYTHON = spliced(
-    "from transformers import AutoModelForCausalLM, pipeline, BitsAndBytesConfig\n", "import torch\n", "M = ", "'acme/m'", "{'': 0}", "AutoModel.from_pretrained(",
+    "from transformers import AutoModelForCausalLM, pipeline, BitsAndBytesConfig\n", "PeftModel.from_pretrained(m, ", "HuggingFaceModel(env={'HF_MODEL_ID': 'a/b'})", ".deploy(instance_type=",
+    "LLM(model=", "self.pipeline(", "torch.device('cuda', 3)", "import transformers as t\n", "t.pipeline(", "import torch\n", "M = ", "'acme/m'", "{'': 0}", "AutoModel.from_pretrained(",
     "pipeline(", "model=", "device_map=", "'auto'", "torch_dtype=", "torch.float16", "quantization_config=", "BitsAndBytesConfig(load_in_4bit=True)",
     "revision=", "trust_remote_code=True", "model_kwargs={", "**kw", ", ", ")", "}", "\n", "M", "(", "[", "]", ".to('cuda')", "x = ", "lambda: ", "    ",
 )
@@ -83,6 +89,47 @@ def test_shell_dockerfile_env(text):
 @given(SERVING_YAML, st.sampled_from(["docker-compose.yml", "k8s/deploy.yaml", "vllm-config.yaml"]))
 def test_serving_yaml(text, path):
     assert repr(parse_yaml_serving(text, path)) == repr(parse_yaml_serving(text, path))
+
+
+PLATFORM_YAML = spliced(
+    "apiVersion: serving.kserve.io/v1beta1\n", "kind: InferenceService\n", "kind: LLMInferenceService\n", "apiVersion: kubeai.org/v1\n", "kind: Model\n",
+    "kind: RayService\n", "spec:\n", "  predictor:\n    model:\n      modelFormat:\n        name: huggingface\n", "      args: [--model_id=a/b]\n", "  url: hf://a/b:rev\n",
+    "  resourceProfile: nvidia-gpu-l4:1\n", "  serveConfigV2: |\n", "    applications:\n", "    - runtime_env: {pip: [x]}\n", "      args: {llm_configs: [{model_loading_config: {model_source: a/b}}]}\n",
+    "type: service\n", "commands:\n", "  - vllm serve $M\n", "resources:\n", "  gpu: 24GB\n", "  accelerators: {A100: 2}\n", "run: |\n", "  python -m vllm.entrypoints.openai.api_server --model x\n",
+    "envs:\n", "  M: a/b\n", "build:\n", "  python_packages: [torch]\n", "python:\n  packages: [vllm]\n", "services:\n", "  x:\n    image: vllm/vllm-openai\n", "    command: --model ${M:-a/b} $$\n",
+    "      containers:\n", "      - image: python\n        command: [sh, -c]\n        args: ['vllm serve $(M)']\n", "nodeSelector: {cloud.google.com/gke-accelerator: nvidia-l4}\n", "---\n", "  ", "- ", ": ", "{", "[", "\n",
+)
+HELM = spliced("{{ .Values.a }}", "{{- if .Values.b }}", "{{ end }}", "{{ toYaml .Values | nindent 4 }}", "{{ .Values.a | default \"x\" | quote }}", "{{", "}}", "|", "\n", "  ", "image: ", ".Values.", "-")
+NOTEBOOK = spliced('{"cells": [', '{"cell_type": "code", "source": [', '"!pip install x\\n"', '"%pip install y"', '"from transformers import pipeline\\n"', '"pipeline(model=\'a/b\')"', "]}", "]", "}", ",", '"', "\\", "\n", " ")
+PBTXT = spliced('backend: "vllm"\n', "instance_group [", "{", "}", "]", "gpus: [0, 1]", 'parameters { key: "a" value: { string_value: "b" } }', ":", '"', "\\", "#", "\n", " ", "-1.5")
+GPU = st.one_of(st.text(max_size=30), st.sampled_from(["A100:8", "24GB..80GB:1..2", "ml.g5.12xlarge", "nvidia-l4", "H100:80GB:2", ":", "::", "1e99GB"]),
+                st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=8), st.none()), max_size=4), st.lists(st.text(max_size=8), max_size=4))
+
+
+@FAST
+@given(PLATFORM_YAML, st.sampled_from(["docker-compose.yml", "k8s/isvc.yaml", "cog.yaml", "bentofile.yaml", "sky.yaml"]))
+def test_platform_yaml(text, path):
+    first = parse_deploy_yaml(text, path, {"M": ("a/b", 1)})
+    assert repr(first) == repr(parse_deploy_yaml(text, path, {"M": ("a/b", 1)}))
+
+
+@FAST
+@given(HELM, st.dictionaries(st.sampled_from(["a", "b", "image"]), st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=3)), max_size=3))
+def test_helm_render(template, values):
+    rendered = render(template, values)
+    assert len(rendered.splitlines()) >= len(template.splitlines()) - 1 or not template.strip()
+    assert render(template, values) == rendered
+
+
+@FAST
+@given(NOTEBOOK, PBTXT, GPU)
+def test_notebook_triton_hardware(notebook, pbtxt, gpu):
+    assert repr(parse_notebook(notebook)) == repr(parse_notebook(notebook))
+    assert repr(parse_config_pbtxt(pbtxt)) == repr(parse_config_pbtxt(pbtxt))
+    parse_model_json(pbtxt)
+    accelerator_spec(gpu)
+    gpu_type(gpu)
+    instance_type(gpu)
 
 
 @FAST
