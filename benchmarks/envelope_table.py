@@ -81,15 +81,31 @@ def table(data: dict) -> str:
         base = model.get("baseline")
         if base:
             print(f"| {name} | {base['envelope'][0]} x {base['envelope'][1]} | {base['smoke_median_s']:.1f} s | {base['plain_median_s']:.1f} s | {base['ratio']:.2f}x |")
+    llama = data["models"].get("llama-gqa-0.85b")
     for name in ("placement_h200.json", "placement_h200x2.json"):
         path = HERE / "results" / name
-        if path.exists():
+        if path.exists() and llama:
             print("")
-            lines.extend(placement_table(json.loads(path.read_text())))
+            lines.extend(placement_table(json.loads(path.read_text()), llama))
     return "\n".join(lines)
 
 
-def placement_table(runs: dict) -> list[str]:
+def planned(llama: dict, serve: str) -> dict | None:
+    """Weight bytes per device that the current plan (hfcheck/facts/memory.py) expects
+    for the serve.py line, on the llama rebuilt from its headers."""
+    import ast
+
+    from hfcheck.facts import memory
+
+    call = ast.parse(serve).body[0].value
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    with tempfile.TemporaryDirectory() as scratch:
+        repo = header_only_repo(Path(scratch) / "llama", llama["config"], llama["tensors"])
+        plan = memory.planned_placement(repo, kwargs.get("device_map"), kwargs.get("max_memory"))
+        return memory.bytes_per_device(repo, plan) if plan else None
+
+
+def placement_table(runs: dict, llama: dict) -> list[str]:
     gpus = runs.get("gpus", 1)
     out = [f"Placement on {gpus} x {runs['device']} (benchmarks/placement_proof.py{' with PLACEMENT_SET=two-gpus' if gpus > 1 else ''}, the llama above):", ""]
     out.append("| serve.py loads with | modules placed | weights planned from the headers | peak per GPU (whole smoke pass) | smoke pass / plain load + 32 tokens, in-process | SMK015 / notes |")
@@ -97,11 +113,11 @@ def placement_table(runs: dict) -> list[str]:
     for run in runs["runs"].values():
         devices = sorted(set(run["placement"].values()))
         placed = ", ".join(f"{d}: {sum(1 for v in run['placement'].values() if v == d)}" for d in devices) or "all on cuda:0 (no hf_device_map)"
-        planned = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in (run.get("planned_bytes") or {}).items()) or "depends on the machine"
+        plan = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in (planned(llama, run["serve"]) or {}).items()) or "depends on the machine"
         peaks = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in run["peak_by_device"].items())
         times = f"{run['wall_s']:.1f} s / {run['plain_s']:.1f} s" if run.get("plain_s") else f"{run['wall_s']:.1f} s / -"
         said = "; ".join([f.split(" ", 2)[2] for f in run["findings"] if " SMK015 " in f] + run["notes"]) or "none"
-        out.append(f"| `{run['serve'].split('from_pretrained', 1)[1]}` | {placed} | {planned} | {peaks} | {times} | {said} |")
+        out.append(f"| `{run['serve'].split('from_pretrained', 1)[1]}` | {placed} | {plan} | {peaks} | {times} | {said} |")
     return out
 
 

@@ -60,19 +60,6 @@ def plain_seconds(path: Path, line: str) -> float:
     return seconds
 
 
-def planned_bytes(path: Path, line: str) -> dict | None:
-    import ast
-
-    from hfcheck.facts import memory
-    from hfcheck.repo import RepoView
-
-    call = ast.parse(line).body[0].value
-    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    repo = RepoView(path)
-    plan = memory.planned_placement(repo, kwargs.get("device_map"), kwargs.get("max_memory"), dtype_bytes=2)
-    return memory.bytes_per_device(repo, plan, dtype_bytes=2) if plan else None
-
-
 def main() -> None:
     out = Path(sys.argv[1])
     tiny = "--tiny" in sys.argv
@@ -94,9 +81,9 @@ def main() -> None:
         run["wall_s"] = time.perf_counter() - start
         result = run["result"]
         report["runs"][label] = {"serve": line, "wall_s": run["wall_s"], "findings": run["findings"], "placement": result["placement"], "peak_by_device": result["peak_by_device"],
-                                 "notes": result["load_notes"], "load_error": result["load_error"], "planned_bytes": planned_bytes(path, line),
+                                 "notes": result["load_notes"], "load_error": result["load_error"],
                                  "plain_s": plain_seconds(path, line) if device == "cuda" else None}
-        print(json.dumps({"label": label, "wall_s": round(run["wall_s"], 2), "plain_s": report["runs"][label]["plain_s"], "planned": report["runs"][label]["planned_bytes"], "devices": sorted(set(result["placement"].values())), "peak_by_device": result["peak_by_device"],
+        print(json.dumps({"label": label, "wall_s": round(run["wall_s"], 2), "plain_s": report["runs"][label]["plain_s"], "devices": sorted(set(result["placement"].values())), "peak_by_device": result["peak_by_device"],
                           "notes": result["load_notes"], "findings": [f for f in run["findings"] if "SMK015" in f or "DMP001" in f or "SMK003" in f]}), flush=True)
     (out / "placement_runs.json").write_text(json.dumps(report, indent=1, default=str))
 

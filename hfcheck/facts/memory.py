@@ -234,7 +234,8 @@ def _parse_memory(value) -> int | None:
 def planned_placement(repo, device_map, max_memory=None, *, dtype_bytes: int | None = None) -> dict[str, str] | None:
     """Where the deployment means each module to go: a dict device_map as written (longest
     key prefix wins), or "auto"/"sequential"/"balanced" with max_memory filled in device
-    order (GPUs by index, then cpu, then disk), the way accelerate fills its budgets.
+    order (GPUs by index, then cpu, then disk), the way accelerate fills its budgets
+    (less the largest module on the first GPU and the CPU, which it keeps free).
     None when the placement depends on the machine (a string device_map without
     max_memory)."""
     sizes = module_sizes(repo, dtype_bytes=dtype_bytes)
@@ -253,6 +254,12 @@ def planned_placement(repo, device_map, max_memory=None, *, dtype_bytes: int | N
     devices = sorted((d for d in budgets if d.startswith("cuda:")), key=lambda d: int(d[5:]))
     devices += [d for d in ("cpu", "disk") if d in budgets or d == "disk"]
     left = {d: budgets.get(d) if budgets.get(d) is not None else float("inf") for d in devices}
+    # accelerate keeps room for the largest module on its main devices (the first GPU and
+    # the CPU), to stream offloaded layers through (infer_auto_device_map's main_devices).
+    largest = max((size for _module, size in sizes), default=0)
+    for main in (devices[0], "cpu"):
+        if main in left:
+            left[main] -= largest
     placement, at = {}, 0
     for module, size in sizes:
         while at < len(devices) - 1 and left[devices[at]] < size:
