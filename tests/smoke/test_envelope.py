@@ -202,11 +202,14 @@ def test_placement_plan_fills_max_memory_budgets_in_forward_order(tiny_llama):
     repo = RepoView(tiny_llama)
     modules = [m for m, _ in memory.module_sizes(repo)]
     assert modules[0] == "model.embed_tokens" and modules[-1] == "lm_head" and modules.index("model.layers.0") < modules.index("model.layers.1")
-    embed = dict(memory.module_sizes(repo))["model.embed_tokens"]
-    # GPU 0 holds the embeddings and nothing more; the rest goes to the next budget
-    plan = memory.planned_placement(repo, "auto", {0: embed, "cpu": "1GiB"})
+    sizes = dict(memory.module_sizes(repo))
+    embed, largest = sizes["model.embed_tokens"], max(sizes.values())
+    # GPU 0 keeps the largest module's size free (as accelerate does), holds the
+    # embeddings and nothing more; the rest goes to the next budget
+    plan = memory.planned_placement(repo, "auto", {0: embed + largest, "cpu": "1GiB"})
     assert plan["model.embed_tokens"] == "cuda:0" and plan["model.layers.0"] == "cpu"
     assert memory.bytes_per_device(repo, plan)["cuda:0"] == embed
+    assert memory.planned_placement(repo, "auto", {0: embed, "cpu": "1GiB"})["model.embed_tokens"] == "cpu"
     assert memory.planned_placement(repo, {"model.embed_tokens": 0, "model.layers": 1, "": "cpu"})["model.layers.1"] == "cuda:1"
     assert memory.planned_placement(repo, "auto") is None  # depends on the machine
     assert memory._parse_memory("20GiB") == 20 << 30 and memory._parse_memory("500MB") == 500 * 10**6 and memory._parse_memory("lots") is None
