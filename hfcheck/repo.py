@@ -4,11 +4,9 @@ and a file that cannot be read is recorded (once) instead of raising."""
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -17,37 +15,13 @@ if TYPE_CHECKING:  # imported when a file of their kind is read (_parse_json, ..
     from hfcheck.formats.json_doc import JsonDoc
     from hfcheck.formats.yaml_doc import YamlDoc
 
-MiB = 1 << 20
+from hfcheck.tree import WEIGHT_SUFFIXES, FileEntry, FileTree, Limits, MiB, ReadError  # noqa: F401 (re-exported)
+
 # Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
 PICKLE_SCAN_SECONDS = 30.0
 
-# Directories that are never part of a model or its deployment.
-SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".cache"}
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".h5", ".msgpack", ".gguf", ".onnx")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
 DEPLOY_FILES = ("requirements", "constraints", "pyproject.toml", "setup.cfg", "Pipfile", "environment.yml", "Dockerfile", ".env", "docker-compose")
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_files: int = 200_000
-    json_bytes: int = 64 * MiB  # tokenizer.json of a 256k-token vocab is ~35 MB
-    text_bytes: int = 16 * MiB
-    yaml_bytes: int = 4 * MiB
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    rel: str  # posix path relative to the root
-    path: Path  # what to open: the file itself, or a symlink's checked target
-    size: int
-
-
-@dataclass(frozen=True)
-class ReadError:
-    path: str
-    message: str
-    severity: str = "warning"
 
 
 def concern_of(rel: str) -> str:
@@ -69,24 +43,31 @@ def concern_of(rel: str) -> str:
 
 
 class RepoView:
-    def __init__(self, root: Path, label: str | None = None, *, limits: Limits | None = None, exclude: tuple[str, ...] = (), settings=None):
+    """A facade over three parts: the file tree (hfcheck.tree: walk, limits, symlink
+    policy), the safe reader (size caps, UTF-8, non-blocking opens) and the cache of parsed
+    artefacts and facts (`memo`). A unit view (hfcheck.discovery) is the same facade over
+    one model's files, with `unit` set and the deployment files linked to it."""
+
+    def __init__(self, root: Path, label: str | None = None, *, limits: Limits | None = None, exclude: tuple[str, ...] = (), settings=None, tree: FileTree | None = None):
         self.root = Path(root)
         self.label = label if label is not None else str(root)
-        self.limits = limits or Limits()
+        self.limits = limits or (tree.limits if tree is not None else Limits())
         self.exclude = tuple(exclude)
         self.settings = settings
-        self.read_errors: dict[str, ReadError] = {}
+        self.tree = tree if tree is not None else FileTree(self.root, self.limits, self.exclude)
+        self.read_errors: dict[str, ReadError] = self.tree.errors
         self.rule_crashes: list[tuple[str, str]] = []  # (rule code, error), filled by the runner
         self._files: dict[str, FileEntry] | None = None
         self._cache: dict[Any, Any] = {}
-        self._allowed_link_root = _hf_cache_repo_dir(self.root)
+        self.unit = None  # the hfcheck.discovery.Unit this view checks, when discovery made it
+        self.discovery = None  # the hfcheck.discovery.Discovery of the whole target
 
     # -- listing -----------------------------------------------------------------
 
     @property
     def files(self) -> dict[str, FileEntry]:
         if self._files is None:
-            self._files = self._walk()
+            self._files = self.tree.files
         return self._files
 
     def exists(self, rel: str) -> bool:
@@ -106,74 +87,6 @@ class RepoView:
     def glob_anywhere(self, pattern: str) -> list[str]:
         """Files whose name (at any depth) matches the pattern."""
         return sorted(rel for rel in self.files if fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], pattern))
-
-    def _walk(self) -> dict[str, FileEntry]:
-        found: dict[str, FileEntry] = {}
-        pending = [(self.root, "")]
-        while pending:
-            directory, prefix = pending.pop()
-            try:
-                with os.scandir(directory) as entries:
-                    children = sorted(entries, key=lambda e: e.name)
-            except OSError as error:
-                self._record(prefix.rstrip("/") or ".", f"cannot list directory: {error.strerror or error}")
-                continue
-            for entry in children:
-                rel = prefix + entry.name
-                if self._excluded(rel):
-                    continue
-                if len(found) >= self.limits.max_files:
-                    self._record(".", f"more than {self.limits.max_files} files; the rest were not checked")
-                    return found
-                try:
-                    self._add(entry, rel, found, pending)
-                except OSError as error:
-                    self._record(rel, f"cannot read: {error.strerror or error}")
-        return found
-
-    def _add(self, entry: os.DirEntry, rel: str, found: dict, pending: list) -> None:
-        if entry.is_symlink():
-            target = self._checked_link_target(entry, rel)
-            if target is None:
-                return
-            info = target.stat()
-            if stat.S_ISDIR(info.st_mode):
-                return  # a linked folder inside the target is listed where it really is
-            if stat.S_ISREG(info.st_mode):
-                found[rel] = FileEntry(rel, target, info.st_size)
-            else:
-                self._record(rel, "not a regular file; skipped")
-            return
-        info = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(info.st_mode):
-            if entry.name not in SKIPPED_DIRS:
-                pending.append((Path(entry.path), rel + "/"))
-        elif stat.S_ISREG(info.st_mode):
-            found[rel] = FileEntry(rel, Path(entry.path), info.st_size)
-        else:
-            self._record(rel, "not a regular file (FIFO, socket or device); skipped, never opened")
-
-    def _checked_link_target(self, entry: os.DirEntry, rel: str) -> Path | None:
-        try:
-            target = Path(entry.path).resolve(strict=True)
-        except RuntimeError:
-            self._record(rel, "symlink loop; skipped")
-            return None
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                self._record(rel, "symlink loop; skipped")
-            else:
-                self._record(rel, "broken symlink (its target does not exist)")
-            return None
-        real_root = self.root.resolve()
-        allowed = [real_root] + ([self._allowed_link_root] if self._allowed_link_root else [])
-        if not any(target == base or base in target.parents for base in allowed):
-            self._record(rel, "symlink to a file outside the target; not read")
-            return None
-        return target
-
-    def _excluded(self, rel: str) -> bool:
-        return any(fnmatch.fnmatchcase(rel, pattern) or rel.startswith(pattern.rstrip("/") + "/") for pattern in self.exclude)
 
     # -- reading -------------------------------------------------------------------
 
@@ -342,8 +255,9 @@ class RepoView:
         """A fresh view of the same target in which each file of `changes` reads from its
         staged copy (None: the file is gone): how planned fixes see each other's edits
         before anything in the target is written."""
-        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings)
+        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings, tree=self.tree)
         view.hub = self.hub
+        view.read_errors = dict(self.read_errors)
         files = dict(self.files)
         for rel, staged in changes.items():
             if staged is None:
@@ -375,15 +289,3 @@ def _parse_card(text: str) -> CardDoc:
     from hfcheck.formats.card import parse_card
 
     return parse_card(text)
-
-
-def _hf_cache_repo_dir(root: Path) -> Path | None:
-    """In the HF cache (models--org--name/snapshots/<rev>), snapshot files are links into
-    models--org--name/blobs: the one place outside the target a link may point."""
-    try:
-        real = root.resolve()
-    except OSError:
-        return None
-    if real.parent.name == "snapshots" and real.parent.parent.name.startswith(("models--", "datasets--", "spaces--")):
-        return real.parent.parent / "blobs"
-    return None
