@@ -263,7 +263,7 @@ def _apply(settings: Settings, raw: dict, label: str, keys: set[str] = _TOP_KEYS
             else:
                 settings.fail_on = value
         elif name == "per_path_ignores":
-            if not isinstance(value, dict) or not all(isinstance(v, (list, str)) for v in value.values()):
+            if not isinstance(value, dict) or not all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)) for v in value.values()):
                 problem("per_path_ignores must map path patterns to lists of rule codes")
             else:
                 settings.per_path_ignores = {str(k): [v] if isinstance(v, str) else list(v) for k, v in value.items()}

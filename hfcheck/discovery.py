@@ -60,7 +60,9 @@ class Unit:
 
     @property
     def gets_card_rules(self) -> bool:
-        return self.kind in CARD_KINDS and self.part_of is None
+        # loose weights at the target's top are a model the user pointed at; deeper ones
+        # (a pickled classifier inside a service) are scanned, not held to a model card
+        return (self.kind in CARD_KINDS or (self.kind == "weights" and self.path == ".")) and self.part_of is None
 
     def to_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "summary": self.summary, "files": self.files, "settings_file": self.settings_file, "links": self.links}
@@ -73,6 +75,7 @@ class Link:
     source: str  # the file that names the model
     line: int | None
     name: str = ""  # the model string as written there
+    via: str | None = None  # the Dockerfile / compose / manifest that maps the path into the container
 
 
 @dataclass
@@ -346,7 +349,7 @@ def _dockerfile_maps(rest_view, rel: str) -> list[tuple[str, str]]:
 
     text = rest_view.text(rel)
     folder = rel.rpartition("/")[0] or "."
-    return [(copy.dest, _join(folder, copy.source)) for copy in dockerfile_copies(text or "")]
+    return [(copy.dest, _join(folder, copy.source), rel) for copy in dockerfile_copies(text or "")]
 
 
 def _volume_maps(rest_view, rel: str) -> list[tuple[str, str]]:
@@ -362,7 +365,7 @@ def _volume_maps(rest_view, rel: str) -> list[tuple[str, str]]:
         doc = parse_yaml(chunk)
         if doc.error is None:
             found.extend((item.dest, item.source) for item in volume_maps(doc.data))
-    return [(dest, source if source.startswith("/") else _join(folder, source)) for dest, source in found]
+    return [(dest, source if source.startswith("/") else _join(folder, source), rel) for dest, source in found]
 
 
 def _anchor(rel: str, anchors: set[str]) -> str:
@@ -377,35 +380,35 @@ def _anchor(rel: str, anchors: set[str]) -> str:
 def _links(references, maps, units: dict[str, Unit], deployment_of: dict[str, str]) -> list[Link]:
     links = []
     for source, line, model in references:
-        target = _resolve_model(source, model, maps, units, deployment_of.get(source, "."))
+        target, via = _resolve_model(source, model, maps, units, deployment_of.get(source, "."))
         if target is not None:
-            links.append(Link(deployment_of.get(source, "."), target, source, line, model))
+            links.append(Link(deployment_of.get(source, "."), target, source, line, model, via))
     return links
 
 
-def _resolve_model(source: str, model: str, maps, units: dict[str, Unit], deployment: str) -> str | None:
-    """The model unit (or "hub:org/name") a model string names, as seen from `source`."""
+def _resolve_model(source: str, model: str, maps, units: dict[str, Unit], deployment: str) -> tuple[str | None, str | None]:
+    """(model unit or "hub:org/name", the file whose path mapping led there) for a model
+    string as seen from `source`; (None, None) when it names nothing known."""
     model = model.strip()
-    candidates = []
+    candidates = []  # (tree path, via)
     if model.startswith("/"):
-        for dest, tree_path in maps:
+        for dest, tree_path, via in maps:
             dest = dest.rstrip("/") or "/"
             if model == dest or model.startswith(dest + "/"):
-                candidates.append(tree_path + model[len(dest) :])
+                candidates.append((tree_path + model[len(dest) :], via))
     else:
         folder = source.rpartition("/")[0] or "."
-        candidates += [_join(folder, model), _join(deployment, model), posixpath.normpath(model)]
-        # a container WORKDIR copy (`COPY . /app` then `from_pretrained("model")`)
-    for candidate in candidates:
-        candidate = posixpath.normpath(candidate).lstrip("/") if not candidate.startswith("/") else None
-        if not candidate or candidate.startswith(".."):
+        candidates += [(_join(folder, model), None), (_join(deployment, model), None), (posixpath.normpath(model), None)]
+    for candidate, via in candidates:
+        candidate = posixpath.normpath(candidate)
+        if candidate.startswith(("..", "/")):
             continue
         found = _unit_at_or_above(candidate, units)
         if found is not None:
-            return found
+            return found, via
     if not model.startswith((".", "/", "~")) and HUB_ID.match(model):
-        return f"hub:{model}"
-    return None
+        return f"hub:{model}", None
+    return None, None
 
 
 def _unit_at_or_above(path: str, units: dict[str, Unit]) -> str | None:
@@ -420,7 +423,8 @@ def _unit_at_or_above(path: str, units: dict[str, Unit]) -> str | None:
 
 def _deployment_summary(unit: Unit, links: list[Link]) -> str:
     mine = [link for link in links if link.deployment == unit.path]
-    sources = sorted({link.source.rpartition("/")[2] for link in mine}) or sorted({rel.rpartition("/")[2] for rel in unit.files})[:4]
+    sources = sorted({name for link in mine for name in (link.source, link.via) if name}, key=lambda rel: (rel.endswith((".yml", ".yaml")) or "Dockerfile" in rel, rel))
+    sources = [to_unit(rel, unit.path) for rel in sources] or sorted({to_unit(rel, unit.path) for rel in unit.files})[:4]
     shown = " + ".join(sources)
     if unit.links:
         return f"{shown} -> {', '.join(unit.links)}"

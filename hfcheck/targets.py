@@ -90,6 +90,9 @@ def tree_root_of(file: Path) -> tuple[Path, bool]:
     current = start
     while True:
         if any((current / marker).exists() for marker in ROOT_MARKERS):
+            # a sentence-transformers module folder or a diffusers component: its model is above
+            while current.parent != current and any((current.parent / name).exists() for name in ("modules.json", "model_index.json")):
+                current = current.parent
             return _relative_if_possible(current), False
         if current.parent == current:
             return _relative_if_possible(start), True
@@ -131,24 +134,6 @@ def _cache_repo_snapshot(path: Path) -> Path | None:
             return snapshot
     snapshots = sorted((p for p in (path / "snapshots").iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     return snapshots[-1] if snapshots else None
-
-
-def repo_root_of(file: Path) -> Path:
-    """The nearest folder above a file that is a model repo root, looking no higher than
-    the git work tree it lives in (or the current folder). Without a marker the root is
-    the git work tree, or else the file's own folder: never a bare parent like /tmp."""
-    start = file.parent.resolve() if file.parent != Path("") else Path.cwd().resolve()
-    git_top = _git_top(start)
-    stop = git_top or Path.cwd().resolve()
-    if stop != start and stop not in start.parents:
-        stop = start
-    current = start
-    while True:
-        if any((current / marker).exists() for marker in ROOT_MARKERS):
-            return _relative_if_possible(current)
-        if current == stop or current.parent == current:
-            return _relative_if_possible(git_top or start)
-        current = current.parent
 
 
 def _git_top(start: Path) -> Path | None:

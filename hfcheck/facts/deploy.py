@@ -269,6 +269,9 @@ def is_hub_id(model: str | None, repo) -> bool:
     """A Hub repo id (org/name), not a local path or a folder of this tree."""
     if not isinstance(model, str) or not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model):
         return False
+    found = getattr(repo, "discovery", None)  # a unit view: discovery linked the string to a model folder
+    if found is not None and any(link.name == model and not link.model.startswith("hub:") for link in found.links):
+        return False
     return not any(rel.startswith(model.rstrip("/") + "/") for rel in repo.files)
 
 
