@@ -158,13 +158,14 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
         unit.settings_file = unit_settings.source
     findings = []
     for unit_path, view, unit_settings, model_only in _plan(repo, found, lookup, target.only):
+        real_paths = getattr(view, "real_paths", None)
         selected = [r for r in rules if matches(r.code, unit_settings.select) and not matches(r.code, unit_settings.ignore) and (model_only or r.concern not in MODEL_ONLY_CONCERNS)]
         produced = []
         for phase in ("main", "final"):
             for rule in selected:
                 if rule.phase == phase:
                     produced.extend(run_rule(rule, view, unit_settings))
-        findings.extend(_placed(produced, unit_path, found, unit_settings, baseline))
+        findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, real_paths))
     unique = sorted(_deduplicated(findings, found), key=Finding.sort_key)
     units = found.units
     if target.hub is not None:
@@ -211,7 +212,7 @@ def _plan(repo: RepoView, found, lookup, only) -> list:
     return plan
 
 
-def _placed(findings: list[Finding], unit_path: str | None, found, settings: Settings, baseline) -> list[Finding]:
+def _placed(findings: list[Finding], unit_path: str | None, found, settings: Settings, baseline, real_paths: dict | None = None) -> list[Finding]:
     """Findings of one unit's view with target-relative paths and their unit, filtered by
     that unit's per-path ignores and the baseline."""
     from dataclasses import replace
@@ -225,7 +226,7 @@ def _placed(findings: list[Finding], unit_path: str | None, found, settings: Set
             placed.append(replace(finding, unit=unit or "."))
             continue
         # HFC002 names the settings file relative to the target already
-        path = finding.path if finding.code == "HFC002" else to_target(finding.path, unit_path)
+        path = finding.path if finding.code == "HFC002" else (real_paths or {}).get(finding.path) or to_target(finding.path, unit_path)
         placed.append(replace(finding, path=path, unit=unit_path))
     return visible(placed, settings, baseline)
 

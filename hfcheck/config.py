@@ -106,8 +106,8 @@ def _concerns() -> tuple[str, ...]:
 def _did_you_mean(text: str, codes: set[str], concerns: set[str]) -> str:
     import difflib
 
-    prefixes = {code[:n] for code in codes for n in range(1, len(code))}
-    close = difflib.get_close_matches(text.upper(), sorted(codes | prefixes), n=1, cutoff=0.6) or difflib.get_close_matches(text.lower(), sorted(concerns), n=1, cutoff=0.6)
+    families = {code.rstrip("0123456789") for code in codes}  # CFG, PIN, TOK, ...
+    close = difflib.get_close_matches(text.upper(), sorted(codes | families), n=1, cutoff=0.6) or difflib.get_close_matches(text.lower(), sorted(concerns), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{hint} (`hfcheck rules` lists the codes; concerns: {', '.join(sorted(concerns))})"
 

@@ -459,7 +459,9 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
     own = [rel for rel in unit.files if rel not in nested]
     linked_deployments = [u for u in found.deployments if u.path in unit.links]
     linked_files = [rel for d in linked_deployments for rel in d.files]
-    scoped._files = {to_unit(rel, unit.path): view.files[rel] for rel in own + linked_files}
+    scoped.real_paths = {to_unit(rel, unit.path): rel for rel in own + linked_files}
+    scoped.real_paths.update(_sibling_tokenizer(found, unit, scoped.real_paths))
+    scoped._files = {key: view.files[rel] for key, rel in scoped.real_paths.items()}
     scoped.read_errors = {to_unit(rel, unit.path): replace(error, path=to_unit(rel, unit.path)) for rel, error in view.read_errors.items() if found.model_unit_of(rel) == unit.path}
     if unit.path != ".":
         loads = [(to_unit(path, unit.path), load) for path, load in found.loads if unit.path in found.linked_loads(path, load.model)]
@@ -467,6 +469,19 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
         scoped._cache[("facts", "deploy", "model_loads")] = loads
         scoped._cache[("facts", "deploy", "servings")] = servings
     return scoped
+
+
+def _sibling_tokenizer(found: Discovery, unit: Unit, present: dict) -> dict[str, str]:
+    """A pipeline's text_encoder{,_2} is tokenized by its sibling tokenizer{,_2} folder:
+    the component's view sees those files at its root (named as they really are in
+    findings), so vocabulary-versus-embedding checks run across the two."""
+    parent, _, name = unit.path.rpartition("/")
+    if unit.part_of is None or not name.startswith("text_encoder"):
+        return {}
+    sibling = found.unit(_join(parent or ".", "tokenizer" + name[len("text_encoder") :]))
+    if sibling is None:
+        return {}
+    return {to_unit(rel, sibling.path): rel for rel in sibling.files if "/" not in to_unit(rel, sibling.path) and to_unit(rel, sibling.path) not in present}
 
 
 def deployment_view(view, found: Discovery, settings):

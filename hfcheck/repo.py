@@ -61,6 +61,7 @@ class RepoView:
         self._cache: dict[Any, Any] = {}
         self.unit = None  # the hfcheck.discovery.Unit this view checks, when discovery made it
         self.discovery = None  # the hfcheck.discovery.Discovery of the whole target
+        self.real_paths: dict[str, str] | None = None  # a unit view: its names -> the target's
 
     # -- listing -----------------------------------------------------------------
 
