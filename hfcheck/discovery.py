@@ -28,7 +28,9 @@ from dataclasses import dataclass, field, replace
 from hfcheck.tree import WEIGHT_SUFFIXES
 
 TOKENIZER_MARKERS = ("tokenizer_config.json", "tokenizer.json", "tokenizer.model", "vocab.txt", "spiece.model")
-DEPLOY_ANCHORS = re.compile(r"^(Dockerfile.*|Containerfile|.*\.dockerfile|(docker-)?compose.*\.ya?ml|.*requirements.*\.txt|constraints.*\.txt|pyproject\.toml|setup\.cfg|Pipfile|environment\.ya?ml)$")
+DEPLOY_ANCHORS = re.compile(
+    r"^(Dockerfile.*|Containerfile|.*\.dockerfile|(docker-)?compose.*\.ya?ml|.*requirements.*\.txt|constraints.*\.txt|pyproject\.toml|setup\.cfg|Pipfile|environment\.ya?ml)$"
+)
 DOCKERFILE = re.compile(r"^(Dockerfile.*|Containerfile|.*\.dockerfile)$")
 COMPOSE = re.compile(r"^(docker-)?compose.*\.ya?ml$")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -65,7 +67,14 @@ class Unit:
         return (self.kind in CARD_KINDS or (self.kind == "weights" and self.path == ".")) and self.part_of is None
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "kind": self.kind, "summary": self.summary, "files": self.files, "settings_file": self.settings_file, "links": self.links}
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "summary": self.summary,
+            "files": self.files,
+            "settings_file": self.settings_file,
+            "links": self.links,
+        }
 
 
 @dataclass
@@ -152,9 +161,17 @@ def _classify(view, folder: str, names: list[str]) -> tuple[str, list[str], str 
         return "diffusers", [_join(folder, p) for p in parts], None
     if "modules.json" in present:
         modules = data("modules.json")
-        parts = [m["path"] for m in modules if isinstance(m, dict) and isinstance(m.get("path"), str) and m["path"]] if isinstance(modules, list) else []
+        parts = (
+            [m["path"] for m in modules if isinstance(m, dict) and isinstance(m.get("path"), str) and m["path"]]
+            if isinstance(modules, list)
+            else []
+        )
         config = data("config.json") if "config.json" in present else None
-        return "sentence-transformers", [_join(folder, p) for p in parts], (config or {}).get("model_type") if isinstance(config, dict) else None
+        return (
+            "sentence-transformers",
+            [_join(folder, p) for p in parts],
+            (config or {}).get("model_type") if isinstance(config, dict) else None,
+        )
     if "adapter_config.json" in present:
         return "peft", [], None
     has_weights = any(n.endswith(WEIGHT_SUFFIXES) for n in names)
@@ -163,7 +180,12 @@ def _classify(view, folder: str, names: list[str]) -> tuple[str, list[str], str 
         if isinstance(config, dict) and "_class_name" in config:
             return "diffusers", [], None
         model_type = config.get("model_type") if isinstance(config, dict) else None
-        if isinstance(config, dict) and (model_type or "architectures" in config) or has_weights or any(n in present for n in TOKENIZER_MARKERS):
+        if (
+            isinstance(config, dict)
+            and (model_type or "architectures" in config)
+            or has_weights
+            or any(n in present for n in TOKENIZER_MARKERS)
+        ):
             return "transformers", [], model_type if isinstance(model_type, str) else None
     if any(n.endswith(".gguf") for n in names):
         return "gguf", [], None
@@ -250,7 +272,15 @@ def discover(view) -> Discovery:
     from hfcheck.facts import deploy
 
     rest_view = rest_view_of(view, rest)
-    return Discovery(all_units, owner, deployment_of, links, list(view.tree.skipped_dirs), list(deploy.model_loads(rest_view)), list(deploy.servings(rest_view)))
+    return Discovery(
+        all_units,
+        owner,
+        deployment_of,
+        links,
+        list(view.tree.skipped_dirs),
+        list(deploy.model_loads(rest_view)),
+        list(deploy.servings(rest_view)),
+    )
 
 
 def _model_summary(view, unit: Unit) -> str:
@@ -287,7 +317,9 @@ def _deployments(view, rest: list[str], units: dict[str, Unit]):
         if isinstance(model, str):
             references.append((serving.path, serving.line_of("model"), model))
     references.extend(_constructor_references(rest_view))
-    deploy_files = set(deploy.dependencies(rest_view).files) | {path for path, _, _ in references} | {s.path for s in deploy.servings(rest_view)}
+    deploy_files = (
+        set(deploy.dependencies(rest_view).files) | {path for path, _, _ in references} | {s.path for s in deploy.servings(rest_view)}
+    )
     maps = []  # (deployment-side path, tree path)
     for rel in rest:
         name = rel.rpartition("/")[2]
@@ -423,7 +455,10 @@ def _unit_at_or_above(path: str, units: dict[str, Unit]) -> str | None:
 
 def _deployment_summary(unit: Unit, links: list[Link]) -> str:
     mine = [link for link in links if link.deployment == unit.path]
-    sources = sorted({name for link in mine for name in (link.source, link.via) if name}, key=lambda rel: (rel.endswith((".yml", ".yaml")) or "Dockerfile" in rel, rel))
+    sources = sorted(
+        {name for link in mine for name in (link.source, link.via) if name},
+        key=lambda rel: (rel.endswith((".yml", ".yaml")) or "Dockerfile" in rel, rel),
+    )
     sources = [to_unit(rel, unit.path) for rel in sources] or sorted({to_unit(rel, unit.path) for rel in unit.files})[:4]
     shown = " + ".join(sources)
     if unit.links:
@@ -452,7 +487,9 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
     from hfcheck.repo import RepoView
 
     root = view.root if unit.path == "." else view.root / unit.path
-    scoped = RepoView(root, view.label if unit.path == "." else f"{view.label}/{unit.path}", limits=view.limits, settings=settings, tree=view.tree)
+    scoped = RepoView(
+        root, view.label if unit.path == "." else f"{view.label}/{unit.path}", limits=view.limits, settings=settings, tree=view.tree
+    )
     scoped.hub = view.hub
     scoped.unit, scoped.discovery = unit, found
     nested = {u.path for u in found.models if u.path != unit.path}
@@ -462,10 +499,16 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
     scoped.real_paths = {to_unit(rel, unit.path): rel for rel in own + linked_files}
     scoped.real_paths.update(_sibling_tokenizer(found, unit, scoped.real_paths))
     scoped._files = {key: view.files[rel] for key, rel in scoped.real_paths.items()}
-    scoped.read_errors = {to_unit(rel, unit.path): replace(error, path=to_unit(rel, unit.path)) for rel, error in view.read_errors.items() if found.model_unit_of(rel) == unit.path}
+    scoped.read_errors = {
+        to_unit(rel, unit.path): replace(error, path=to_unit(rel, unit.path))
+        for rel, error in view.read_errors.items()
+        if found.model_unit_of(rel) == unit.path
+    }
     if unit.path != ".":
         loads = [(to_unit(path, unit.path), load) for path, load in found.loads if unit.path in found.linked_loads(path, load.model)]
-        servings = [replace(s, path=to_unit(s.path, unit.path)) for s in found.servings if unit.path in found.linked_loads(s.path, s.get("model"))]
+        servings = [
+            replace(s, path=to_unit(s.path, unit.path)) for s in found.servings if unit.path in found.linked_loads(s.path, s.get("model"))
+        ]
         scoped._cache[("facts", "deploy", "model_loads")] = loads
         scoped._cache[("facts", "deploy", "servings")] = servings
     return scoped
@@ -481,7 +524,11 @@ def _sibling_tokenizer(found: Discovery, unit: Unit, present: dict) -> dict[str,
     sibling = found.unit(_join(parent or ".", "tokenizer" + name[len("text_encoder") :]))
     if sibling is None:
         return {}
-    return {to_unit(rel, sibling.path): rel for rel in sibling.files if "/" not in to_unit(rel, sibling.path) and to_unit(rel, sibling.path) not in present}
+    return {
+        to_unit(rel, sibling.path): rel
+        for rel in sibling.files
+        if "/" not in to_unit(rel, sibling.path) and to_unit(rel, sibling.path) not in present
+    }
 
 
 def deployment_view(view, found: Discovery, settings):

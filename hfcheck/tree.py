@@ -23,8 +23,37 @@ MiB = 1 << 20
 ALWAYS_SKIPPED = {".git", ".hg", ".svn", "__pycache__"}
 # Tool caches and environments: skipped unless the folder itself holds model files (a
 # component folder may be named `.cache`, a model may live in `env/`).
-TOOL_DIRS = {"node_modules", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".cache", ".dvc", "site-packages", ".ipynb_checkpoints"}
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".h5", ".msgpack", ".gguf", ".onnx")
+TOOL_DIRS = {
+    "node_modules",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    ".cache",
+    ".dvc",
+    "site-packages",
+    ".ipynb_checkpoints",
+}
+WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".npy",
+    ".npz",
+    ".h5",
+    ".msgpack",
+    ".gguf",
+    ".onnx",
+)
 # A folder whose own entries include one of these holds a model (or a part of one).
 MODEL_MARKERS = {"config.json", "model_index.json", "modules.json", "adapter_config.json", "tokenizer_config.json", "tokenizer.json"}
 
@@ -189,7 +218,11 @@ class FileTree:
                 self.record(rel, "broken symlink (its target does not exist)", "error")
             return None
         if not any(target == base or base in target.parents for base in self._allowed):
-            self.record(rel, "symlink to a file outside the target and its repository; not read (a linter must not leak files outside the checkout)", "error")
+            self.record(
+                rel,
+                "symlink to a file outside the target and its repository; not read (a linter must not leak files outside the checkout)",
+                "error",
+            )
             return None
         return target
 

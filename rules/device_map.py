@@ -241,12 +241,24 @@ def memory_fit(repo):
     Fix: add GPUs (tensor parallel), quantize, lower max_seq_len / max_batch_size, or
     raise gpu_memory_utilization.
     """
+    stored = None  # pickle checkpoints: bytes as stored, from the zip members (never unpickled)
     if not _has_model(repo):
-        return
+        if repo.config is None:
+            return
+        from hfcheck.facts.weight_sizes import pickle_storage_bytes
+
+        stored, unsized = pickle_storage_bytes(repo)
+        declared = [t for t in _targets(repo) if t.gpus and t.gpu_memory_gib]
+        if unsized:
+            for target in declared:
+                yield Finding.at(target.path, f"memory fit not checked: the size of {', '.join(unsized[:3])} cannot be read without unpickling it (not a torch zip checkpoint); convert the weights to safetensors", line=target.line, severity="warning")
+            return
+        if not stored:
+            return
     for target in _targets(repo):
         if not (target.gpus and target.gpu_memory_gib):
             continue
-        weights = _weight_bytes(repo, target)
+        weights = stored if stored is not None else _weight_bytes(repo, target)
         kv = _kv_bytes(repo, target)
         margin = weights * OVERHEAD_FRACTION + OVERHEAD_GIB_PER_GPU * GiB * target.gpus
         need = weights + kv + margin

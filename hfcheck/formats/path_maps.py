@@ -94,7 +94,12 @@ def _compose_volumes(volumes) -> list[PathMap]:
             source, _, rest = item.partition(":")
             if source.startswith((".", "/", "~")):
                 found.append(PathMap(source, rest.split(":", 1)[0], None))
-        elif isinstance(item, dict) and item.get("type", "bind") == "bind" and isinstance(item.get("source"), str) and isinstance(item.get("target"), str):
+        elif (
+            isinstance(item, dict)
+            and item.get("type", "bind") == "bind"
+            and isinstance(item.get("source"), str)
+            and isinstance(item.get("target"), str)
+        ):
             found.append(PathMap(item["source"], item["target"], None))
     return found
 
@@ -107,7 +112,9 @@ def _kubernetes_volumes(data, depth: int = 0) -> list[PathMap]:
     if isinstance(data, dict):
         volumes, containers = data.get("volumes"), data.get("containers")
         if isinstance(volumes, list) and isinstance(containers, list):
-            host = {v.get("name"): v["hostPath"].get("path") for v in volumes if isinstance(v, dict) and isinstance(v.get("hostPath"), dict)}
+            host = {
+                v.get("name"): v["hostPath"].get("path") for v in volumes if isinstance(v, dict) and isinstance(v.get("hostPath"), dict)
+            }
             for container in containers:
                 for mount in container.get("volumeMounts") or () if isinstance(container, dict) else ():
                     if isinstance(mount, dict) and isinstance(host.get(mount.get("name")), str) and isinstance(mount.get("mountPath"), str):
