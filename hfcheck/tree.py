@@ -69,8 +69,13 @@ class Limits:
 @dataclass(frozen=True)
 class FileEntry:
     rel: str  # posix path relative to the root
-    path: Path  # what to open: the file itself, or a symlink's checked target
+    location: str | Path  # what to open: the file itself, or a symlink's checked target
     size: int
+
+    @property
+    def path(self) -> Path:
+        # built on use: a Path per listed file is a third of walking a 100k-file tree
+        return Path(self.location)
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ class FileTree:
             if entry.name not in ALWAYS_SKIPPED:
                 pending.append((Path(entry.path), rel + "/"))
         elif stat.S_ISREG(info.st_mode):
-            found[rel] = FileEntry(rel, Path(entry.path), info.st_size)
+            found[rel] = FileEntry(rel, entry.path, info.st_size)
         else:
             self.record(rel, "not a regular file (FIFO, socket or device); skipped, never opened")
 

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -352,6 +353,53 @@ def test_memory_fit_of_pickle_weights_reads_zip_members_or_says_it_was_skipped(s
     settings = service / ".hfcheck.yaml"
     settings.write_text(settings.read_text().replace("gpu_memory_gib: 24", "gpu_memory_gib: 0.001"))
     findings = [f for f in check(service, select=["DMP005"]).findings]
-    assert [(f.code, f.unit, f.path, f.severity) for f in findings] == [("DMP005", "model", "serve.py", "error" if zip_format else "warning")]
+    assert [(f.code, f.unit, f.path, f.severity) for f in findings] == [
+        ("DMP005", "model", "serve.py", "error" if zip_format else "warning")
+    ]
     if not zip_format:
         assert "memory fit not checked" in findings[0].message
+
+
+# -- HF cache targets ----------------------------------------------------------------------------
+
+
+def cache_with(cache, fixture, repo_id="org/broken"):
+    """A model laid out as huggingface_hub caches it: snapshot files link into blobs/."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    revision = "0" * 40
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    for index, file in enumerate(sorted(fixture.iterdir())):
+        blob = repo / "blobs" / f"{index:064x}"
+        shutil.copyfile(file, blob)
+        (snapshot / file.name).symlink_to(os.path.join("..", "..", "blobs", blob.name))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot
+
+
+def hf_cache_run(cache, *args):
+    # huggingface_hub reads HF_HUB_CACHE when imported: a child process sees the variable
+    # run from a folder beside the cache: the report names files by absolute paths
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
+    elsewhere = cache.parent / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "hfcheck", "--hf-cache", *args], capture_output=True, text=True, env=env, cwd=elsewhere, timeout=120
+    )
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "sarif"])
+def test_hf_cache_output_names_snapshot_files_not_blobs(tmp_path, fmt):
+    cache_with(tmp_path / "hub", FIXTURES / "tiny-llama-broken-config")
+    result = hf_cache_run(tmp_path / "hub", "--format", fmt)
+    assert result.returncode == 1, result.stderr
+    assert "snapshots/" + "0" * 40 + "/config.json" in result.stdout
+    assert "blobs" not in result.stdout
+
+
+def test_hf_cache_that_is_empty_is_a_usage_error(tmp_path):
+    (tmp_path / "hub").mkdir()
+    result = hf_cache_run(tmp_path / "hub")
+    assert result.returncode == 2 and "no model snapshots" in result.stderr
