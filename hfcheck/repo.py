@@ -5,8 +5,6 @@ and a file that cannot be read is recorded (once) instead of raising."""
 from __future__ import annotations
 
 import fnmatch
-import os
-import stat
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -15,6 +13,7 @@ if TYPE_CHECKING:  # imported when a file of their kind is read (_parse_json, ..
     from hfcheck.formats.json_doc import JsonDoc
     from hfcheck.formats.yaml_doc import YamlDoc
 
+from hfcheck.reader import SafeReader
 from hfcheck.tree import WEIGHT_SUFFIXES, FileEntry, FileTree, Limits, MiB, ReadError  # noqa: F401 (re-exported)
 
 # Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
@@ -44,7 +43,7 @@ def concern_of(rel: str) -> str:
 
 class RepoView:
     """A facade over three parts: the file tree (hfcheck.tree: walk, limits, symlink
-    policy), the safe reader (size caps, UTF-8, non-blocking opens) and the cache of parsed
+    policy), the safe reader (hfcheck.reader: size caps, UTF-8, non-blocking opens) and the cache of parsed
     artefacts and facts (`memo`). A unit view (hfcheck.discovery) is the same facade over
     one model's files, with `unit` set and the deployment files linked to it."""
 
@@ -62,6 +61,7 @@ class RepoView:
         self.unit = None  # the hfcheck.discovery.Unit this view checks, when discovery made it
         self.discovery = None  # the hfcheck.discovery.Discovery of the whole target
         self.real_paths: dict[str, str] | None = None  # a unit view: its names -> the target's
+        self._reader = SafeReader(self._record)
 
     # -- listing -----------------------------------------------------------------
 
@@ -97,40 +97,11 @@ class RepoView:
     def open(self, rel: str):
         """A binary file object for a listed regular file, or None (recorded)."""
         entry = self.files.get(rel)
-        if entry is None:
-            return None
-        try:
-            # O_NONBLOCK: a file swapped for a FIFO after listing must not hang us.
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        except OSError as error:
-            self._record(rel, f"cannot open: {error.strerror or error}")
-            return None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            self._record(rel, "no longer a regular file; skipped")
-            return None
-        return os.fdopen(fd, "rb")
+        return None if entry is None else self._reader.open(entry, rel)
 
     def read_bytes(self, rel: str, limit: int) -> bytes | None:
         entry = self.files.get(rel)
-        if entry is None:
-            return None
-        if entry.size > limit:
-            self._record(rel, f"{entry.size / MiB:.1f} MiB is over the {limit / MiB:.0f} MiB limit for this kind of file; not read")
-            return None
-        stream = self.open(rel)
-        if stream is None:
-            return None
-        try:
-            with stream:
-                data = stream.read(limit + 1)
-        except OSError as error:
-            self._record(rel, f"cannot read: {error.strerror or error}")
-            return None
-        if len(data) > limit:
-            self._record(rel, f"grew past the {limit / MiB:.0f} MiB limit while being read; not read")
-            return None
-        return data
+        return None if entry is None else self._reader.read_bytes(entry, rel, limit)
 
     def text(self, rel: str, limit: int | None = None) -> str | None:
         """The file decoded as UTF-8 (what transformers and most tools assume)."""
@@ -141,14 +112,7 @@ class RepoView:
         return self._cache[key]
 
     def _decode(self, rel: str, data: bytes) -> str | None:
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            self._record(rel, "UTF-16 text (byte-order mark found): transformers and most tools read it as UTF-8 and fail", "error")
-            return None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            self._record(rel, f"not valid UTF-8 (byte {error.start}): transformers reads it as UTF-8 and fails", "error")
-            return None
+        return self._reader.decode(rel, data)
 
     def memo(self, key, compute: Callable[[], Any]) -> Any:
         """Compute a derived fact once per view (shared by every rule that needs it)."""
