@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from hfcheck.config import Settings, load_settings
+from hfcheck.config import Settings, check_selectors, load_settings
+from hfcheck.discovery import MODEL_ONLY_CONCERNS
 from hfcheck.findings import SEVERITY_RANK, Finding
 from hfcheck.registry import Rule, all_rules, matches
 from hfcheck.repo import RepoView
@@ -22,6 +23,8 @@ class TargetReport:
     settings: Settings
     revision: str | None = None  # resolved commit, for hub targets
     hub: object | None = None  # hfcheck.hub.HubSnapshot, for hub targets
+    units: list = field(default_factory=list)  # hfcheck.discovery.Unit: what was found and checked
+    skipped_dirs: list[str] = field(default_factory=list)  # folders never walked, and why
 
     def exit_code(self) -> int:
         """1 when a finding is at or above this target's fail_on, else 0."""
@@ -55,15 +58,28 @@ def exit_code_for(findings: list[Finding], fail_on: str) -> int:
     return 1 if any(SEVERITY_RANK[f.severity] >= threshold for f in findings) else 0
 
 
+_OVERRIDES = {f.name for f in fields(Settings)} - {"source", "problems", "models"}
+
+
 def check(target: str | Path = ".", config: Settings | str | Path | None = None, *, download_pickles: bool = False, **overrides) -> Report:
     """Check one target (folder, cache snapshot, file inside a repo, or Hub id
     `org/name[@rev]`) and return the Report.
 
     `config` is a Settings object, or the path of a settings file; `overrides` set
     Settings fields (select, ignore, severity, fail_on, deploy, ...). `download_pickles`
-    fetches a Hub repo's pickle weights so they are scanned too."""
+    fetches a Hub repo's pickle weights so they are scanned too. An unknown option or an
+    unknown rule code, prefix or concern raises ValueError (the CLI's exit 2)."""
+    unknown = sorted(set(overrides) - _OVERRIDES)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(_OVERRIDES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"check() got unknown option {unknown[0]!r}{hint} (options: {', '.join(sorted(_OVERRIDES))})")
     if isinstance(config, Settings):
-        return Report([check_target(t, settings=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)])
+        all_rules()
+        check_selectors(config)
+        return Report([check_target(t, settings=config, fixed=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)])
     return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides, download_pickles=download_pickles)
 
 
@@ -80,6 +96,7 @@ def check_many(
     """Check every target; with jobs > 1 the targets run in parallel processes (the
     static pass is CPU-bound Python), and the report keeps the order they were given in."""
     all_rules()  # loads rule modules first: they declare their options
+    check_selectors(Settings(**{k: v for k, v in (overrides or {}).items() if v is not None}), "command line: ")
     targets = (resolve_targets(names, download_pickles=download_pickles) if names or not extra_targets else []) + list(extra_targets)
     work = [(target, config_file, overrides, baseline) for target in targets]
     if jobs > 1 and len(work) > 1:
@@ -95,25 +112,135 @@ def check_many(
 
 def _check_one(item) -> TargetReport:
     target, config_file, overrides, baseline = item
-    settings = load_settings(target.root, config_file, overrides)
-    return check_target(target, settings=settings, baseline=baseline)
+    return check_target(target, settings=None, baseline=baseline, config_file=config_file, overrides=overrides)
 
 
-def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None = None, baseline: set[str] | None = None) -> TargetReport:
+class SettingsLookup:
+    """Each folder's settings, found once per settings file: the nearest file walking up to
+    the repository root (or the one file given), with its `models:` entry for the folder.
+    Unknown selectors in any of them are usage errors."""
+
+    def __init__(self, root: Path, repository_root: Path, config_file: Path | None, overrides: dict | None, fixed: Settings | None = None):
+        self.root, self.repository_root, self.config_file, self.overrides, self.fixed = root, repository_root, config_file, overrides, fixed
+        self._cache: dict[Path, Settings] = {}
+
+    def __call__(self, folder: str = ".") -> Settings:
+        if self.fixed is not None:
+            return self.fixed
+        path = (self.root / folder) if folder != "." else self.root
+        if path not in self._cache:
+            settings = load_settings(self.root, self.config_file, self.overrides, stop=self.repository_root, unit=path)
+            check_selectors(settings, f"{settings.source}: " if settings.source else "")
+            self._cache[path] = settings
+        return self._cache[path]
+
+
+def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None) -> TargetReport:
+    """Discover the target's units, run the rules once per unit on a view scoped to it,
+    and return the findings, each with its unit. `settings` given (and no `fixed`): the
+    target-level settings, with each unit's own still looked up; `fixed`: one Settings
+    for every unit (the API's Settings object)."""
+    from hfcheck.discovery import discover
+    from hfcheck.tree import FileTree
+
     rules = rules or all_rules()
-    repo = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
+    tree = FileTree(target.root)
+    lookup = SettingsLookup(target.root, tree.repository_root, config_file, overrides, fixed)
+    settings = settings or lookup(".")
+    tree.exclude = tuple(settings.exclude)
+    if target.alone:
+        tree._files = {rel: entry for rel, entry in _listed(target.root, target.only).items()}
+    repo = RepoView(target.root, target.label, settings=settings, tree=tree)
     repo.hub = target.hub
-    selected = [r for r in rules if matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
-    findings: list[Finding] = []
-    for phase in ("main", "final"):
-        for rule in selected:
-            if rule.phase == phase:
-                findings.extend(run_rule(rule, repo, settings))
-    unique = sorted(set(visible(findings, settings, baseline)), key=Finding.sort_key)
+    found = discover(repo)
+    for unit in found.units:
+        unit_settings = lookup(unit.path if unit.is_model else unit.path)
+        unit.settings_file = unit_settings.source
+    findings = []
+    for unit_path, view, unit_settings, model_only in _plan(repo, found, lookup, target.only):
+        real_paths = getattr(view, "real_paths", None)
+        selected = [r for r in rules if matches(r.code, unit_settings.select) and not matches(r.code, unit_settings.ignore) and (model_only or r.concern not in MODEL_ONLY_CONCERNS)]
+        produced = []
+        for phase in ("main", "final"):
+            for rule in selected:
+                if rule.phase == phase:
+                    produced.extend(run_rule(rule, view, unit_settings))
+        findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, real_paths))
+    unique = sorted(_deduplicated(findings, found), key=Finding.sort_key)
+    units = found.units
     if target.hub is not None:
         # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
-        return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision, hub=target.hub)
-    return TargetReport(target.label, target.root, unique, settings)
+        return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision, hub=target.hub, units=units, skipped_dirs=found.skipped_dirs)
+    return TargetReport(target.label, target.root, unique, settings, units=units, skipped_dirs=found.skipped_dirs)
+
+
+def _listed(root: Path, only) -> dict:
+    """A file checked alone (outside any repository): the tree is that one file."""
+    from hfcheck.tree import FileEntry
+
+    listed = {}
+    for rel in sorted(only or ()):
+        path = root / rel
+        if path.is_file() and not path.is_symlink():
+            listed[rel] = FileEntry(rel, path, path.stat().st_size)
+    return listed
+
+
+def _plan(repo: RepoView, found, lookup, only) -> list:
+    """(unit path, view, settings, card rules apply) for every unit to check: each model
+    unit, then the files outside model units (the deployments); with `only` (pre-commit's
+    changed files) just the units owning them, a deployment bringing the models it loads."""
+    from hfcheck.discovery import deployment_view, unit_view
+
+    wanted = None
+    if only is not None:
+        wanted = set()
+        for rel in only:
+            owner = found.model_unit_of(rel)
+            if owner is not None:
+                wanted.add(owner)
+                continue
+            wanted.add("<rest>")
+            deployment = found.unit(found.deployment_of.get(rel, "")) if rel in found.deployment_of else None
+            wanted.update(link for link in (deployment.links if deployment else ()) if not link.startswith("hub:"))
+    plan = []
+    for unit in found.models:
+        if wanted is None or unit.path in wanted:
+            plan.append((unit.path, unit_view(repo, found, unit, lookup(unit.path)), lookup(unit.path), unit.gets_card_rules))
+    if "." not in {u.path for u in found.models} and (wanted is None or "<rest>" in wanted):
+        plan.append((None, deployment_view(repo, found, lookup(".")), lookup("."), False))
+    return plan
+
+
+def _placed(findings: list[Finding], unit_path: str | None, found, settings: Settings, baseline, real_paths: dict | None = None) -> list[Finding]:
+    """Findings of one unit's view with target-relative paths and their unit, filtered by
+    that unit's per-path ignores and the baseline."""
+    from dataclasses import replace
+
+    from hfcheck.discovery import to_target
+
+    placed = []
+    for finding in findings:
+        if unit_path is None:
+            path, unit = finding.path, found.unit_of_file(finding.path) if finding.path else None
+            placed.append(replace(finding, unit=unit or "."))
+            continue
+        # HFC002 names the settings file relative to the target already
+        path = finding.path if finding.code == "HFC002" else (real_paths or {}).get(finding.path) or to_target(finding.path, unit_path)
+        placed.append(replace(finding, path=path, unit=unit_path))
+    return visible(placed, settings, baseline)
+
+
+def _deduplicated(findings: list[Finding], found) -> list[Finding]:
+    """One finding per (code, file, line, message): a deployment file seen by every model
+    it loads reports a pinning problem once, at the unit that owns the file."""
+    best: dict[tuple, Finding] = {}
+    for finding in findings:
+        key = (finding.code, finding.path, finding.line, finding.message)
+        kept = best.get(key)
+        if kept is None or (finding.path and found.unit_of_file(finding.path) == finding.unit and found.unit_of_file(finding.path) != kept.unit):
+            best[key] = finding
+    return list(best.values())
 
 
 def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
@@ -148,10 +275,11 @@ def _ignored_by_path(finding: Finding, settings: Settings) -> bool:
 
 
 def fingerprint(finding: Finding) -> str:
-    """Stable across runs and line moves: code, file and message."""
+    """Stable across runs and line moves: code, unit, file and message (the unit keeps a
+    baseline written on one model from hiding the same finding in another)."""
     import hashlib
 
-    text = f"{finding.code}\0{finding.path or ''}\0{finding.message}"
+    text = f"{finding.code}\0{finding.unit}\0{finding.path or ''}\0{finding.message}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

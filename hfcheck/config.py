@@ -1,6 +1,9 @@
-"""Settings: `[tool.hfcheck]` in pyproject.toml or `.hfcheck.yaml` at the target root, or
-`--config FILE`; command-line flags override the file. Unknown keys and wrong types are
-reported as findings (HFC002), never silently ignored."""
+"""Settings: the nearest `.hfcheck.yaml` / `[tool.hfcheck]` in pyproject.toml walking up
+from each unit's folder to the repository root (the folder with `.git`), like ruff's
+hierarchical lookup, or `--config FILE`; a `models:` table gives one model (by its path
+from the settings file's folder) its own settings, e.g. its deploy envelope; command-line
+flags override the file. Unknown keys and wrong types are reported as findings (HFC002);
+unknown rule codes, prefixes and concerns are usage errors (`SelectorError`)."""
 
 from __future__ import annotations
 
@@ -65,6 +68,7 @@ class Settings:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None  # where the settings came from, relative to the target
     problems: list[SettingsProblem] = field(default_factory=list)
+    models: dict[str, dict] = field(default_factory=dict)  # unit path (from the settings file's folder) -> its own table
 
     def option(self, section: str, key: str) -> Any:
         """A rule option: the configured value, else the default its module declared."""
@@ -72,7 +76,49 @@ class Settings:
 
 
 _LIST_KEYS = ("select", "ignore", "exclude")
-_TOP_KEYS = {"select", "ignore", "severity", "fail_on", "fail-on", "per_path_ignores", "per-path-ignores", "exclude", "deploy", "options"}
+_TOP_KEYS = {"select", "ignore", "severity", "fail_on", "fail-on", "per_path_ignores", "per-path-ignores", "exclude", "deploy", "options", "models"}
+# What a `models:` entry may set for its model.
+_MODEL_KEYS = {"select", "ignore", "severity", "per_path_ignores", "per-path-ignores", "deploy", "options"}
+
+
+class SelectorError(ValueError):
+    """An unknown rule code, prefix or concern in select/ignore/severity/per_path_ignores:
+    a usage error (exit 2), never a silently empty selection."""
+
+
+def check_selectors(settings: Settings, where: str = "") -> None:
+    """Raise SelectorError for a code, prefix or concern no rule has, with a did-you-mean."""
+    from hfcheck.registry import all_rules
+
+    rules = all_rules()
+    codes = {r.code for r in rules}
+    concerns = {r.concern for r in rules} | set(_concerns())
+    for code in settings.severity:
+        if code not in codes:
+            raise SelectorError(f"{where}severity: unknown rule code {code!r}{_did_you_mean(code, codes, set())}")
+    groups = [("select", settings.select), ("ignore", settings.ignore)]
+    groups += [(f"per_path_ignores[{pattern!r}]", values) for pattern, values in settings.per_path_ignores.items()]
+    for key, values in groups:
+        for value in values:
+            text = str(value).strip()
+            if text.upper() == "ALL" or text in concerns or (text and any(code.startswith(text.upper()) for code in codes)):
+                continue
+            raise SelectorError(f"{where}{key}: unknown rule code, prefix or concern {text!r}{_did_you_mean(text, codes, concerns)}")
+
+
+def _concerns() -> tuple[str, ...]:
+    from hfcheck.findings import CONCERNS
+
+    return CONCERNS
+
+
+def _did_you_mean(text: str, codes: set[str], concerns: set[str]) -> str:
+    import difflib
+
+    families = {code.rstrip("0123456789") for code in codes}  # CFG, PIN, TOK, ...
+    close = difflib.get_close_matches(text.upper(), sorted(codes | families), n=1, cutoff=0.6) or difflib.get_close_matches(text.lower(), sorted(concerns), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (`hfcheck rules` lists the codes; concerns: {', '.join(sorted(concerns))})"
 
 
 def find_config(root: Path) -> Path | None:
@@ -91,24 +137,74 @@ def _has_tool_table(pyproject: Path) -> bool:
         return False
 
 
-def load_settings(root: Path, config_file: Path | None = None, overrides: dict | None = None) -> Settings:
+def find_config_upwards(folder: Path, stop: Path | None = None) -> Path | None:
+    """The nearest settings file at or above `folder`, looking no higher than `stop`
+    (the repository root); without `stop`, only `folder` itself."""
+    try:
+        current, stop = folder.resolve(), (stop or folder).resolve()
+    except OSError:
+        return find_config(folder)
+    if current != stop and stop not in current.parents:
+        return find_config(folder)
+    while True:
+        found = find_config(current)
+        if found is not None or current == stop or current.parent == current:
+            return found
+        current = current.parent
+
+
+def load_settings(root: Path, config_file: Path | None = None, overrides: dict | None = None, *, stop: Path | None = None, unit: Path | None = None) -> Settings:
+    """The settings of the target at `root` (or of the unit folder `unit` inside it): the
+    given file, else the nearest one walking up to `stop`; its `models:` entry for the
+    unit, if any; then the command-line overrides. Labels are relative to `root`."""
     settings = Settings()
-    path = config_file or find_config(root)
+    folder = unit or root
+    path = config_file or find_config_upwards(folder, stop)
     if path is not None:
-        try:
-            label = str(path.relative_to(root))
-        except ValueError:
-            label = str(path)
+        label = _label(path, root)
         settings.source = label
         raw, problem = _read_table(path)
         if problem:
             settings.problems.append(SettingsProblem(problem, label))
         else:
             _apply(settings, raw, label)
+            own = _model_entry(settings, path.parent, folder)
+            if own is not None:
+                _apply(settings, own, label, keys=_MODEL_KEYS)
     for key, value in (overrides or {}).items():
         if value is not None:
             setattr(settings, key, value)
     return settings
+
+
+def _label(path: Path, root: Path) -> str:
+    import os
+
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        pass
+    try:
+        relative = os.path.relpath(path.resolve(), Path(root).resolve())
+    except (OSError, ValueError):
+        return str(path)
+    return relative if relative.count("..") <= 3 else str(path)
+
+
+def _model_entry(settings: Settings, base: Path, folder: Path) -> dict | None:
+    """The `models:` table entry naming `folder` (a path from the settings file's folder)."""
+    if not settings.models:
+        return None
+    import os
+
+    try:
+        rel = Path(os.path.relpath(folder.resolve(), base.resolve())).as_posix()
+    except (OSError, ValueError):
+        return None
+    for key, table in settings.models.items():
+        if str(key).strip("/") in (rel, rel.removeprefix("./")) or (rel == "." and str(key) in (".", "./")):
+            return table
+    return None
 
 
 def _read_table(path: Path) -> tuple[dict, str | None]:
@@ -137,14 +233,23 @@ def _read_table(path: Path) -> tuple[dict, str | None]:
     return table, None
 
 
-def _apply(settings: Settings, raw: dict, label: str) -> None:
+def _apply(settings: Settings, raw: dict, label: str, keys: set[str] = _TOP_KEYS) -> None:
     def problem(message: str) -> None:
         settings.problems.append(SettingsProblem(message, label))
 
     for key, value in raw.items():
         name = str(key).replace("-", "_")
-        if key not in _TOP_KEYS:
-            problem(f"unknown setting {key!r} (known: {', '.join(sorted(k for k in _TOP_KEYS if '-' not in k))})")
+        if key not in keys:
+            problem(f"unknown setting {key!r} (known: {', '.join(sorted(k for k in keys if '-' not in k))})")
+        elif name == "models":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                problem("models must map model folders to tables of settings (deploy, select, ignore, severity, options)")
+            else:
+                for entry in value.values():
+                    for inner in entry:
+                        if inner not in _MODEL_KEYS:
+                            problem(f"unknown setting {inner!r} in models (known: {', '.join(sorted(k for k in _MODEL_KEYS if '-' not in k))})")
+                settings.models = {str(k): v for k, v in value.items()}
         elif name in _LIST_KEYS:
             if isinstance(value, str):
                 value = [value]
@@ -167,7 +272,7 @@ def _apply(settings: Settings, raw: dict, label: str) -> None:
             else:
                 settings.fail_on = value
         elif name == "per_path_ignores":
-            if not isinstance(value, dict) or not all(isinstance(v, (list, str)) for v in value.values()):
+            if not isinstance(value, dict) or not all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)) for v in value.values()):
                 problem("per_path_ignores must map path patterns to lists of rule codes")
             else:
                 settings.per_path_ignores = {str(k): [v] if isinstance(v, str) else list(v) for k, v in value.items()}

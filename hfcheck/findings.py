@@ -31,6 +31,7 @@ class Finding:
     path: str | None = None
     line: int | None = None
     fix: str | None = None
+    unit: str = "."  # the unit (model or deployment folder, relative to the target) it belongs to
 
     @classmethod
     def at(
@@ -68,4 +69,5 @@ class Finding:
             "path": self.path,
             "line": self.line,
             "fix": self.fix,
+            "unit": self.unit,
         }

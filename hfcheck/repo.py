@@ -4,11 +4,7 @@ and a file that cannot be read is recorded (once) instead of raising."""
 
 from __future__ import annotations
 
-import errno
 import fnmatch
-import os
-import stat
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -17,37 +13,14 @@ if TYPE_CHECKING:  # imported when a file of their kind is read (_parse_json, ..
     from hfcheck.formats.json_doc import JsonDoc
     from hfcheck.formats.yaml_doc import YamlDoc
 
-MiB = 1 << 20
+from hfcheck.reader import SafeReader
+from hfcheck.tree import WEIGHT_SUFFIXES, FileEntry, FileTree, Limits, MiB, ReadError  # noqa: F401 (re-exported)
+
 # Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
 PICKLE_SCAN_SECONDS = 30.0
 
-# Directories that are never part of a model or its deployment.
-SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".cache"}
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".h5", ".msgpack", ".gguf", ".onnx")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
 DEPLOY_FILES = ("requirements", "constraints", "pyproject.toml", "setup.cfg", "Pipfile", "environment.yml", "Dockerfile", ".env", "docker-compose")
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_files: int = 200_000
-    json_bytes: int = 64 * MiB  # tokenizer.json of a 256k-token vocab is ~35 MB
-    text_bytes: int = 16 * MiB
-    yaml_bytes: int = 4 * MiB
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    rel: str  # posix path relative to the root
-    path: Path  # what to open: the file itself, or a symlink's checked target
-    size: int
-
-
-@dataclass(frozen=True)
-class ReadError:
-    path: str
-    message: str
-    severity: str = "warning"
 
 
 def concern_of(rel: str) -> str:
@@ -69,24 +42,33 @@ def concern_of(rel: str) -> str:
 
 
 class RepoView:
-    def __init__(self, root: Path, label: str | None = None, *, limits: Limits | None = None, exclude: tuple[str, ...] = (), settings=None):
+    """A facade over three parts: the file tree (hfcheck.tree: walk, limits, symlink
+    policy), the safe reader (hfcheck.reader: size caps, UTF-8, non-blocking opens) and the cache of parsed
+    artefacts and facts (`memo`). A unit view (hfcheck.discovery) is the same facade over
+    one model's files, with `unit` set and the deployment files linked to it."""
+
+    def __init__(self, root: Path, label: str | None = None, *, limits: Limits | None = None, exclude: tuple[str, ...] = (), settings=None, tree: FileTree | None = None):
         self.root = Path(root)
         self.label = label if label is not None else str(root)
-        self.limits = limits or Limits()
+        self.limits = limits or (tree.limits if tree is not None else Limits())
         self.exclude = tuple(exclude)
         self.settings = settings
-        self.read_errors: dict[str, ReadError] = {}
+        self.tree = tree if tree is not None else FileTree(self.root, self.limits, self.exclude)
+        self.read_errors: dict[str, ReadError] = self.tree.errors
         self.rule_crashes: list[tuple[str, str]] = []  # (rule code, error), filled by the runner
         self._files: dict[str, FileEntry] | None = None
         self._cache: dict[Any, Any] = {}
-        self._allowed_link_root = _hf_cache_repo_dir(self.root)
+        self.unit = None  # the hfcheck.discovery.Unit this view checks, when discovery made it
+        self.discovery = None  # the hfcheck.discovery.Discovery of the whole target
+        self.real_paths: dict[str, str] | None = None  # a unit view: its names -> the target's
+        self._reader = SafeReader(self._record)
 
     # -- listing -----------------------------------------------------------------
 
     @property
     def files(self) -> dict[str, FileEntry]:
         if self._files is None:
-            self._files = self._walk()
+            self._files = self.tree.files
         return self._files
 
     def exists(self, rel: str) -> bool:
@@ -107,74 +89,6 @@ class RepoView:
         """Files whose name (at any depth) matches the pattern."""
         return sorted(rel for rel in self.files if fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], pattern))
 
-    def _walk(self) -> dict[str, FileEntry]:
-        found: dict[str, FileEntry] = {}
-        pending = [(self.root, "")]
-        while pending:
-            directory, prefix = pending.pop()
-            try:
-                with os.scandir(directory) as entries:
-                    children = sorted(entries, key=lambda e: e.name)
-            except OSError as error:
-                self._record(prefix.rstrip("/") or ".", f"cannot list directory: {error.strerror or error}")
-                continue
-            for entry in children:
-                rel = prefix + entry.name
-                if self._excluded(rel):
-                    continue
-                if len(found) >= self.limits.max_files:
-                    self._record(".", f"more than {self.limits.max_files} files; the rest were not checked")
-                    return found
-                try:
-                    self._add(entry, rel, found, pending)
-                except OSError as error:
-                    self._record(rel, f"cannot read: {error.strerror or error}")
-        return found
-
-    def _add(self, entry: os.DirEntry, rel: str, found: dict, pending: list) -> None:
-        if entry.is_symlink():
-            target = self._checked_link_target(entry, rel)
-            if target is None:
-                return
-            info = target.stat()
-            if stat.S_ISDIR(info.st_mode):
-                return  # a linked folder inside the target is listed where it really is
-            if stat.S_ISREG(info.st_mode):
-                found[rel] = FileEntry(rel, target, info.st_size)
-            else:
-                self._record(rel, "not a regular file; skipped")
-            return
-        info = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(info.st_mode):
-            if entry.name not in SKIPPED_DIRS:
-                pending.append((Path(entry.path), rel + "/"))
-        elif stat.S_ISREG(info.st_mode):
-            found[rel] = FileEntry(rel, Path(entry.path), info.st_size)
-        else:
-            self._record(rel, "not a regular file (FIFO, socket or device); skipped, never opened")
-
-    def _checked_link_target(self, entry: os.DirEntry, rel: str) -> Path | None:
-        try:
-            target = Path(entry.path).resolve(strict=True)
-        except RuntimeError:
-            self._record(rel, "symlink loop; skipped")
-            return None
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                self._record(rel, "symlink loop; skipped")
-            else:
-                self._record(rel, "broken symlink (its target does not exist)")
-            return None
-        real_root = self.root.resolve()
-        allowed = [real_root] + ([self._allowed_link_root] if self._allowed_link_root else [])
-        if not any(target == base or base in target.parents for base in allowed):
-            self._record(rel, "symlink to a file outside the target; not read")
-            return None
-        return target
-
-    def _excluded(self, rel: str) -> bool:
-        return any(fnmatch.fnmatchcase(rel, pattern) or rel.startswith(pattern.rstrip("/") + "/") for pattern in self.exclude)
-
     # -- reading -------------------------------------------------------------------
 
     def _record(self, rel: str, message: str, severity: str = "warning") -> None:
@@ -183,40 +97,11 @@ class RepoView:
     def open(self, rel: str):
         """A binary file object for a listed regular file, or None (recorded)."""
         entry = self.files.get(rel)
-        if entry is None:
-            return None
-        try:
-            # O_NONBLOCK: a file swapped for a FIFO after listing must not hang us.
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        except OSError as error:
-            self._record(rel, f"cannot open: {error.strerror or error}")
-            return None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            self._record(rel, "no longer a regular file; skipped")
-            return None
-        return os.fdopen(fd, "rb")
+        return None if entry is None else self._reader.open(entry, rel)
 
     def read_bytes(self, rel: str, limit: int) -> bytes | None:
         entry = self.files.get(rel)
-        if entry is None:
-            return None
-        if entry.size > limit:
-            self._record(rel, f"{entry.size / MiB:.1f} MiB is over the {limit / MiB:.0f} MiB limit for this kind of file; not read")
-            return None
-        stream = self.open(rel)
-        if stream is None:
-            return None
-        try:
-            with stream:
-                data = stream.read(limit + 1)
-        except OSError as error:
-            self._record(rel, f"cannot read: {error.strerror or error}")
-            return None
-        if len(data) > limit:
-            self._record(rel, f"grew past the {limit / MiB:.0f} MiB limit while being read; not read")
-            return None
-        return data
+        return None if entry is None else self._reader.read_bytes(entry, rel, limit)
 
     def text(self, rel: str, limit: int | None = None) -> str | None:
         """The file decoded as UTF-8 (what transformers and most tools assume)."""
@@ -227,14 +112,7 @@ class RepoView:
         return self._cache[key]
 
     def _decode(self, rel: str, data: bytes) -> str | None:
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            self._record(rel, "UTF-16 text (byte-order mark found): transformers and most tools read it as UTF-8 and fail", "error")
-            return None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            self._record(rel, f"not valid UTF-8 (byte {error.start}): transformers reads it as UTF-8 and fails", "error")
-            return None
+        return self._reader.decode(rel, data)
 
     def memo(self, key, compute: Callable[[], Any]) -> Any:
         """Compute a derived fact once per view (shared by every rule that needs it)."""
@@ -342,8 +220,9 @@ class RepoView:
         """A fresh view of the same target in which each file of `changes` reads from its
         staged copy (None: the file is gone): how planned fixes see each other's edits
         before anything in the target is written."""
-        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings)
+        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings, tree=self.tree)
         view.hub = self.hub
+        view.read_errors = dict(self.read_errors)
         files = dict(self.files)
         for rel, staged in changes.items():
             if staged is None:
@@ -375,15 +254,3 @@ def _parse_card(text: str) -> CardDoc:
     from hfcheck.formats.card import parse_card
 
     return parse_card(text)
-
-
-def _hf_cache_repo_dir(root: Path) -> Path | None:
-    """In the HF cache (models--org--name/snapshots/<rev>), snapshot files are links into
-    models--org--name/blobs: the one place outside the target a link may point."""
-    try:
-        real = root.resolve()
-    except OSError:
-        return None
-    if real.parent.name == "snapshots" and real.parent.parent.name.startswith(("models--", "datasets--", "spaces--")):
-        return real.parent.parent / "blobs"
-    return None

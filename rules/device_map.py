@@ -266,14 +266,29 @@ def memory_fit(repo):
     Fix: add GPUs (tensor parallel), quantize, lower max_seq_len / max_batch_size, or
     raise gpu_memory_utilization.
     """
+    stored = None  # pickle checkpoints: bytes as stored, from the zip members (never unpickled)
     if not _has_model(repo):
-        return
+        if repo.config is None:
+            return
+        from hfcheck.facts.weight_sizes import pickle_storage_bytes
+
+        stored, unsized = pickle_storage_bytes(repo)
+        declared = [t for t in _targets(repo) if t.gpus and t.gpu_memory_gib]
+        if unsized:
+            for target in declared:
+                yield Finding.at(target.path, f"memory fit not checked: the size of {', '.join(unsized[:3])} cannot be read without unpickling it (not a torch zip checkpoint); convert the weights to safetensors", line=target.line, severity="warning")
+            return
+        if not stored:
+            return
     for target in _targets(repo):
         if not (target.gpus and target.gpu_memory_gib):
             continue
         need = memory.estimate(repo, batch=target.max_batch, seq_len=target.max_seq_len or 0, dtype_bytes=target.dtype_bytes, quant_bits=target.quant_bits, attn_implementation=target.attn_implementation, new_tokens=0)
+        weights = stored if stored is not None else _weight_bytes(repo, target)
         if need is None:  # no model shape in config.json: weights alone
-            need = memory.MemoryEstimate(_weight_bytes(repo, target), 0, 0)
+            need = memory.MemoryEstimate(weights, 0, 0)
+        elif stored is not None:  # pickle weights: the headers gave no tensors, the zip members did
+            need = memory.MemoryEstimate(stored, need.kv_cache, need.activations)
         margin = need.weights * OVERHEAD_FRACTION + OVERHEAD_GIB_PER_GPU * GiB * target.gpus
         have = target.gpus * target.gpu_memory_gib * GiB * target.utilization
         if need.total + margin > have:

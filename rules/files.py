@@ -46,3 +46,24 @@ def rule_crashed(repo):
     """
     for code, error in repo.rule_crashes:
         yield Finding.at(None, f"rule {code} failed: {error}")
+
+
+@rule("HFC004", concern="config", severity="error", phase="final")
+def nothing_to_check(repo):
+    """The target holds no model and no deployment, so no check applied to it.
+
+    Why: a CI gate that says "All checks passed" on an empty folder, a mistyped path or
+    a tree whose models hfcheck does not recognise passes by checking nothing.
+    Fix: point hfcheck at the folder that holds the model (config.json, model_index.json,
+    modules.json, adapter_config.json, tokenizer files, *.gguf, *.onnx, weights) or the
+    service that deploys one (code that loads a model, Dockerfile, compose file,
+    Kubernetes manifest, serving config, dependency file).
+    """
+    found = getattr(repo, "discovery", None)
+    if found is None or getattr(repo, "unit", None) is not None or found.units:
+        return
+    from hfcheck.discovery import LOOKED_FOR
+
+    listed = len(repo.files)
+    what = f"{listed} file{'s' if listed != 1 else ''}" if listed else "no files"
+    yield Finding.at(None, f"nothing to check: {what}, and no model or deployment among them; looked for {LOOKED_FOR}")

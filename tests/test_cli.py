@@ -40,7 +40,9 @@ def test_json_contract():
     [target] = data["targets"]
     assert target["path"] == str(BROKEN)
     [finding] = target["findings"]
-    assert set(finding) == {"code", "severity", "concern", "message", "path", "line", "fix"}
+    assert set(finding) == {"code", "severity", "concern", "message", "path", "line", "fix", "unit"}
+    assert finding["unit"] == "."
+    assert [(u["path"], u["kind"]) for u in target["units"]] == [(".", "transformers")]
     assert (finding["code"], finding["concern"], finding["path"], finding["line"]) == ("CFG002", "config", "config.json", 23)
     assert finding["fix"]
 

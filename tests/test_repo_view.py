@@ -96,6 +96,6 @@ def test_permission_denied_is_recorded_even_as_root(tiny_llama, monkeypatch, run
             raise PermissionError(13, "Permission denied")
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr("hfcheck.repo.os.open", refusing_open)
+    monkeypatch.setattr("hfcheck.reader.os.open", refusing_open)  # the safe reader opens files
     findings = [f for f in run_rules(tiny_llama) if f.code == "HFC001"]
     assert [(f.path, f.message) for f in findings] == [("tokenizer_config.json", "cannot open: Permission denied")]

@@ -75,7 +75,7 @@ def requirement_files(repo) -> list[str]:
     out = []
     for rel in repo.files:
         name = _name(rel)
-        parent = PurePosixPath(rel).parent.name
+        parent = rel.rpartition("/")[0].rpartition("/")[2]
         if fnmatch.fnmatch(name, "*requirements*.txt") or fnmatch.fnmatch(name, "constraints*.txt") or (parent == "requirements" and name.endswith(".txt")):
             out.append(rel)
         elif name.endswith(".in") and "requirements" in name:
@@ -545,6 +545,9 @@ def is_hub_id(model: str | None, repo) -> bool:
     if not isinstance(model, str):
         return False
     if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model) and model not in canonical_ids():
+        return False
+    found = getattr(repo, "discovery", None)  # a unit view: discovery linked the string to a model folder
+    if found is not None and any(link.name == model and not link.model.startswith("hub:") for link in found.links):
         return False
     return not any(rel.startswith(model.rstrip("/") + "/") for rel in repo.files) and not repo.exists(model)
 

@@ -25,5 +25,7 @@ def display_path(root: Path, rel: str | None) -> str:
     except ValueError:
         return full.as_posix()
     if shown.startswith(".."):
-        return full.resolve().as_posix()
+        # absolute, but never resolved: an HF cache snapshot's files are links to blobs
+        # named by hash, and the report must name the file as the snapshot does
+        return Path(os.path.abspath(full)).as_posix()
     return Path(shown).as_posix()

@@ -1,7 +1,8 @@
 """The JSON report: a stable contract for CI integrations.
 
-{"version", "targets": [{"path", "findings": [{code, severity, concern, message, path,
-line, fix}]}], "summary": {"error", "warning", "info"}}; a hub target adds "revision"."""
+{"version", "targets": [{"path", "units": [{path, kind, summary, files, settings_file,
+links}], "findings": [{code, severity, concern, message, path, line, fix, unit}]}],
+"summary": {"error", "warning", "info"}}; a hub target adds "revision"."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hfcheck import __version__
 def render(report, **_options) -> str:
     targets = []
     for target in report.targets:
-        entry = {"path": target.path, "findings": [f.to_dict() for f in target.findings]}
+        entry = {"path": target.path, "units": [u.to_dict() for u in getattr(target, "units", ())], "findings": [f.to_dict() for f in target.findings]}
         if target.revision:
             entry["revision"] = target.revision
         targets.append(entry)

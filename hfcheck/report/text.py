@@ -9,7 +9,25 @@ _STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
-def render(report, *, color: bool = False, quiet: bool = False, **_options) -> str:
+def units_lines(target, *, show_files: bool = False, show_settings: bool = False) -> list[str]:
+    """What discovery found in a target, one line per unit:
+    `models/chat: transformers llama, 1 weight file, 0.5 GB` and
+    `.: deployment serve.py + Dockerfile -> models/chat`."""
+    lines = []
+    for unit in getattr(target, "units", ()):
+        head = f"  {unit.path}: {unit.summary if unit.is_model else 'deployment ' + unit.summary}"
+        if show_settings:
+            head += f" [settings: {unit.settings_file or 'defaults'}]"
+        lines.append(head)
+        if show_files:
+            lines.extend(f"      {rel}" for rel in unit.files)
+    skipped = getattr(target, "skipped_dirs", ())
+    if skipped:
+        lines.append(f"  not walked: {', '.join(skipped[:5])}{f' and {len(skipped) - 5} more' if len(skipped) > 5 else ''}")
+    return lines
+
+
+def render(report, *, color: bool = False, quiet: bool = False, show_files: bool = False, show_settings: bool = False, **_options) -> str:
     def style(text, *names):
         return f"\x1b[{';'.join(_STYLES[n] for n in names)}m{text}\x1b[0m" if color else text
 
@@ -17,6 +35,11 @@ def render(report, *, color: bool = False, quiet: bool = False, **_options) -> s
     for target in report.targets:
         if target.revision:
             out.append(style(f"{target.path} @ {target.revision} (Hub)", "bold"))
+        if not quiet and getattr(target, "units", None) is not None:
+            if not target.revision:
+                out.append(style(f"{target.path}", "bold"))
+            out.extend(units_lines(target, show_files=show_files, show_settings=show_settings))
+        if target.revision or not quiet:
             out.append("")
         by_file: dict[str | None, list] = {}
         for finding in target.findings:
