@@ -9,11 +9,8 @@ only to check `model-index` against the Hub's schema (rules/card.py)."""
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 # -- the card ----------------------------------------------------------------------
 
@@ -181,12 +178,11 @@ def card_base_models(metadata: dict) -> list[str] | None:
 # -- the Hub's license list ------------------------------------------------------------
 
 
-@functools.cache
 def hub_licenses() -> dict:
     """hfcheck/data/hub_licenses.json: {"source", "licenses": {id: name}, "non_commercial": [ids]}."""
-    # beside the package, not importlib.resources: that import alone costs ~5 ms per run
-    text = (Path(__file__).resolve().parent.parent / "data" / "hub_licenses.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    from hfcheck.data import load
+
+    return load("hub_licenses.json")
 
 
 def license_ids() -> dict[str, str]:
