@@ -61,10 +61,25 @@ def check(target: str | Path = ".", config: Settings | str | Path | None = None,
 
     `config` is a Settings object, or the path of a settings file; `overrides` set
     Settings fields (select, ignore, severity, fail_on, deploy, ...). `download_pickles`
-    fetches a Hub repo's pickle weights so they are scanned too."""
+    fetches a Hub repo's pickle weights so they are scanned too. A misspelt option
+    raises TypeError, as the settings file reports an unknown key: a gate that
+    silently drops `selct=[...]` checks something else than asked."""
+    _reject_unknown_options(overrides)
     if isinstance(config, Settings):
         return Report([check_target(t, settings=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)])
     return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides, download_pickles=download_pickles)
+
+
+def _reject_unknown_options(overrides: dict) -> None:
+    import difflib
+    from dataclasses import fields
+
+    known = [f.name for f in fields(Settings) if f.name not in ("source", "problems")]
+    for key in overrides:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"check() got an unknown option {key!r}{hint}; options are {', '.join(known)}")
 
 
 def check_many(
