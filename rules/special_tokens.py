@@ -221,7 +221,7 @@ def chat_template_missing(repo):
 @rule("SPT006", concern="special-tokens", severity="warning")
 def end_of_turn_not_eos(repo):
     """The token that ends an assistant turn in the chat template is not among the eos
-    ids generation stops on.
+    ids generation stops on, or is not the tokenizer's own eos_token.
 
     Why: the model writes the end-of-turn token and keeps going, inventing the user's
     next turn until max_new_tokens: the Llama-3-Instruct `<|eot_id|>` incident, where
