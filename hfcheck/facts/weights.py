@@ -322,7 +322,6 @@ def embedding_rows(repo) -> int | None:
 
 # -- completeness: every parameter the config implies, for any architecture --------------
 
-_NUMBERED = re.compile(r"^(.*?\.)?(\d+)\.(.+)$")
 # Towers that are not the text stack num_hidden_layers counts.
 _OTHER_TOWERS = ("vision", "visual", "image", "audio", "speech", "mm_projector", "multi_modal", "encoder_decoder", "mtp")
 # Tensors that can be the output head.
@@ -365,9 +364,12 @@ def layer_stacks(repo) -> list[LayerStack]:
     def compute():
         grouped: dict[str, dict[int, set[str]]] = {}
         for name in tensor_names(repo):
-            match = _NUMBERED.match(name)
-            if match:
-                grouped.setdefault(match.group(1) or "", {}).setdefault(int(match.group(2)), set()).add(match.group(3))
+            parts = name.split(".")
+            # the first all-digit component, not the last: it must be followed by a member name
+            at = next((k for k, part in enumerate(parts[:-1]) if part.isdigit() and part.isascii()), None)
+            if at is not None:
+                prefix = ".".join(parts[:at]) + "." if at else ""
+                grouped.setdefault(prefix, {}).setdefault(int(parts[at]), set()).add(".".join(parts[at + 1 :]))
         return [LayerStack(prefix, {i: frozenset(m) for i, m in layers.items()}) for prefix, layers in sorted(grouped.items()) if len(layers) > 1]
 
     return repo.memo(("facts", "layer_stacks"), compute)
@@ -402,15 +404,21 @@ def inconsistent_layers(stack: LayerStack) -> list[MissingInLayer]:
     have gate_proj/up_proj/down_proj where the others have experts; Jamba's mamba and
     attention layers), and first-layer extras (T5's relative_attention_bias) are supersets:
     neither is a strict subset, so neither is reported."""
-    trees = {i: _children(m) for i, m in stack.members.items()}
-    modules = sorted({module for tree in trees.values() for module in tree}, key=lambda m: (m.count("."), m))
+    # Layers with the same tensor names are analysed once (a 61-layer MoE has two kinds).
+    kinds: dict[frozenset, list[int]] = {}
+    for i, members in stack.members.items():
+        kinds.setdefault(members, []).append(i)
+    if len(kinds) < 2:
+        return []
+    trees = [(_children(members), layers) for members, layers in kinds.items()]
+    modules = sorted({module for tree, _ in trees for module in tree}, key=lambda m: (m.count("."), m))
     found: list[MissingInLayer] = []
     reported: dict[int, list[str]] = {}
     for module in modules:
         sets: dict[frozenset, list[int]] = {}
-        for i, tree in trees.items():
+        for tree, layers in trees:
             if module in tree:
-                sets.setdefault(frozenset(tree[module]), []).append(i)
+                sets.setdefault(frozenset(tree[module]), []).extend(layers)
         if len(sets) < 2:
             continue
         common, holders = max(sets.items(), key=lambda item: (len(item[1]), len(item[0])))
