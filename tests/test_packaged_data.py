@@ -30,7 +30,7 @@ def test_every_table_loads_through_the_one_loader():
 
 
 def test_model_type_table_knows_what_the_installed_transformers_knows():
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", exc_type=ImportError)
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
     from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 
@@ -48,7 +48,7 @@ def test_model_type_table_knows_what_the_installed_transformers_knows():
 
 
 def test_tokenizer_defaults_match_the_installed_transformers():
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", exc_type=ImportError)
     spec = importlib.util.spec_from_file_location("build_tokenizer_defaults", ROOT / "scripts" / "build_tokenizer_defaults.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -63,7 +63,7 @@ def test_tokenizer_defaults_match_the_installed_transformers():
 
 
 def test_tokenizer_class_families_name_real_classes_and_model_types():
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", exc_type=ImportError)
     from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES, tokenizer_class_from_name
 
     table = load("tokenizer_classes.json")
