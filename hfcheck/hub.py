@@ -110,9 +110,12 @@ def fetch(name: HubName, *, download_pickles: bool = False) -> HubSnapshot:
     commit = asked if _COMMIT.fullmatch(asked) else None
     if constants.HF_HUB_OFFLINE:
         commit = commit or _read_ref(base, asked)
-        snapshot = _load(base, commit, variant) if commit else None
+        snapshot = (_load(base, commit, variant) if commit else None) or _from_hf_cache(name.repo_id, asked)
         if snapshot is None:
-            raise HubError(f"{name.repo_id}@{asked} is not in hfcheck's cache ({base}) and HF_HUB_OFFLINE is set; run once online first")
+            raise HubError(
+                f"{name.repo_id}@{asked} is neither in the Hugging Face cache ({constants.HF_HUB_CACHE}) nor in hfcheck's ({base}) "
+                "and HF_HUB_OFFLINE is set; run once online first"
+            )
         return snapshot
     if commit and (snapshot := _load(base, commit, variant)):
         return snapshot
@@ -126,6 +129,22 @@ def fetch(name: HubName, *, download_pickles: bool = False) -> HubSnapshot:
     if asked != commit:
         _write_ref(base, asked, commit)
     return _load(base, commit, variant) or _build(api, name.repo_id, commit, base, variant, download_pickles)
+
+
+def _from_hf_cache(repo_id: str, revision: str) -> HubSnapshot | None:
+    """A snapshot already in the standard Hugging Face cache (what from_pretrained or
+    snapshot_download left there), found by huggingface_hub's own lookup: checked as
+    the local folder it is, with the files it holds."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import LocalEntryNotFoundError
+
+    try:
+        path = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        return None
+    if not path.is_dir() or not _COMMIT.fullmatch(path.name):
+        return None
+    return HubSnapshot(repo_id, path.name, path, header_only=(), skipped=())
 
 
 def _build(api, repo_id: str, commit: str, base: Path, variant: str, download_pickles: bool) -> HubSnapshot:

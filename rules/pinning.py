@@ -38,8 +38,10 @@ def transformers_unpinned(repo):
     and silently changed every prediction (the seed incident: all outputs turned
     positive after a rebuild). Ranges (`>=4.40`, `^4.40`, `~=4.40`) leave the same door
     open.
-    Fix: pin the version you tested (`transformers==4.46.0`) or install from a lock file
-    (poetry.lock, uv.lock, pip-compile output with hashes).
+    Fix: pin the version you tested, or install from a lock file (poetry.lock, uv.lock,
+    pip-compile output with hashes). The finding names the version the fixer writes
+    (chosen as below), a release that knows the model and is not older than the one
+    that saved it, so following it raises no PIN003.
     Example: requirements.txt with `transformers>=4.40`.
     Fixes: an unsafe fix (it chooses the version the service will run: needs
     --unsafe-fixes) that rewrites the specifier where it is declared to `==X`, keeping
@@ -55,7 +57,22 @@ def transformers_unpinned(repo):
     """
     for item in _unpinned(repo, "transformers"):
         spec = item.dependency.specifier
-        yield Finding.at(item.path, f"transformers is installed with {_describe(spec)}: the next build may pick a release that changes tokenizer or generation defaults", line=item.dependency.line)
+        yield Finding.at(
+            item.path,
+            f"transformers is installed with {_describe(spec)}: the next build may pick a release that changes tokenizer or generation defaults",
+            line=item.dependency.line,
+            fix=_pin_advice(repo, "transformers", spec),
+        )
+
+
+def _pin_advice(repo, package: str, specifier: str) -> str | None:
+    """The fix text: the version the fixer would write (one choice, _version_to_pin), or
+    None (the rule's generic Fix) when it would refuse."""
+    try:
+        version = _version_to_pin(repo, package, specifier)
+    except FixRefused:
+        return None
+    return f"pin `{package}=={version}` where it is declared (what `--fix --unsafe-fixes` writes), or install from a lock file"
 
 
 @rule("PIN002", concern="pinning", severity="warning")
@@ -75,7 +92,8 @@ def core_unpinned(repo):
     """
     for package in CORE:
         for item in _unpinned(repo, package):
-            yield Finding.at(item.path, f"{package} is installed with {_describe(item.dependency.specifier)}", line=item.dependency.line)
+            spec = item.dependency.specifier
+            yield Finding.at(item.path, f"{package} is installed with {_describe(spec)}", line=item.dependency.line, fix=_pin_advice(repo, package, spec))
 
 
 # -- the fix: pin where it is declared --------------------------------------------

@@ -25,20 +25,18 @@ def _line(repo, rel: str, *keys) -> int | None:
     return doc.line_of(*keys) if doc is not None and doc.error is None else None
 
 
-def _has_pad(repo) -> bool:
-    return any(decl.role == "pad" for decl in tok.special_tokens(repo))
-
-
 @rule("SPT001", concern="special-tokens", severity="warning")
 def no_pad_token(repo):
-    """A decoder-only model has no pad token in any file (config.json,
-    generation_config.json, tokenizer_config.json, special_tokens_map.json,
-    tokenizer.json).
+    """The tokenizer of a decoder-only model has no pad token (tokenizer_config.json,
+    special_tokens_map.json and tokenizer.json declare none), even when config.json or
+    generation_config.json has a `pad_token_id` (Llama 2's `pad_token_id: 0`).
 
     Why: `tokenizer(batch, padding=True)` raises "Asking to pad but the tokenizer does
-    not have a padding token", and servers or scripts that pad anyway fill with id 0, a
-    real token the model attends to: batched outputs differ from single ones. An error
-    when the deployment batches (`max_batch_size` > 1).
+    not have a padding token": a pad_token_id in config.json or generation_config.json
+    is read by the model and generate(), never by the tokenizer. Servers or scripts
+    that pad anyway fill with id 0, a real token the model attends to: batched outputs
+    differ from single ones. An error when the deployment batches (`max_batch_size` > 1
+    in the hfcheck deploy settings, or a serving config's max batch size).
     Fix: either reuse the eos token for padding (`tokenizer.pad_token =
     tokenizer.eos_token`, and `pad_token_id` in generation_config.json) with an attention
     mask, or add a dedicated pad token (`tokenizer.add_special_tokens({"pad_token":
@@ -49,14 +47,22 @@ def no_pad_token(repo):
     (each file that exists). Refused when the repo has no eos token either. Fine for
     serving with an attention mask; see SPT002 before fine-tuning.
     """
-    if not tok.is_decoder_only(repo) or _has_pad(repo) or tok.vocab(repo) is None:
+    if not tok.is_decoder_only(repo) or tok.tokenizer_pad(repo) is not None or tok.vocab(repo) is None:
         return
-    batch = repo.settings.deploy.max_batch_size if repo.settings else None
-    batching = isinstance(batch, int) and batch > 1
+    batch = tok.deployment_batch(repo)
+    batching = batch is not None and batch[0] > 1
     where = "tokenizer_config.json" if repo.exists("tokenizer_config.json") else "config.json"
-    message = "no pad token is defined for this decoder-only model"
+    model_side = tok.model_pad_ids(repo)
+    if model_side:
+        first = model_side[0]
+        message = (
+            f"the tokenizer files declare no pad token (only {first.source} has pad_token_id {first.label}, which the tokenizer "
+            "never reads): tokenizer(batch, padding=True) raises"
+        )
+    else:
+        message = "no pad token is defined for this decoder-only model"
     if batching:
-        message += f" and the deployment batches up to {batch} requests"
+        message += f", and the deployment batches up to {batch[0]} requests ({batch[1]})"
     yield Finding.at(where, message, severity="error" if batching else None)
 
 
@@ -114,7 +120,9 @@ def pad_is_eos(repo):
     pad_tokens = {d.token for d in declared if d.role == "pad" and d.token}
     tokenizer_eos = {i for d in declared if d.role == "eos" and d.source in ("tokenizer_config.json", "special_tokens_map.json") for i in d.ids}
     if (pads and pads <= tokenizer_eos) or (pad_tokens and pad_tokens <= eos_tokens):
-        decl = next(d for d in declared if d.role == "pad")
+        # the declaration that matched, not merely the first pad declaration
+        decl = next((d for d in declared if d.role == "pad" and ((d.token and d.token in eos_tokens) or (d.ids and set(d.ids) <= tokenizer_eos))), None)
+        decl = decl or next(d for d in declared if d.role == "pad")
         yield Finding.at(decl.source, f"the pad token is the eos token ({decl.label})", line=_line(repo, decl.source, *decl.key))
 
 
@@ -213,13 +221,19 @@ def chat_template_missing(repo):
 @rule("SPT006", concern="special-tokens", severity="warning")
 def end_of_turn_not_eos(repo):
     """The token that ends an assistant turn in the chat template is not among the eos
-    ids generation stops on.
+    ids generation stops on, or is not the tokenizer's own eos_token.
 
     Why: the model writes the end-of-turn token and keeps going, inventing the user's
     next turn until max_new_tokens: the Llama-3-Instruct `<|eot_id|>` incident, where
     generation_config.json's eos_token_id held only `<|end_of_text|>`.
+    The tokenizer's own eos is compared too: servers and scripts that stop on the
+    tokenizer's eos (`tokenizer.eos_token_id`, llama.cpp conversions, custom loops)
+    stop late when it is `<|end_of_text|>` while turns end with `<|eot_id|>`, even
+    after generation_config.json was fixed.
     Fix: add the end-of-turn id to `eos_token_id` in generation_config.json (a list
-    is allowed: `"eos_token_id": [128001, 128009]`).
+    is allowed: `"eos_token_id": [128001, 128009]`), and set the tokenizer's
+    `eos_token` (tokenizer_config.json, special_tokens_map.json) to the end-of-turn
+    token of a chat model.
     Fixes: makes generation_config.json's `eos_token_id` the list of the current eos
     ids plus the end-of-turn ids (creating the file from config.json's bos/eos/pad ids
     when it is missing, as transformers' `GenerationConfig.from_model_config` does).
@@ -242,6 +256,22 @@ def end_of_turn_not_eos(repo):
             line=_line(repo, rel, "eos_token_id") if stops else None,
             fix=f'set "eos_token_id": {wanted} in generation_config.json',
         )
+    yield from _tokenizer_eos_not_end_of_turn(repo, template, known)
+
+
+def _tokenizer_eos_not_end_of_turn(repo, template, known):
+    eos = tok.role_token(repo, "eos")
+    turns = [t for t in tok.end_of_turn_tokens(repo) if t in known.tokens]
+    if eos is None or not turns or eos in turns:
+        return
+    rel = next((r for r in ("tokenizer_config.json", "special_tokens_map.json") if tok.token_string(tok.tokenizer_config(repo).get("eos_token") if r == "tokenizer_config.json" else tok.special_tokens_map(repo).get("eos_token")) == eos), "tokenizer_config.json")
+    yield Finding.at(
+        rel,
+        f"the tokenizer's eos_token is {eos!r} but the chat template ({template.source}) ends assistant turns with {turns[0]!r}: "
+        "servers and loops that stop on the tokenizer's eos generate past the end of the turn",
+        line=_line(repo, rel, "eos_token"),
+        fix=f"set eos_token to {turns[0]!r} in {rel}",
+    )
 
 
 @fixer("SPT006", safe=True)
@@ -286,17 +316,6 @@ def double_bos(repo):
         yield Finding.at(template.source, f"the chat template writes {in_template} and {by_tokenizer} adds another: prompts start with two BOS tokens", line=_line(repo, template.source, *template.key) if template.key else None)
 
 
-def _padding_side(repo) -> tuple[str, str, tuple] | None:
-    side = tok.tokenizer_config(repo).get("padding_side")
-    if isinstance(side, str):
-        return side, "tokenizer_config.json", ("padding_side",)
-    data = tok.tokenizer_json(repo)
-    padding = data.get("padding") if data else None
-    if isinstance(padding, dict) and isinstance(padding.get("direction"), str):
-        return padding["direction"].lower(), "tokenizer.json", ("padding", "direction")
-    return None
-
-
 @rule("SPT008", concern="special-tokens", severity="warning")
 def right_padding_decoder(repo):
     """A decoder-only model used for generation pads on the right.
@@ -304,14 +323,28 @@ def right_padding_decoder(repo):
     Why: in a right-padded batch the new tokens follow pad tokens for every prompt but
     the longest; batched generation degrades silently (transformers only logs "A
     decoder-only architecture is being used, but right-padding was detected").
+    The effective side is judged, as transformers 5 resolves it: tokenizer_config.json's
+    `padding_side`, else tokenizer.json's `padding.direction`, else the tokenizer class's
+    default (transformers 5 does not write the default: LlamaTokenizer and
+    GemmaTokenizer pad left, Qwen2Tokenizer, GPT2Tokenizer and TokenizersBackend right;
+    the per-class table is hfcheck/data/tokenizer_defaults.json, generated from
+    transformers by scripts/build_tokenizer_defaults.py).
     Fix: set `"padding_side": "left"` in tokenizer_config.json (training code that
     needs right padding can set it at run time).
     Fixes: sets `padding_side` to "left" in tokenizer_config.json (or, without that
     file, tokenizer.json's `padding.direction` to "Left").
     """
-    found = _padding_side(repo)
-    if found and found[0] == "right" and tok.generates_text(repo):
-        yield Finding.at(found[1], "padding_side is right on a decoder-only generation model: batched generation continues after pad tokens", line=_line(repo, found[1], *found[2]))
+    if not tok.generates_text(repo):
+        return
+    found = tok.padding_side(repo)
+    if found is None or found.side != "right":
+        return
+    if found.default_of:
+        message = f"padding_side is not set, and {found.default_of} (the class AutoTokenizer loads) pads on the right by default"
+    else:
+        message = "padding_side is right"
+    line = _line(repo, found.source, *found.key) if found.key else None
+    yield Finding.at(found.source, message + " on a decoder-only generation model: batched generation continues after pad tokens", line=line)
 
 
 @fixer("SPT008", safe=True)

@@ -3,9 +3,6 @@ kind of tokenizer the model was trained with, and its files are all there and ag
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
 
 from hfcheck.facts import config as cfg
 from hfcheck.facts import tokenizer as tok
@@ -98,14 +95,10 @@ def vocab_size_gap(repo):
         )
 
 
-@functools.cache
 def _class_table() -> dict:
-    path = Path(__file__).resolve().parent.parent / "hfcheck" / "data" / "tokenizer_classes.json"
-    if not path.exists():
-        import hfcheck
+    from hfcheck.data import load
 
-        path = Path(hfcheck.__file__).resolve().parent / "data" / "tokenizer_classes.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    return load("tokenizer_classes.json")
 
 
 def _family_of_class(name: str) -> tuple[str, dict] | None:

@@ -10,6 +10,13 @@ from hfcheck.facts.weights import (
     SAFETENSORS_INDEX,
     all_tensors,
     declared_dtype,
+    declared_layers,
+    has_embedding,
+    head_tensors,
+    inconsistent_layers,
+    layer_stacks,
+    tensor_names,
+    text_stack,
     known_family,
     loaded_format,
     model_shape,
@@ -404,3 +411,106 @@ def dtype_mismatch(repo):
     expected = CONFIG_DTYPES.get(value.removeprefix("torch."))
     if expected is not None and expected != stored:
         yield Finding.at("config.json", f"{key} is {value!r} but the weights are stored as {stored}", line=_line(repo, key))
+
+
+def _shape_rules_cover(repo) -> bool:
+    """WGT010/WGT011 judge layer count and head for this repo (a known, unquantized family)."""
+    return bool(_shape_checks_apply(repo)) and model_shape(repo) is not None
+
+
+@rule("WGT013", concern="weights", severity="error")
+def weights_incomplete(repo):
+    """The weights lack parameters the model needs: one layer lacks a tensor the other
+    layers have, the stack has fewer layers than `num_hidden_layers`, a tensor the
+    config implies is absent from every layer, an untied model has no output head, or
+    there is no token embedding. Judged from the safetensors headers and the shard
+    index alone, structurally: the layers of a stack are compared with each other, so
+    it works for any architecture.
+
+    Why: `from_pretrained` initialises every missing parameter randomly and only logs
+    "Some weights of ... were not initialized from the model checkpoint"; the model
+    loads, serves, and answers with garbage.
+    Fix: save the checkpoint again from the complete model (`save_pretrained`), or use
+    the config the weights were saved with; re-upload a shard that was cut short.
+    Example: model.layers.2 without self_attn.v_proj.weight while layers 0, 1 and 3 have one.
+    """
+    config = repo.config
+    if config is None or not tensor_names(repo):
+        return
+    reported = 0
+    for stack in layer_stacks(repo):
+        for gap in inconsistent_layers(stack):
+            reported += 1
+            if reported > 10:
+                return
+            where = f"{stack.prefix}{gap.layer}" + (f".{gap.module}" if gap.module else "")
+            yield Finding.at(
+                "config.json",
+                f"{where} has no {', '.join(gap.missing)} while {gap.peers} other layers of {stack.prefix.rstrip('.') or 'the stack'} have it: "
+                "transformers would initialise it randomly",
+            )
+    yield from _missing_layers(repo, config)
+    yield from _missing_expected(repo)
+    yield from _missing_head_or_embedding(repo, config)
+
+
+def _missing_layers(repo, config):
+    if _shape_rules_cover(repo):
+        return  # WGT010 compares the layer count for the families it knows
+    stack, declared = text_stack(repo), declared_layers(config)
+    if stack is None or declared is None:
+        return
+    key, count = declared
+    indices = stack.indices
+    absent = sorted(set(range(count)) - set(indices))
+    if absent:
+        shown = ", ".join(map(str, absent[:10])) + (" ..." if len(absent) > 10 else "")
+        yield Finding.at("config.json", f"{key} is {count} but {stack.prefix.rstrip('.')} holds no tensors for layers {shown}: they would be randomly initialised", line=_line(repo, key))
+
+
+def _missing_expected(repo):
+    if not _shape_rules_cover(repo):
+        return
+    names = tensor_names(repo)
+    # a member some layers have is the per-layer comparison's to report; here only what no layer has
+    held = {(s.prefix, member) for s in layer_stacks(repo) for members in s.members.values() for member in members}
+
+    def in_other_layers(tensor):
+        return any(tensor.startswith(prefix) and tensor[len(prefix) :].split(".", 1)[-1] == member for prefix, member in held)
+
+    absent = [e.tensor for e in model_shape(repo).expectations if e.tensor not in names and not in_other_layers(e.tensor)]
+    if absent:
+        shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+        yield Finding.at("config.json", f"the config implies tensors the weights lack: {shown}: they would be randomly initialised")
+
+
+def _missing_head_or_embedding(repo, config):
+    stack = text_stack(repo)
+    if stack is None:
+        return
+    if cfg.positive_int(config, "vocab_size") and not has_embedding(repo):
+        yield Finding.at("config.json", "the weights hold no token embedding tensor: the input embedding would be random")
+    if _shape_rules_cover(repo):
+        return  # WGT011 judges the head of the families it knows
+    generates = any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in cfg.architectures(repo))
+    if generates and config.get("tie_word_embeddings") is False and not head_tensors(repo):
+        yield Finding.at("config.json", "tie_word_embeddings is false but the weights hold no output head (lm_head): the output layer would be random", line=_line(repo, "tie_word_embeddings"))
+
+
+@rule("WGT014", concern="weights", severity="error")
+def no_weights(repo):
+    """A model repo has a config.json and a tokenizer but no weight file at all
+    (no safetensors, .bin, .h5, .msgpack, .gguf or .onnx file anywhere in it).
+
+    Why: `from_pretrained` fails with "does not appear to have a file named
+    model.safetensors"; a deployment built from this folder cannot start. It comes from
+    an upload that stopped after the small files, or a `.gitignore`d weights folder.
+    Fix: add the weights (`model.save_pretrained(path)`, then upload with
+    `huggingface-cli upload`), or check the folder the weights were meant to be in.
+    """
+    config = repo.config
+    if not config or not (config.get("model_type") or config.get("architectures")):
+        return
+    if repo.weight_files or not any(repo.exists(name) for name in TOKENIZER_FILES):
+        return
+    yield Finding.at("config.json", "config.json and a tokenizer but no weight file: from_pretrained fails (no model.safetensors or pytorch_model.bin)")

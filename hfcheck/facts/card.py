@@ -9,11 +9,8 @@ only to check `model-index` against the Hub's schema (rules/card.py)."""
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 # -- the card ----------------------------------------------------------------------
 
@@ -130,17 +127,34 @@ def same_model(a: str, b: str) -> bool:
     return a.strip().strip("/").lower() == b.strip().strip("/").lower()
 
 
+def cache_repo_id(root) -> str | None:
+    """org/name of a snapshot in the Hugging Face cache layout
+    (`models--org--name/snapshots/<commit>`), else None."""
+    from pathlib import PurePath
+
+    parts = PurePath(root).parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        owner_and_name = parts[-3].removeprefix("models--").split("--")
+        if len(owner_and_name) == 2 and all(owner_and_name):
+            return "/".join(owner_and_name)
+    return None
+
+
 def own_repo_ids(repo) -> list[str]:
-    """What this repo may be called on the Hub: its id for Hub targets; for a local
-    folder only its name is known (compared with the name part of an id)."""
+    """What this repo is called on the Hub, where hfcheck knows it: the id of a Hub
+    target, or of a snapshot in the HF cache layout; for another local folder only its
+    name is known (compared with the name part of an id)."""
     hub = getattr(repo, "hub", None)
-    return [hub.repo_id] if hub is not None else []
+    if hub is not None:
+        return [hub.repo_id]
+    cached = cache_repo_id(repo.root) or cache_repo_id(repo.root.resolve())
+    return [cached] if cached else []
 
 
 def is_own_repo(repo, value: str) -> bool:
     if any(same_model(value, own) for own in own_repo_ids(repo)):
         return True
-    return getattr(repo, "hub", None) is None and value.split("/")[-1].lower() == repo.root.resolve().name.lower()
+    return getattr(repo, "hub", None) is None and not own_repo_ids(repo) and value.split("/")[-1].lower() == repo.root.resolve().name.lower()
 
 
 @dataclass(frozen=True)
@@ -181,12 +195,11 @@ def card_base_models(metadata: dict) -> list[str] | None:
 # -- the Hub's license list ------------------------------------------------------------
 
 
-@functools.cache
 def hub_licenses() -> dict:
     """hfcheck/data/hub_licenses.json: {"source", "licenses": {id: name}, "non_commercial": [ids]}."""
-    # beside the package, not importlib.resources: that import alone costs ~5 ms per run
-    text = (Path(__file__).resolve().parent.parent / "data" / "hub_licenses.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    from hfcheck.data import load
+
+    return load("hub_licenses.json")
 
 
 def license_ids() -> dict[str, str]:

@@ -7,7 +7,6 @@ something else neither crashes nor draws conclusions from it."""
 
 from __future__ import annotations
 
-import functools
 import math
 
 
@@ -51,17 +50,11 @@ def number(config: dict | None, key: str) -> int | float | None:
     return None
 
 
-@functools.cache
 def model_type_table() -> dict:
     """hfcheck/data/model_types.json, built from transformers' releases by
     scripts/build_model_type_table.py: `first_release` (model_type -> first release that
-    knows it), `removed` (model_type -> last release that knew it) and `releases_scanned`;
-    {} when the table cannot be read."""
-    import json
-    from pathlib import Path
+    knows it), `removed` (model_type -> last release that knew it) and `releases_scanned`.
+    Raises hfcheck.data.PackagedDataError when the table cannot be read (reported as HFC003)."""
+    from hfcheck.data import load
 
-    try:
-        table = json.loads((Path(__file__).resolve().parent.parent / "data" / "model_types.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return table if isinstance(table, dict) else {}
+    return load("model_types.json")

@@ -453,3 +453,94 @@ def id_limit(repo) -> tuple[int, str] | None:
         return (known.size, f"the tokenizer's {known.size} ids") if known and known.tokens else None
 
     return repo.memo(("facts.tokenizer", "id_limit"), compute)
+
+
+# -- what the loaded tokenizer does ------------------------------------------------------
+
+# Files whose pad declaration the tokenizer itself reads (transformers 5 also takes
+# tokenizer.json's `padding.pad_token`); config.json and generation_config.json are
+# read by the model and generate(), never by the tokenizer.
+TOKENIZER_PAD_SOURCES = ("tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")
+
+
+def tokenizer_pad(repo) -> SpecialToken | None:
+    """The pad token the loaded tokenizer has, or None when `tokenizer(batch,
+    padding=True)` raises for want of one."""
+    return next((d for d in special_tokens(repo) if d.role == "pad" and d.source in TOKENIZER_PAD_SOURCES), None)
+
+
+def model_pad_ids(repo) -> list[SpecialToken]:
+    """pad_token_id declarations the model side reads (config.json, generation_config.json)."""
+    return [d for d in special_tokens(repo) if d.role == "pad" and d.source not in TOKENIZER_PAD_SOURCES]
+
+
+def deployment_batch(repo) -> tuple[int, str] | None:
+    """The largest batch the deployment declares, with where: the settings' deploy
+    max_batch_size or a serving config's max batch size (TGI --max-batch-size)."""
+    from hfcheck.facts import deploy
+
+    found = []
+    declared = repo.settings.deploy.max_batch_size if repo.settings else None
+    if isinstance(declared, int) and not isinstance(declared, bool):
+        found.append((declared, "the hfcheck deploy settings (max_batch_size)"))
+    for serving in deploy.servings(repo):
+        size = deploy.as_int(serving.get("max_batch"))
+        if size is not None:
+            found.append((size, f"{serving.path} ({serving.engine} max batch size)"))
+    return max(found) if found else None
+
+
+def tokenizer_class(repo) -> str | None:
+    """The tokenizer class AutoTokenizer loads: tokenizer_config.json's `tokenizer_class`,
+    else the class transformers maps the model_type to (hfcheck/data/tokenizer_defaults.json)."""
+    from hfcheck.data import load
+
+    table = load("tokenizer_defaults.json")
+    model_type = cfg.model_type(repo)
+    registered = table["model_type_tokenizer"].get(model_type) if model_type else None
+    declared = tokenizer_config(repo).get("tokenizer_class")
+    if not isinstance(declared, str) or not declared or (registered and model_type in table.get("hub_class_overridden", ())):
+        return registered
+    if declared.removesuffix("Fast") == "LlamaTokenizer" and _byte_level(repo):
+        return "TokenizersBackend"  # AutoTokenizer loads Llama-3-style ByteLevel files so: LlamaTokenizer is Metaspace only
+    return declared
+
+
+def _byte_level(repo) -> bool:
+    data = tokenizer_json(repo)
+    pre = data.get("pre_tokenizer") if data else None
+    steps = pre.get("pretokenizers", [pre]) if isinstance(pre, dict) and pre.get("type") == "Sequence" else [pre]
+    return any(isinstance(step, dict) and step.get("type") == "ByteLevel" for step in steps)
+
+
+@dataclass(frozen=True)
+class PaddingSide:
+    side: str  # "left" or "right"
+    source: str  # the file that sets it, or where the default applies
+    key: tuple  # JSON key path, () for a class default
+    default_of: str | None = None  # the tokenizer class whose default it is, when not written
+
+
+def padding_side(repo) -> PaddingSide | None:
+    """The side the loaded tokenizer pads on, as transformers 5 resolves it:
+    tokenizer_config.json's `padding_side`, else tokenizer.json's `padding.direction`,
+    else the tokenizer class's default (LlamaTokenizer and GemmaTokenizer pad left,
+    most classes right). None when the class is unknown (custom code)."""
+    from hfcheck.data import load
+
+    side = tokenizer_config(repo).get("padding_side")
+    if side in ("left", "right"):
+        return PaddingSide(side, "tokenizer_config.json", ("padding_side",))
+    data = tokenizer_json(repo)
+    padding = data.get("padding") if data else None
+    if isinstance(padding, dict) and isinstance(padding.get("direction"), str) and padding["direction"].lower() in ("left", "right"):
+        return PaddingSide(padding["direction"].lower(), "tokenizer.json", ("padding", "direction"))
+    cls = tokenizer_class(repo)
+    if cls is None:
+        return None
+    defaults = load("tokenizer_defaults.json")["padding_side"]
+    name = cls if cls in defaults else cls.removesuffix("Fast")
+    if name not in defaults:
+        return None
+    where = "tokenizer_config.json" if repo.exists("tokenizer_config.json") else "tokenizer.json"
+    return PaddingSide(defaults[name], where, (), default_of=name)

@@ -318,3 +318,143 @@ def embedding_rows(repo) -> int | None:
         return None
     info = all_tensors(repo)[shape.embedding][1]
     return info.shape[0] if info.shape else None
+
+
+# -- completeness: every parameter the config implies, for any architecture --------------
+
+# Towers that are not the text stack num_hidden_layers counts.
+_OTHER_TOWERS = ("vision", "visual", "image", "audio", "speech", "mm_projector", "multi_modal", "encoder_decoder", "mtp")
+# Tensors that can be the output head.
+_HEAD_NAMES = re.compile(r"(^|\.)(lm_head|embed_out|output|head|cls)(\.|$)")
+_EMBEDDING_PARTS = ("emb", "wte", "shared.weight", "word_embeddings")
+LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+
+
+@dataclass
+class LayerStack:
+    """A repeated block of the checkpoint: `prefix` + index + member name, e.g.
+    model.layers.3.self_attn.q_proj.weight is member self_attn.q_proj.weight of layer 3."""
+
+    prefix: str
+    members: dict[int, frozenset[str]]  # layer index -> member tensor names
+
+    @property
+    def indices(self) -> list[int]:
+        return sorted(self.members)
+
+    @property
+    def is_text(self) -> bool:
+        return not any(part in self.prefix.lower() for part in _OTHER_TOWERS)
+
+
+def tensor_names(repo) -> set[str]:
+    """Every tensor the checkpoint declares: the safetensors headers plus the shard
+    index's names (so a missing shard, WGT005's, does not look like missing tensors)."""
+    names = set(all_tensors(repo))
+    mapped = shard_map(repo)
+    if mapped:
+        names |= set(mapped)
+    return names
+
+
+def layer_stacks(repo) -> list[LayerStack]:
+    """The numbered stacks of the checkpoint, by the first number in each tensor name
+    (experts, nested deeper, stay members of their layer)."""
+
+    def compute():
+        grouped: dict[str, dict[int, set[str]]] = {}
+        for name in tensor_names(repo):
+            parts = name.split(".")
+            # the first all-digit component, not the last: it must be followed by a member name
+            at = next((k for k, part in enumerate(parts[:-1]) if part.isdigit() and part.isascii()), None)
+            if at is not None:
+                prefix = ".".join(parts[:at]) + "." if at else ""
+                grouped.setdefault(prefix, {}).setdefault(int(parts[at]), set()).add(".".join(parts[at + 1 :]))
+        return [LayerStack(prefix, {i: frozenset(m) for i, m in layers.items()}) for prefix, layers in sorted(grouped.items()) if len(layers) > 1]
+
+    return repo.memo(("facts", "layer_stacks"), compute)
+
+
+def _children(members: frozenset[str]) -> dict[str, set[str]]:
+    """module path -> the names directly under it, for every module of one layer."""
+    tree: dict[str, set[str]] = {}
+    for member in members:
+        parts = member.split(".")
+        for depth in range(len(parts)):
+            tree.setdefault(".".join(parts[:depth]), set()).add(parts[depth])
+    return tree
+
+
+@dataclass(frozen=True)
+class MissingInLayer:
+    stack: str
+    layer: int
+    module: str  # module path inside the layer ("" for the layer itself)
+    missing: tuple[str, ...]  # names the other layers have under that module
+    peers: int  # how many layers have the full set
+
+
+def inconsistent_layers(stack: LayerStack) -> list[MissingInLayer]:
+    """Layers that lack part of a module the other layers have.
+
+    A layer is flagged at a module when the names under it are a strict subset of the
+    most common set there, held by more layers than its own set: one layer without a
+    v_proj or a bias among layers that have it. Layers that are built differently by
+    design replace a module rather than lose part of it (DeepSeek's dense first layers
+    have gate_proj/up_proj/down_proj where the others have experts; Jamba's mamba and
+    attention layers), and first-layer extras (T5's relative_attention_bias) are supersets:
+    neither is a strict subset, so neither is reported."""
+    # Layers with the same tensor names are analysed once (a 61-layer MoE has two kinds).
+    kinds: dict[frozenset, list[int]] = {}
+    for i, members in stack.members.items():
+        kinds.setdefault(members, []).append(i)
+    if len(kinds) < 2:
+        return []
+    trees = [(_children(members), layers) for members, layers in kinds.items()]
+    modules = sorted({module for tree, _ in trees for module in tree}, key=lambda m: (m.count("."), m))
+    found: list[MissingInLayer] = []
+    reported: dict[int, list[str]] = {}
+    for module in modules:
+        sets: dict[frozenset, list[int]] = {}
+        for tree, layers in trees:
+            if module in tree:
+                sets.setdefault(frozenset(tree[module]), []).extend(layers)
+        if len(sets) < 2:
+            continue
+        common, holders = max(sets.items(), key=lambda item: (len(item[1]), len(item[0])))
+        for names, layers in sets.items():
+            if names < common and len(layers) < len(holders):
+                for i in layers:
+                    if any(module == p or module.startswith(p + ".") for p in reported.get(i, ())):
+                        continue  # already reported at a parent module
+                    missing = tuple(sorted(common - names))
+                    found.append(MissingInLayer(stack.prefix, i, module, missing, len(holders)))
+                    reported.setdefault(i, []).extend(f"{module}.{n}" if module else n for n in missing)
+    return sorted(found, key=lambda m: (m.layer, m.module))
+
+
+def text_stack(repo) -> LayerStack | None:
+    """The one text stack num_hidden_layers counts, or None when there is not exactly one."""
+    stacks = [s for s in layer_stacks(repo) if s.is_text]
+    return stacks[0] if len(stacks) == 1 else None
+
+
+def declared_layers(config: dict) -> tuple[str, int] | None:
+    """(key, value) of the layer count config.json (or its text_config) declares."""
+    for source in (config, config.get("text_config")):
+        if isinstance(source, dict):
+            for key in LAYER_COUNT_KEYS:
+                value = int_value(source, key)
+                if value is not None and value > 0:
+                    return key, value
+    return None
+
+
+def head_tensors(repo) -> list[str]:
+    """Tensors outside the numbered stacks that can be the output head."""
+    stacked = {s.prefix for s in layer_stacks(repo)}
+    return sorted(n for n in tensor_names(repo) if _HEAD_NAMES.search(n) and not any(p and n.startswith(p) for p in stacked))
+
+
+def has_embedding(repo) -> bool:
+    return any(any(part in name.lower() for part in _EMBEDDING_PARTS) for name in tensor_names(repo))

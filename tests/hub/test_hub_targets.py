@@ -220,3 +220,21 @@ def test_smoke_on_a_hub_target_with_unscanned_pickles_is_refused(hub, hub_env, t
     result = run_hfcheck(hub_env, "hfcheck/pickled", "--smoke", "--device", "cpu", "--format", "json")
     [refusal] = [f for f in json_report(result)["targets"][0]["findings"] if f["code"] == "SMK002"]
     assert "--download-pickles" in refusal["message"] and hub.bytes_sent["pytorch_model.bin"] == 0
+
+
+def test_offline_uses_a_snapshot_already_in_the_standard_hf_cache(hub, hub_env, tmp_path):
+    # The snapshot comes from huggingface_hub itself (as from_pretrained leaves it);
+    # hfcheck's own view cache is empty, as on a machine that never ran hfcheck online.
+    sha = hub.add("hfcheck/tiny", FIXTURES / "tiny-llama-broken-config")
+    download = "from huggingface_hub import snapshot_download; print(snapshot_download('hfcheck/tiny'))"
+    fetched = subprocess.run([sys.executable, "-c", download], env=hub_env, capture_output=True, text=True, timeout=120)
+    assert fetched.returncode == 0, fetched.stderr
+    online = json_report(run_hfcheck({**hub_env, "HFCHECK_CACHE": str(tmp_path / "views-online")}, "hfcheck/tiny", "--format", "json"))
+    hub.stop()
+    offline_env = {**hub_env, "HF_HUB_OFFLINE": "1", "HFCHECK_CACHE": str(tmp_path / "views-never-filled")}
+    offline = json_report(run_hfcheck(offline_env, "hfcheck/tiny", "--format", "json"))
+    assert finding_keys(offline) == finding_keys(online) and finding_keys(online)
+    assert offline["targets"][0]["revision"] == sha
+    assert not (tmp_path / "views-never-filled").exists() or not any((tmp_path / "views-never-filled").rglob("config.json"))
+    at_commit = run_hfcheck(offline_env, f"hfcheck/tiny@{sha}", "--format", "json")
+    assert finding_keys(json_report(at_commit)) == finding_keys(online)

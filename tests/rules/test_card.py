@@ -193,3 +193,28 @@ def test_folder_without_model_files_needs_no_card(tmp_path, run_rules):
     assert run_rules(tmp_path, select=["CRD", "LIC"]) == []
     (tmp_path / "model.safetensors").write_bytes(b"")
     assert codes(run_rules(tmp_path, select=["CRD", "LIC"])) == ["CRD001", "LIC001"]
+
+
+def test_official_repo_in_the_hf_cache_layout_needs_no_base_model(tmp_path, run_rules):
+    # meta-llama/Llama-2-7b-hf as huggingface_hub caches it: config.json's _name_or_path is
+    # the repo's own id, and the folder is named by the commit, not the repo.
+    import shutil
+
+    from conftest import FIXTURES
+
+    snapshot = tmp_path / "hub" / "models--meta-llama--Llama-2-7b-hf" / "snapshots" / ("0123abcd" * 5)
+    shutil.copytree(FIXTURES / "tiny-llama", snapshot)
+    config = json.loads((snapshot / "config.json").read_text())
+    write_json(snapshot / "config.json", {**config, "_name_or_path": "meta-llama/Llama-2-7b-hf"})
+    assert run_rules(snapshot, select=["CRD006"]) == []
+    # a fine-tune of it cached the same way is still told
+    write_json(snapshot / "config.json", {**config, "_name_or_path": "meta-llama/Llama-2-13b-hf"})
+    assert codes(run_rules(snapshot, select=["CRD006"])) == ["CRD006"]
+
+
+def test_cache_repo_id():
+    from hfcheck.facts.card import cache_repo_id
+
+    assert cache_repo_id("/h/hub/models--Qwen--Qwen2.5-7B-Instruct/snapshots/abc") == "Qwen/Qwen2.5-7B-Instruct"
+    assert cache_repo_id("/h/hub/datasets--org--name/snapshots/abc") is None
+    assert cache_repo_id("/h/models--org--name") is None

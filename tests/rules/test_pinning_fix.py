@@ -386,3 +386,22 @@ def test_the_fix_imports_neither_torch_nor_transformers(tiny_llama):
     write(tiny_llama, {"requirements.txt": "transformers\ntorch\n"})
     heavy = loaded_modules(tiny_llama, "--diff", "--unsafe-fixes", "--select", "PIN")
     assert "torch" not in heavy and "transformers" not in heavy
+
+
+@pytest.mark.parametrize(
+    ("saved", "declared"),
+    [("5.3.0", ">=4.40"), ("4.57.1", ">=4.40,<5"), ("4.46.0", "")],
+)
+def test_fix_text_names_what_the_fixer_writes_and_following_it_is_clean(tiny_llama, run_rules, saved, declared):
+    # the fix text of PIN001 and the --unsafe-fixes fixer come from one choice: following
+    # the text gives exactly the fixer's file, and neither PIN001 nor PIN003 remains
+    config = json.loads((tiny_llama / "config.json").read_text())
+    (tiny_llama / "config.json").write_text(json.dumps({**config, "transformers_version": saved}))
+    write(tiny_llama, {"requirements.txt": f"transformers{declared}\n"})
+    [finding] = run_rules(tiny_llama, select=["PIN001"])
+    here = Version(importlib.metadata.version("transformers"))
+    expected = here.public if here >= Version(saved) and SpecifierSet(declared).contains(here) else saved
+    assert f"transformers=={expected}" in finding.fix and "4.46.0" not in finding.fix.replace(saved, "")
+    assert fix(tiny_llama).exit_code == 0
+    assert (tiny_llama / "requirements.txt").read_text() == f"transformers=={expected}\n"
+    assert run_rules(tiny_llama, select=["PIN001", "PIN003"]) == []

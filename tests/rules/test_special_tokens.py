@@ -113,9 +113,16 @@ def test_llama3_eot_id_story(tiny_llama, run_rules):
     edit(tiny_llama / "config.json", bos_token_id=ids["<|begin_of_text|>"], eos_token_id=ids["<|end_of_text|>"])
     edit(tiny_llama / "generation_config.json", bos_token_id=ids["<|begin_of_text|>"], eos_token_id=ids["<|end_of_text|>"])
     findings = run_rules(tiny_llama, select=["SPT006"])
-    assert codes(findings) == ["SPT006"] and "'<|eot_id|>'" in findings[0].message
-    assert "<|end_header_id|>" not in findings[0].message
+    assert {f.path for f in findings} == {"generation_config.json", "tokenizer_config.json"}
+    assert all("'<|eot_id|>'" in f.message and "<|end_header_id|>" not in f.message for f in findings)
+    # generation_config.json fixed, the tokenizer still says <|end_of_text|>: servers and
+    # loops that stop on tokenizer.eos_token_id still run past the turn.
     edit(tiny_llama / "generation_config.json", eos_token_id=[ids["<|end_of_text|>"], ids["<|eot_id|>"]])
+    findings = run_rules(tiny_llama, select=["SPT006"])
+    assert [(f.code, f.path) for f in findings] == [("SPT006", "tokenizer_config.json")]
+    assert "eos_token is '<|end_of_text|>'" in findings[0].message and findings[0].line is not None
+    edit(tiny_llama / "tokenizer_config.json", eos_token="<|eot_id|>")
+    edit(tiny_llama / "special_tokens_map.json", eos_token="<|eot_id|>")
     assert run_rules(tiny_llama, select=["SPT006"]) == []
 
 
@@ -158,3 +165,84 @@ def test_model_max_length(tiny_llama, run_rules):
     edit(tiny_llama / "tokenizer_config.json", model_max_length=1000000000000000019884624838656)
     findings = run_rules(tiny_llama, select=["SPT009"])
     assert [(f.code, f.severity) for f in findings] == [("SPT009", "info")] and "never truncated" in findings[0].message
+
+
+def _real_tokenizer(repo):
+    """The tokenizer transformers itself loads from the repo (ground truth for what the static facts claim)."""
+    AutoTokenizer = pytest.importorskip("transformers", exc_type=ImportError).AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(repo))
+
+
+def test_pad_id_only_in_model_configs_llama2_shape(tiny_llama, run_rules):
+    # Llama-2-7b-hf as published: config.json and generation_config.json say pad_token_id 0
+    # (<unk>), the tokenizer files declare no pad token.
+    drop_pad(tiny_llama)
+    edit(tiny_llama / "config.json", pad_token_id=0)
+    edit(tiny_llama / "generation_config.json", pad_token_id=0)
+    with pytest.raises(ValueError, match="padding token"):
+        _real_tokenizer(tiny_llama)(["a", "a b c"], padding=True)
+    findings = run_rules(tiny_llama, select=["SPT001"])
+    assert [(f.code, f.severity, f.path) for f in findings] == [("SPT001", "warning", "tokenizer_config.json")]
+    assert "config.json has pad_token_id 0" in findings[0].message and "raises" in findings[0].message
+    findings = run_rules(tiny_llama, select=["SPT001"], deploy=Deploy(max_batch_size=8))
+    assert [f.severity for f in findings] == ["error"] and "batches up to 8" in findings[0].message
+
+
+def test_pad_batch_size_from_a_serving_config(tiny_llama, run_rules):
+    drop_pad(tiny_llama)
+    edit(tiny_llama / "config.json", pad_token_id=0)
+    (tiny_llama / "serve.sh").write_text("text-generation-launcher --model-id /data/model --max-batch-size 16\n", encoding="utf-8")
+    findings = run_rules(tiny_llama, select=["SPT001"])
+    assert [f.severity for f in findings] == ["error"] and "serve.sh" in findings[0].message
+
+
+def test_pad_in_tokenizer_json_padding_counts(tiny_llama, run_rules):
+    # transformers 5 takes the pad token from tokenizer.json's `padding` block
+    drop_pad(tiny_llama)
+    data = read(tiny_llama / "tokenizer.json")
+    data["padding"] = {"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": None, "pad_id": 3, "pad_type_id": 0, "pad_token": "<pad>"}
+    write(tiny_llama / "tokenizer.json", data)
+    assert _real_tokenizer(tiny_llama)(["a", "a b c"], padding=True)["input_ids"][0][0] == 3
+    assert run_rules(tiny_llama, select=["SPT001"]) == []
+
+
+def test_pad_is_eos_names_the_matching_declaration(tiny_llama, run_rules):
+    # config.json keeps Llama-2's pad_token_id 0 (<unk>); the tokenizer pads with the eos string
+    edit(tiny_llama / "config.json", pad_token_id=0)
+    edit(tiny_llama / "generation_config.json", pad_token_id=None)
+    edit(tiny_llama / "tokenizer_config.json", pad_token="</s>")
+    edit(tiny_llama / "special_tokens_map.json", pad_token="</s>")
+    findings = run_rules(tiny_llama, select=["SPT002"])
+    assert [(f.path, f.message) for f in findings] == [("tokenizer_config.json", "the pad token is the eos token ('</s>' (id 2))")]
+
+
+@pytest.mark.parametrize(
+    "model_type, tokenizer_class",
+    [("llama", "LlamaTokenizerFast"), ("llama", "PreTrainedTokenizerFast"), ("qwen2", "Qwen2Tokenizer"), ("gpt2", "GPT2TokenizerFast"), ("gemma", "GemmaTokenizer"), ("qwen2", None)],
+)
+def test_effective_padding_side_matches_transformers(tiny_llama, run_rules, model_type, tokenizer_class):
+    # transformers 5 writes no padding_side when it is the class default: the side comes
+    # from the class AutoTokenizer picks. The static fact must agree with the real loader.
+    from hfcheck.facts import tokenizer as tok
+    from hfcheck.repo import RepoView
+
+    edit(tiny_llama / "tokenizer_config.json", padding_side=None, tokenizer_class=tokenizer_class)
+    edit(tiny_llama / "config.json", model_type=model_type)
+    real = _real_tokenizer(tiny_llama).padding_side
+    fact = tok.padding_side(RepoView(tiny_llama))
+    assert fact is not None and fact.side == real and fact.key == ()
+    findings = run_rules(tiny_llama, select=["SPT008"])
+    assert codes(findings) == (["SPT008"] if real == "right" else [])
+    if findings:
+        assert "padding_side is not set" in findings[0].message and findings[0].path == "tokenizer_config.json"
+
+
+def test_padding_direction_in_tokenizer_json(tiny_llama, run_rules):
+    edit(tiny_llama / "tokenizer_config.json", padding_side=None, tokenizer_class="LlamaTokenizerFast")
+    data = read(tiny_llama / "tokenizer.json")
+    data["padding"] = {"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": None, "pad_id": 3, "pad_type_id": 0, "pad_token": "<pad>"}
+    write(tiny_llama / "tokenizer.json", data)
+    assert _real_tokenizer(tiny_llama).padding_side == "right"
+    findings = run_rules(tiny_llama, select=["SPT008"])
+    assert [(f.path, f.line is not None) for f in findings] == [("tokenizer.json", True)]

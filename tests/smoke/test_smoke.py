@@ -227,3 +227,17 @@ def test_a_deployment_kwarg_that_cannot_load_is_a_load_failure(tiny_llama):
     findings, result = smoke(tiny_llama)
     [failure] = by_code(findings, "SMK003")
     assert "as serve.py:2 loads it" in failure.message and "no_such_attention" in failure.message
+
+
+def test_generation_that_fails_is_smk006(tiny_llama):
+    # A generation_config.json copied from a model with a larger vocabulary (mBART-style
+    # forced_eos_token_id): the forward pass is fine, but generate() indexes the logits
+    # with the id at the last step and fails.
+    edit_json(tiny_llama / "generation_config.json", forced_eos_token_id=250_001)
+    findings, result = smoke(tiny_llama)
+    assert result.checks["logits"].ok
+    [finding] = by_code(findings, "SMK006")
+    assert finding.severity == "error" and "greedy generation fails" in finding.message and finding.path == "generation_config.json"
+    edit_json(tiny_llama / "generation_config.json", forced_eos_token_id=None)
+    findings, _ = smoke(tiny_llama)
+    assert by_code(findings, "SMK006") == []
