@@ -22,7 +22,7 @@ TABLES = sorted(p.name for p in DATA.glob("*.json"))
 
 
 def test_every_table_loads_through_the_one_loader():
-    assert TABLES == ["hub_licenses.json", "model_types.json", "tokenizer_classes.json", "tokenizer_defaults.json"]
+    assert TABLES == ["canonical_models.json", "gpu_memory.json", "hub_licenses.json", "model_types.json", "tokenizer_classes.json", "tokenizer_defaults.json"]
     for name in TABLES:
         assert isinstance(load(name), dict)
     with pytest.raises(PackagedDataError, match="no_such_table.json"):
@@ -78,7 +78,7 @@ def test_tokenizer_class_families_name_real_classes_and_model_types():
     assert TOKENIZER_MAPPING_NAMES["bert"].removesuffix("Fast") in table["families"]["bert-wordpiece"]["classes"]
 
 
-@pytest.mark.parametrize("name", ["model_types.json", "tokenizer_classes.json", "tokenizer_defaults.json", "hub_licenses.json"])
+@pytest.mark.parametrize("name", ["model_types.json", "tokenizer_classes.json", "tokenizer_defaults.json", "hub_licenses.json", "canonical_models.json"])
 @pytest.mark.parametrize("damage", ["truncated", "missing"])
 def test_a_table_that_fails_to_load_is_hfc003(tmp_path, monkeypatch, run_rules, name, damage):
     import importlib.resources
@@ -95,6 +95,8 @@ def test_a_table_that_fails_to_load_is_hfc003(tmp_path, monkeypatch, run_rules, 
         config = json.loads((repo / "tokenizer_config.json").read_text())
         del config["padding_side"]  # the side then comes from the class defaults table
         (repo / "tokenizer_config.json").write_text(json.dumps(config))
+        # an org-less Hub id: the canonical-models table decides whether it is one
+        (repo / "embed.py").write_text("from transformers import AutoModel\nAutoModel.from_pretrained('gpt2')\n")
         findings = [f for f in run_rules(repo) if f.code == "HFC003"]
     finally:
         monkeypatch.undo()

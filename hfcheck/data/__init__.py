@@ -22,6 +22,8 @@ REQUIRED_KEYS = {
     "tokenizer_classes.json": ("families", "compatible_with_all"),
     "tokenizer_defaults.json": ("padding_side", "model_type_tokenizer", "transformers"),
     "hub_licenses.json": ("licenses", "non_commercial"),
+    "gpu_memory.json": ("gpus", "instance_families"),
+    "canonical_models.json": ("models",),
 }
 
 

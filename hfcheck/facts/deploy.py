@@ -11,6 +11,8 @@ is_tooling, engine_calls."""
 
 from __future__ import annotations
 
+import functools
+
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -554,20 +556,14 @@ def is_hub_id(model: str | None, repo) -> bool:
 
 def canonical_ids() -> frozenset:
     """The Hub's org-less model ids (hfcheck/data/canonical_models.json)."""
-    global _CANONICAL
-    if _CANONICAL is None:
-        import json
-        from pathlib import Path
+    from hfcheck.data import load
 
-        try:
-            data = json.loads((Path(__file__).resolve().parent.parent / "data" / "canonical_models.json").read_text(encoding="utf-8"))
-            _CANONICAL = frozenset(data.get("models", [])) if isinstance(data, dict) else frozenset()
-        except (OSError, ValueError):
-            _CANONICAL = frozenset()
-    return _CANONICAL
+    return _frozen(tuple(load("canonical_models.json")["models"]))
 
 
-_CANONICAL = None
+@functools.cache
+def _frozen(ids: tuple) -> frozenset:
+    return frozenset(ids)
 
 
 def as_int(value) -> int | None:

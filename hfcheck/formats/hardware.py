@@ -5,11 +5,8 @@ in the table gives no figure."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -21,13 +18,10 @@ class Hardware:
     line: int | None = None
 
 
-@lru_cache(maxsize=1)
 def table() -> dict:
-    try:
-        data = json.loads((Path(__file__).resolve().parent.parent / "data" / "gpu_memory.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    from hfcheck.data import load
+
+    return load("gpu_memory.json")
 
 
 def gpu_type(name) -> tuple[str, float] | None:
