@@ -15,7 +15,7 @@ side effect `os.system` and never runs. Files under test should still carry harm
 payloads only.
 
 Loaders: pickle, torch (weights_only=False), torch_weights_only, joblib, numpy (.npy and every
-.npz member), torch_jit, keras (safe_mode=False; needs keras installed). `OracleWorker(loader)`
+.npz member), torch_jit, torch_export (.pt2), keras (safe_mode=False; needs keras installed). `OracleWorker(loader)`
 is the batch form for fuzzing: one child answers many loads and is restarted whenever a load
 may have changed it. Run as a script for a quick look:
 
@@ -31,7 +31,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 
-LOADERS = ("pickle", "torch", "torch_weights_only", "joblib", "numpy", "torch_jit", "keras")
+LOADERS = ("pickle", "torch", "torch_weights_only", "joblib", "numpy", "torch_jit", "torch_export", "keras")
 
 # Audit events that are side effects: the load is stopped when one is raised.
 SIDE_EFFECT_EVENTS = {
@@ -263,10 +263,14 @@ def _prepare(loader: str):
                 return pickle.load(f)
 
         return load
-    if loader in ("torch", "torch_weights_only", "torch_jit"):
+    if loader in ("torch", "torch_weights_only", "torch_jit", "torch_export"):
         import torch
         import torch.serialization  # noqa: F401
 
+        if loader == "torch_export":
+            import torch.export
+
+            return torch.export.load
         if loader == "torch_jit":
             return lambda path: torch.jit.load(path, map_location="cpu")
         weights_only = loader == "torch_weights_only"

@@ -1,0 +1,97 @@
+"""Record what the real loaders do with every peer-suite file in our scope (pickle, zip,
+archive, numpy, safetensors and manifest files; Keras, TensorFlow and jinja2 files belong to
+the formats tests), as ground truth for tests/peer/test_peer_suites.py.
+
+    python tests/peer/observe_peers.py     # rewrites tests/peer/peer_observations.json
+
+Each file is loaded by pickle, torch (weights_only=False), joblib and numpy(allow_pickle=True)
+in the loader oracle's child processes (stopped before any side effect); members of zip and
+tar archives, which a user unpacks before loading, are loaded by pickle too. The peer files are
+never loaded in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from loader_oracle import OracleWorker  # noqa: E402
+
+_ROOT = HERE.parents[1]
+# `shared/` beside the repository root (CI, the main checkout), or beside the folder of the
+# worktrees that hold this checkout.
+PEERS = next(
+    (root / "shared" / "peer-suites" for root in (_ROOT.parent, _ROOT.parent.parent) if (root / "shared" / "peer-suites").is_dir()),
+    _ROOT.parent / "shared" / "peer-suites",
+)
+OUT = HERE / "peer_observations.json"
+LOADERS = ("pickle", "torch", "joblib", "numpy")
+NOT_OURS = ("keras", "tensorflow", "jinja2", ".h5", ".pb", ".keras", "saved_model")
+
+
+def in_scope(path: Path) -> bool:
+    text = str(path).lower()
+    return path.is_file() and path.name != "SOURCE.md" and not any(part in text for part in NOT_OURS)
+
+
+def peer_files() -> list[Path]:
+    return sorted(p for p in PEERS.resolve().rglob("*") if in_scope(p))
+
+
+def _members(path: Path, scratch: Path) -> list[tuple[str, Path]]:
+    """Members of a zip or tar archive written out for the pickle loader (bounded)."""
+    found = []
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist()[:50]:
+                    if info.file_size < 50_000_000 and not info.is_dir():
+                        target = scratch / f"m{len(found)}"
+                        target.write_bytes(archive.read(info))
+                        found.append((info.filename, target))
+        elif tarfile.is_tarfile(path):
+            with tarfile.open(path) as archive:
+                for info in archive.getmembers()[:50]:
+                    if info.isfile() and info.size < 50_000_000:
+                        target = scratch / f"m{len(found)}"
+                        target.write_bytes(archive.extractfile(info).read())
+                        found.append((info.name, target))
+    except Exception as exc:  # encrypted or broken: nothing a user could unpack either
+        found.append((f"<unreadable: {type(exc).__name__}>", None))
+    return found
+
+
+def _summary(seen) -> dict:
+    return {"globals": sorted({tuple(g) for g in seen.globals}), "side_effects": seen.side_effects, "completed": seen.completed, "error": (seen.error or "")[:160]}
+
+
+def main() -> None:
+    workers = {loader: OracleWorker(loader) for loader in LOADERS}
+    records = {}
+    try:
+        for path in peer_files():
+            relative = str(path.relative_to(PEERS.resolve()))
+            record = {loader: _summary(workers[loader].observe(path)) for loader in LOADERS}
+            with tempfile.TemporaryDirectory() as scratch:
+                for member, extracted in _members(path, Path(scratch)):
+                    if extracted is None:
+                        record[f"unpacked:{member}"] = {"globals": [], "side_effects": [], "completed": False, "error": member}
+                    else:
+                        record[f"unpacked:{member}"] = _summary(workers["pickle"].observe(extracted))
+            records[relative] = record
+            print(relative, {k: (len(v["globals"]), v["side_effects"]) for k, v in record.items()}, flush=True)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    OUT.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
