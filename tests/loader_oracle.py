@@ -14,7 +14,7 @@ raised before the operation). So a payload such as `os.system("touch /tmp/x")` i
 side effect `os.system` and never runs. Files under test should still carry harmless canary
 payloads only.
 
-Loaders: pickle, torch (weights_only=False), torch_weights_only, joblib, numpy (.npy and every
+Loaders: pickle, pickle_stream (pickle.load until the end of the file), torch (weights_only=False), torch_weights_only, joblib, numpy (.npy and every
 .npz member), torch_jit, torch_export (.pt2), keras (safe_mode=False; needs keras installed). `OracleWorker(loader)`
 is the batch form for fuzzing: one child answers many loads and is restarted whenever a load
 may have changed it. Run as a script for a quick look:
@@ -31,7 +31,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 
-LOADERS = ("pickle", "torch", "torch_weights_only", "joblib", "numpy", "torch_jit", "torch_export", "keras")
+LOADERS = ("pickle", "pickle_stream", "torch", "torch_weights_only", "joblib", "numpy", "torch_jit", "torch_export", "keras")
 
 # Audit events that are side effects: the load is stopped when one is raised.
 SIDE_EFFECT_EVENTS = {
@@ -255,14 +255,23 @@ class _Stopped(BaseException):
 
 def _prepare(loader: str):
     """Import the loader's modules before the hook is installed and return the load call."""
-    if loader == "pickle":
+    if loader in ("pickle", "pickle_stream"):
         import pickle
 
         def load(path):
             with open(path, "rb") as f:
                 return pickle.load(f)
 
-        return load
+        def load_stream(path):
+            # Reading pickles one after another until the end, as torch's legacy format
+            # reads its header pickles and as code that appends records to one file does.
+            loaded = []
+            with open(path, "rb") as f:
+                while f.peek(1):
+                    loaded.append(pickle.load(f))
+            return loaded
+
+        return load if loader == "pickle" else load_stream
     if loader in ("torch", "torch_weights_only", "torch_jit", "torch_export"):
         import torch
         import torch.serialization  # noqa: F401

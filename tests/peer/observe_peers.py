@@ -5,7 +5,8 @@ the formats tests), as ground truth for tests/peer/test_peer_suites.py.
     python tests/peer/observe_peers.py     # rewrites tests/peer/peer_observations.json
 
 Each file is loaded by pickle, torch (weights_only=False), joblib and numpy(allow_pickle=True)
-in the loader oracle's child processes (stopped before any side effect); members of zip and
+(and, where pickle.load completed, by pickle.load repeated until the end of the file: the
+streams after the first one) in the loader oracle's child processes (stopped before any side effect); members of zip and
 tar archives, which a user unpacks before loading, are loaded by pickle too. The peer files are
 never loaded in this process.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from differential import classify_global  # noqa: E402
 from loader_oracle import OracleWorker  # noqa: E402
 
 _ROOT = HERE.parents[1]
@@ -31,9 +33,42 @@ PEERS = next(
     (root / "shared" / "peer-suites" for root in (_ROOT.parent, _ROOT.parent.parent) if (root / "shared" / "peer-suites").is_dir()),
     _ROOT.parent / "shared" / "peer-suites",
 )
-OUT = HERE / "peer_observations.json"
+OBSERVATIONS_FILE = HERE / "peer_observations.json"
 LOADERS = ("pickle", "torch", "joblib", "numpy")
 NOT_OURS = ("keras", "tensorflow", "jinja2", ".h5", ".pb", ".keras", "saved_model")
+
+
+# Fail-closed verdicts that no loader run can give (the suites' SOURCE.md says why).
+FAIL_CLOSED = {
+    "picklescan/tests/data/malicious1.7z": "a pickle inside a .7z archive a user unpacks (#15 family 13)",
+    "picklescan/tests/data/benign_password_protected.zip": "an encrypted zip cannot be verified",
+    "modelscan/tests/data/password_protected.zip": "an encrypted zip cannot be verified",
+}
+
+# Where hfcheck rightly differs from the peer's own expectation (peer says malicious, no
+# loader does anything off the allowlist): the reason, shown in the test id's reason.
+PEER_SAYS_MALICIOUS_BUT_INERT = {}
+
+def loader_reasons(record: dict) -> list[str]:
+    reasons = []
+    for loader, seen in record.items():
+        reasons += [f"{loader}: side effect {s}" for s in seen["side_effects"]]
+        for module, name in seen["globals"]:
+            verdict = classify_global(module, name)
+            if verdict not in ("allowed", "data"):
+                reasons.append(f"{loader}: {verdict} global {module}.{name}")
+    return reasons
+
+
+def expected_error(relative: str, record: dict) -> tuple[bool, str]:
+    """Whether hfcheck must report an error on a peer file, and why, from what the loaders did."""
+    if relative in FAIL_CLOSED:
+        return True, FAIL_CLOSED[relative]
+    reasons = loader_reasons(record)
+    if reasons:
+        return True, "; ".join(sorted(set(reasons))[:3])
+    return False, "every loader resolved only allowlisted globals and reached no side effect"
+
 
 
 def in_scope(path: Path) -> bool:
@@ -73,12 +108,14 @@ def _summary(seen) -> dict:
 
 
 def main() -> None:
-    workers = {loader: OracleWorker(loader) for loader in LOADERS}
+    workers = {loader: OracleWorker(loader) for loader in LOADERS + ("pickle_stream",)}
     records = {}
     try:
         for path in peer_files():
             relative = str(path.relative_to(PEERS.resolve()))
             record = {loader: _summary(workers[loader].observe(path)) for loader in LOADERS}
+            if record["pickle"]["completed"]:  # a later stream that a reader of several pickles runs
+                record["pickle_stream"] = _summary(workers["pickle_stream"].observe(path))
             with tempfile.TemporaryDirectory() as scratch:
                 for member, extracted in _members(path, Path(scratch)):
                     if extracted is None:
@@ -90,7 +127,7 @@ def main() -> None:
     finally:
         for worker in workers.values():
             worker.close()
-    OUT.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    OBSERVATIONS_FILE.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,48 +15,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
-from differential import classify_global, hfcheck_errors
+from differential import hfcheck_errors
+from observe_peers import OBSERVATIONS_FILE, PEERS, expected_error
 
-HERE = Path(__file__).resolve().parent
-from observe_peers import PEERS  # noqa: E402  (shared/ beside the checkout)
-OBSERVATIONS = json.loads((HERE / "peer_observations.json").read_text())
-
-# Fail-closed verdicts that no loader run can give (the suites' SOURCE.md says why).
-FAIL_CLOSED = {
-    "picklescan/tests/data/malicious1.7z": "a pickle inside a .7z archive a user unpacks (#15 family 13)",
-    "picklescan/tests/data/benign_password_protected.zip": "an encrypted zip cannot be verified",
-    "modelscan/tests/data/password_protected.zip": "an encrypted zip cannot be verified",
-}
-
-# Where hfcheck rightly differs from the peer's own expectation (peer says malicious, no
-# loader does anything off the allowlist): the reason, shown in the test id's reason.
-PEER_SAYS_MALICIOUS_BUT_INERT = {}
+OBSERVATIONS = json.loads(OBSERVATIONS_FILE.read_text())
 
 # Files hfcheck gets wrong today: flip to passing when #15's fixes merge.
 KNOWN_WRONG: dict[str, str] = {}
-
-
-def loader_reasons(record: dict) -> list[str]:
-    reasons = []
-    for loader, seen in record.items():
-        reasons += [f"{loader}: side effect {s}" for s in seen["side_effects"]]
-        for module, name in seen["globals"]:
-            verdict = classify_global(module, name)
-            if verdict not in ("allowed", "data"):
-                reasons.append(f"{loader}: {verdict} global {module}.{name}")
-    return reasons
-
-
-def expected_error(relative: str) -> tuple[bool, str]:
-    if relative in FAIL_CLOSED:
-        return True, FAIL_CLOSED[relative]
-    reasons = loader_reasons(OBSERVATIONS[relative])
-    if reasons:
-        return True, "; ".join(sorted(set(reasons))[:3])
-    return False, "every loader resolved only allowlisted globals and reached no side effect"
 
 
 def _cases():
@@ -79,7 +46,7 @@ def test_observations_cover_every_file_in_scope():
 
 @pytest.mark.parametrize("relative", list(_cases()))
 def test_hfcheck_verdict_matches_what_the_loaders_do(relative, tmp_path):
-    needs_error, why = expected_error(relative)
+    needs_error, why = expected_error(relative, OBSERVATIONS[relative])
     source = PEERS / relative
     target = tmp_path / "repo"
     target.mkdir()
