@@ -482,13 +482,15 @@ def _batch_child(loader: str) -> None:
     """A zygote: imports the loader, loads benign warm-up files (the loader's lazy imports
     happen there, and the globals they resolve are the 'familiar' set), then forks a fresh
     server from this pristine state. The server answers one JSON line per path read from
-    stdin, on a private copy of stdout (a load that prints cannot forge an answer), and
+    stdin, on private copies of stdin and stdout, and
     exits after any load that may have changed it: a side effect, an import, a global the
     warm-up did not resolve, or `ORACLE_RECYCLE` loads. A fork costs milliseconds where a
     fresh interpreter with torch costs seconds."""
-    answers = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
+    # Private copies of the command and answer pipes; the load itself sees /dev/null on
+    # stdin and stdout, so a payload that reads or prints cannot eat a command or forge an answer.
+    commands, answers = os.dup(0), os.dup(1)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     _limit_memory()
     load = _prepare(loader)
     samples = _warm_up_samples(loader)
@@ -503,15 +505,15 @@ def _batch_child(loader: str) -> None:
     while True:
         pid = os.fork()
         if pid == 0:
-            _serve(hook, load, familiar, answers, recycle)
+            _serve(hook, load, familiar, commands, answers, recycle)
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) == 3:  # stdin closed: the parent is done
             os._exit(0)
 
 
-def _serve(hook: _Hook, load, familiar: set, answers: int, recycle: int) -> None:
+def _serve(hook: _Hook, load, familiar: set, commands: int, answers: int, recycle: int) -> None:
     for served in range(1, recycle + 1):
-        path = _read_line(0)
+        path = _read_line(commands)
         if not path:
             os._exit(3)
         record = _load_once(hook, load, path)

@@ -77,3 +77,19 @@ def test_batch_worker_recycles_after_an_unfamiliar_global(tmp_path):
         seen = worker.observe(path)
         assert seen.completed and ("argparse", "Namespace") in seen.globals
         assert worker.recycled == 1
+
+
+def test_batch_worker_load_reading_stdin_cannot_eat_the_next_command(tmp_path):
+    """A payload that reads stdin (sys.stdin.read through a protocol-4 dotted name) gets
+    /dev/null, not the worker's command pipe: the next load is still answered."""
+    from loader_oracle import OracleWorker
+
+    reader = tmp_path / "reads_stdin.pkl"
+    reader.write_bytes(b"\x80\x04\x8c\x03sys\x8c\nstdin.read\x93)R.")
+    good = tmp_path / "good.pkl"
+    good.write_bytes(pickle.dumps([1, 2]))
+    with OracleWorker("pickle", timeout=20) as worker:
+        seen = worker.observe(reader)
+        after = worker.observe(good)
+    assert seen.completed and ("sys", "stdin.read") in seen.globals
+    assert after.completed and worker.restarts == 0

@@ -71,6 +71,23 @@ def expected_error(relative: str, record: dict) -> tuple[bool, str]:
 
 
 
+PICKLESCAN_BENIGN = ("benign0_", "int_array", "object_array", "pytorch_model.bin", "new_pytorch_model.bin", "bad_pytorch.pt", "not_a_pickle.bin")
+
+
+def peer_verdict(relative: str) -> tuple[str, str]:
+    """(verdict, technique) that the peer's own tests expect, from its SOURCE.md."""
+    suite, _, inside = relative.partition("/")
+    if suite == "picklescan":
+        name = inside.rsplit("/", 1)[-1]
+        benign = name.startswith(PICKLESCAN_BENIGN) or name in PICKLESCAN_BENIGN
+        return ("benign" if benign else "malicious"), "picklescan test file"
+    for line in (PEERS / suite / "SOURCE.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0] and inside.startswith(cells[0].rstrip("/")):
+            return cells[1], cells[2]
+    return "unlisted", ""
+
+
 def in_scope(path: Path) -> bool:
     text = str(path).lower()
     return path.is_file() and path.name != "SOURCE.md" and not any(part in text for part in NOT_OURS)

@@ -18,7 +18,7 @@ import shutil
 
 import pytest
 from differential import hfcheck_errors
-from observe_peers import OBSERVATIONS_FILE, PEERS, expected_error
+from observe_peers import OBSERVATIONS_FILE, PEERS, expected_error, peer_verdict
 
 OBSERVATIONS = json.loads(OBSERVATIONS_FILE.read_text())
 
@@ -31,7 +31,18 @@ def _cases():
         marks = []
         if relative in KNOWN_WRONG:
             marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[relative]))
-        yield pytest.param(relative, marks=marks, id=relative)
+        yield pytest.param(relative, marks=marks, id=_case_id(relative))
+
+
+def _case_id(relative: str) -> str:
+    """The path, and where the loaders' verdict differs from the peer's, why."""
+    needs_error, _ = expected_error(relative, OBSERVATIONS[relative])
+    verdict, technique = peer_verdict(relative)
+    if verdict == "malicious" and not needs_error:
+        return f"{relative} [peer says malicious; no loader runs anything off the allowlist: {technique}]"
+    if verdict == "benign" and needs_error:
+        return f"{relative} [peer says benign; a loader resolves off-allowlist globals or fails closed]"
+    return relative
 
 
 def test_observations_cover_every_file_in_scope():
