@@ -234,7 +234,7 @@ def main() -> int:
                 target = OUT / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
-                manifest.append({"file": relative, "library": library, "version": version(PACKAGE.get(library, library)), "made_by": HOW[library], "verified_by": f"loader oracle: {loader} " + (f"stopped at {seen.side_effects} (inherent to the format)" if inherent else "completed, no side effect"), "globals": len(set(seen.globals))})
+                manifest.append({"file": relative, "library": PACKAGE.get(library, library), "version": version(PACKAGE.get(library, library)), "made_by": HOW[library], "verified_by": f"loader oracle: {loader} " + (f"stopped at {seen.side_effects} (inherent to the format)" if inherent else "completed, no side effect"), "globals": len(set(seen.globals))})
                 print(f"{relative}: {target.stat().st_size} bytes, {loader} ok")
     (OUT / "MANIFEST.json").write_text(json.dumps({"files": manifest, "rejected": rejected}, indent=1) + "\n")
     for line in rejected:
