@@ -10,6 +10,12 @@ checks the property: whenever the loader resolves a global outside the allowlist
 side effect, hfcheck reports an error on the file. It prints executions per loader and every
 new disagreement; each new one is minimised and written to --out as JSON (hex bytes, recipe,
 what the oracle saw). Untrusted bytes are never loaded in this process.
+
+    python fuzz/pickle_differential.py --engine atheris --loaders torch -- -atheris_runs=20000
+
+runs the same property under atheris instead, guided by the coverage of hfcheck's scanner
+(instrumented at import): the fuzzer's bytes choose the seed and the mutation stream, and a
+third of the inputs are the fuzzer's raw bytes as the pickle stream itself.
 """
 
 from __future__ import annotations
@@ -35,7 +41,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("fuzz/findings"))
     parser.add_argument("--minimise-budget", type=int, default=400)
     parser.add_argument("--minimise-max", type=int, default=40, help="distinct disagreements minimised per loader; the rest are saved as found")
-    args = parser.parse_args()
+    parser.add_argument("--engine", choices=("random", "atheris"), default="random")
+    args, engine_args = parser.parse_known_args()
+    if args.engine == "atheris":
+        return _atheris(args, engine_args)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         new = []
@@ -70,6 +79,56 @@ def main() -> int:
 
 
 _minimised: dict[str, int] = {}
+
+
+def _atheris(args, engine_args) -> int:
+    import random
+
+    import atheris
+
+    # The scanner's coverage guides the fuzzer. Its modules are imported lazily by the API
+    # (and through the editable install's finder, which instrument_imports does not see),
+    # so every module is imported first and the loaded code is then instrumented.
+    import importlib
+    import pkgutil
+
+    import hfcheck
+
+    for module in pkgutil.walk_packages(hfcheck.__path__, "hfcheck."):
+        if ".smoke" not in module.name:
+            importlib.import_module(module.name)
+    atheris.instrument_all()
+    from differential import derive
+
+    loader = args.loaders[0]
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        found = []
+        run = DifferentialRun(Path(scratch), rng_seed=args.seed, on_disagreement=found.append)
+        pool = run.seeds[loader]
+
+        def one_input(data: bytes) -> None:
+            provider = atheris.FuzzedDataProvider(data)
+            sample = pool[provider.ConsumeIntInRange(0, len(pool) - 1)]
+            rng = random.Random(provider.ConsumeInt(8))
+            if provider.ConsumeIntInRange(0, 2) == 0 and loader == "pickle":
+                payload, name, recipe = provider.ConsumeBytes(4096), sample.name, "atheris raw bytes"
+            else:
+                payload, name, recipe = derive(sample, rng, pool)
+            disagreement = run.execute(loader, name, payload, f"atheris | {recipe}")
+            if disagreement is not None and disagreement.signature not in run.seen_signatures:
+                run.seen_signatures.add(disagreement.signature)
+                run.stats.disagreements.append(disagreement)
+                _report(run, disagreement, args)
+            if run.stats.executions[loader] % args.chunk == 0:
+                print(f"{loader}: {run.stats.executions[loader]} executions (atheris), {len(run.stats.disagreements)} distinct disagreements", flush=True)
+
+        try:
+            atheris.Setup([sys.argv[0], *engine_args], one_input)
+            atheris.Fuzz()
+        finally:
+            run.close()
+    return 0
 
 
 def _report(run: DifferentialRun, found, args) -> None:
