@@ -1,5 +1,5 @@
 """Pickles, judged without unpickling: which globals each stream imports and calls,
-against the allowlist derived from real checkpoints (hfcheck/formats/pickle_policy.py).
+against the allowlist derived from real checkpoints (hfcheck/formats/pickle/policy.py).
 Files are found by content, so a pickle named `weights.txt` or `model.safetensors` is
 scanned like `pytorch_model.bin`."""
 

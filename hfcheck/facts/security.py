@@ -31,7 +31,7 @@ def pickle_files(repo) -> list[str]:
     legacy, numpy object arrays, npz, zips, compressed pickles), whatever their name."""
 
     def compute():
-        from hfcheck.formats.pickle_scan import sniff_container
+        from hfcheck.formats.pickle import sniff_container
 
         found = []
         for rel, entry in repo.files.items():
@@ -58,7 +58,7 @@ def judged_globals(repo, rel: str) -> list[JudgedGlobal]:
     the same global at several offsets is judged once (first offset kept)."""
 
     def compute():
-        from hfcheck.formats.pickle_policy import classify
+        from hfcheck.formats.pickle.policy import classify
 
         scan = repo.pickle_scan(rel)
         if scan is None:

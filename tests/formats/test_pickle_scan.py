@@ -1,4 +1,4 @@
-"""hfcheck.formats.pickle_scan / pickle_policy against the generated corpus and hostile input."""
+"""hfcheck.formats.pickle (scan and policy) against the generated corpus and hostile input."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hfcheck.formats.pickle_policy import classify
-from hfcheck.formats.pickle_scan import Limits, PickleScan, scan_bytes, scan_file, sniff_container
+from hfcheck.formats.pickle.policy import classify
+from hfcheck.formats.pickle import Limits, PickleScan, scan_bytes, scan_file, sniff_container
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -225,7 +225,7 @@ def test_build_on_a_global_is_flagged():
 
 
 def test_scan_bytes_and_policy_do_not_import_heavy_modules():
-    probe = "import sys, hfcheck.formats.pickle_scan as s, hfcheck.formats.pickle_policy\ns.scan_bytes(b'\\x80\\x02ctorch._utils\\n_rebuild_tensor_v2\\n.')\nprint(sorted(m for m in ('torch', 'numpy', 'joblib') if m in sys.modules))"
+    probe = "import sys, hfcheck.formats.pickle as s, hfcheck.formats.pickle.policy\ns.scan_bytes(b'\\x80\\x02ctorch._utils\\n_rebuild_tensor_v2\\n.')\nprint(sorted(m for m in ('torch', 'numpy', 'joblib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert out.strip() == "[]"
 

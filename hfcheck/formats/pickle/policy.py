@@ -3,7 +3,7 @@
     classify(module, name) -> ("allowed" | "dangerous" | "data" | "unknown", reason)
 
 - allowed: what real torch / numpy / joblib / plain-Python checkpoints import. DERIVED
-  from benchmarks/pickle_corpus.py: every global that hfcheck.formats.pickle_scan found
+  from benchmarks/pickle_corpus.py: every global that hfcheck.formats.pickle found
   in its benign outputs (torch.save of nn modules' state_dicts, optimizer state_dicts,
   every dtype incl. quantized/complex/float8, sparse, parameters, numpy arrays/scalars,
   joblib dumps, plain data at protocols 0-5; torch 2.13, numpy 2.4, joblib 1.6, both
@@ -58,7 +58,7 @@ ALLOWLIST: dict[tuple[str, str], str] = {
     ("torch.serialization", "_get_layout"): "derived: sparse layout lookup by name",
     ("torch.storage", "UntypedStorage"): "derived: storage class",
     ("torch.storage", "TypedStorage"): "(variant) storage class",
-    ("torch.storage", "_load_from_bytes"): "derived: pickle.dumps(tensor) storage; pickle_scan scans its bytes as a nested checkpoint",
+    ("torch.storage", "_load_from_bytes"): "derived: pickle.dumps(tensor) storage; the scan reads its bytes as a nested checkpoint",
     ("torch", "Size"): "derived: tensor shape",
     ("torch", "device"): "derived: device value",
     ("torch", "per_tensor_affine"): "derived: qscheme",
@@ -79,7 +79,7 @@ ALLOWLIST: dict[tuple[str, str], str] = {
     ("numpy.core.multiarray", "_reconstruct"): "(variant) numpy array rebuild (numpy 1)",
     ("numpy.core.multiarray", "scalar"): "(variant) numpy scalar (numpy 1)",
     ("numpy.core.numeric", "_frombuffer"): "(variant) numpy 1 protocol 5 buffers",
-    ("joblib.numpy_pickle", "NumpyArrayWrapper"): "derived: joblib inline array (its data is skipped by pickle_scan)",
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"): "derived: joblib inline array (its data is skipped by the scan)",
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): "(variant) vendored joblib",
     ("_codecs", "encode"): "derived: bytes at protocols 0-2 (str -> bytes)",
     # plain data constructors; torch's weights_only unpickler allows them too
@@ -200,7 +200,18 @@ _NOT_DANGEROUS = ("os.path", "io.BytesIO", "io.StringIO")
 _SAFE_DUNDERS = {"__newobj__", "__newobj_ex__"}
 
 # module aliases (beyond _compat_pickle's): C accelerators and per-OS os modules
-_MODULE_ALIASES = {"posix": "os", "nt": "os", "_operator": "operator", "_functools": "functools", "cPickle": "pickle", "_io": "io", "__builtin__": "builtins", "posixpath": "os.path", "ntpath": "os.path", "_collections": "collections"}
+_MODULE_ALIASES = {
+    "posix": "os",
+    "nt": "os",
+    "_operator": "operator",
+    "_functools": "functools",
+    "cPickle": "pickle",
+    "_io": "io",
+    "__builtin__": "builtins",
+    "posixpath": "os.path",
+    "ntpath": "os.path",
+    "_collections": "collections",
+}
 
 
 def _normalize(module: str, name: str) -> tuple[str, str]:
