@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Names that say "this is a pickle" to a reader; anything else holding one is disguised.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dill", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar", ".tgz", ".7z")
 
 
 @dataclass(frozen=True)
@@ -27,30 +27,33 @@ class JudgedGlobal:
 
 
 def pickle_files(repo) -> list[str]:
-    """Files whose first bytes are a pickle-bearing container (pickle, torch zip or
-    legacy, numpy object arrays, npz, zips, compressed pickles), whatever their name."""
+    """Files a loader would unpickle something from (pickle, torch zip or legacy, numpy
+    object arrays, npz, zips, tar and 7z archives, compressed pickles), whatever their
+    name. Decided by the whole file: the first bytes only rule a file out when they prove
+    that no loader finds a pickle in it (formats.pickle.sniff); a safetensors header does
+    not exempt a file that torch.load would open as a zip or pickle."""
 
     def compute():
-        from hfcheck.formats.pickle import sniff_container
+        from hfcheck.formats.pickle.sniff import head_rules_out_pickle
 
         found = []
         for rel, entry in repo.files.items():
-            if entry.size == 0 or repo.is_placeholder(rel) or _is_safetensors(repo, rel):
+            if entry.size == 0 or repo.is_placeholder(rel):
                 continue
             head = repo.head(rel, 4096)
-            if head and sniff_container(head):
+            if not head or head_rules_out_pickle(head, entry.size):
+                continue
+            scan = repo.pickle_scan(rel)
+            if scan is not None and holds_pickle(scan):
                 found.append(rel)
         return sorted(found)
 
     return repo.memo(("facts", "pickle_files"), compute)
 
 
-def _is_safetensors(repo, rel: str) -> bool:
-    """A readable safetensors header: the file is sniffed no further, so its tensor
-    bytes are never read (a pickle cannot also be a valid safetensors file whose loader
-    accepts it: the length prefix would have to be a pickle opcode stream)."""
-    header = repo.safetensors(rel)
-    return header is not None and header.error is None
+def holds_pickle(scan) -> bool:
+    """The scan found something a loader unpickles, or could not verify the file."""
+    return scan.container != "not-pickle" and bool(scan.streams or scan.globals or scan.problems)
 
 
 def judged_globals(repo, rel: str) -> list[JudgedGlobal]:

@@ -284,7 +284,7 @@ def test_npy_without_objects_has_no_stream(tmp_path):
 
 
 def test_sniff_container():
-    assert sniff_container(b"PK\x03\x04" + b"\x00" * 22 + b"\x10\x00\x00\x00archive/data.pkl") == "torch-zip"
+    assert sniff_container(b"PK\x03\x04" + b"\x00" * 22 + b"\x10\x00\x00\x00archive/data.pkl") == "zip"  # the directory tells torch-zip
     assert sniff_container(b"\x93NUMPY\x01\x00") == "numpy"
     assert sniff_container(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + b"\x80\x02") == "torch-legacy"
     assert sniff_container(pickle.dumps([1, 2], protocol=0)) == "pickle"

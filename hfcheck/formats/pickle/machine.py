@@ -13,6 +13,7 @@ import codecs
 import math
 import struct
 
+from hfcheck.formats.pickle.numpy_dtypes import pickled_dtype_has_object, pickled_dtype_itemsize
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL, OPCODES, ArgLayout
 from hfcheck.formats.pickle.reader import BadArgument, StreamReader, Truncated
 from hfcheck.formats.pickle.results import ScanContext, ScanHalt
@@ -589,45 +590,12 @@ DISPATCH = {code: (_argument_reader(op), _HANDLERS[op.name]) for code, op in OPC
 # --------------------------------------------------------------------------- numpy dtypes in a pickle
 
 
-def _dtype_args(dtype):
-    if (
-        isinstance(dtype, CallResult)
-        and isinstance(dtype.callee, ImportedGlobal)
-        and dtype.callee.name == "dtype"
-        and isinstance(dtype.args, tuple)
-        and dtype.args
-    ):
-        return dtype.args[0], dtype.state
-    return None, None
-
-
 def dtype_has_object(dtype, depth: int) -> bool:
-    if depth > 8:
-        return False
-    descr, state = _dtype_args(dtype)
-    if isinstance(descr, str) and descr.startswith("O"):
-        return True
-    # structured dtype: state = (version, byteorder, subarray, names, fields, ...)
-    if isinstance(state, tuple) and len(state) >= 5:
-        sub = state[2]
-        if isinstance(sub, tuple) and sub and dtype_has_object(sub[0], depth + 1):
-            return True
-        fields = state[4]
-        if isinstance(fields, DictValue):
-            for _, v in fields.items:
-                if isinstance(v, tuple) and v and dtype_has_object(v[0], depth + 1):
-                    return True
-    return False
+    return pickled_dtype_has_object(dtype, depth)  # numpy's rules live in numpy_dtypes
 
 
 def dtype_itemsize(dtype) -> int | None:
-    descr, state = _dtype_args(dtype)
-    if isinstance(state, tuple) and len(state) >= 6 and isinstance(state[5], int) and state[5] > 0:
-        return state[5]  # elsize, set for flexible and structured dtypes
-    if isinstance(descr, str) and len(descr) >= 2 and descr[1:].isdigit():
-        size = int(descr[1:])
-        return size * 4 if descr[0] == "U" else size  # 'U' counts characters
-    return None
+    return pickled_dtype_itemsize(dtype)
 
 
 # --------------------------------------------------------------------------- consecutive streams

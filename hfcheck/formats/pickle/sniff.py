@@ -1,105 +1,144 @@
-"""Which container a file is, from its first bytes (content, never the file name)."""
+"""Which container a file is, decided by what its loaders would do with it.
+
+Container formats are recognised by the bytes their loaders test: `torch.load` and
+`numpy.load` open a zip when the file starts with a local header, torch tries the legacy
+tar format when the first 512-byte block is a valid tar header, joblib picks a
+decompressor by the first bytes. Anything else is a pickle when the unpickler, run over the
+file itself (not a bounded head), would import something before it fails, or reaches STOP:
+that is what `pickle.load` would run. A text file that happens to start with an opcode
+byte fails within a few bytes without importing anything, and is no pickle.
+"""
 
 from __future__ import annotations
 
 import io
+import tarfile
 
-from hfcheck.formats.pickle.compression import compression_method, decompressed_start
+from hfcheck.formats.pickle.compression import compression_method
 from hfcheck.formats.pickle.machine import StreamMachine
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL
-from hfcheck.formats.pickle.reader import StreamReader, Truncated
-from hfcheck.formats.pickle.results import Limits, ScanContext
+from hfcheck.formats.pickle.reader import BadArgument, StreamReader, Truncated
+from hfcheck.formats.pickle.results import Limits, ScanContext, ScanHalt
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_MAGIC_LE = TORCH_LEGACY_MAGIC.to_bytes(10, "little")
 ZIP_LOCAL = b"PK\x03\x04"
 ZIP_EMPTY = b"PK\x05\x06"
 NPY_MAGIC = b"\x93NUMPY"
+SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
+TAR_BLOCK = 512
 
 
-def looks_like_pickle(head: bytes, strict: bool = False) -> bool:
-    """Does `head` parse as the start of a pickle? Runs the symbolic machine over it: a
-    text or binary file that happens to start with an opcode byte fails within a few
-    opcodes (unknown opcode, stack underflow, unquoted STRING...)."""
-    if not head:
+def is_tar_header(block: bytes) -> bool:
+    """Would `tarfile.open(mode='r:')` accept this first block (torch.load's legacy tar
+    test)? Decided by tarfile's own header parser."""
+    if len(block) < TAR_BLOCK or block[:TAR_BLOCK].count(0) == TAR_BLOCK:
         return False
-    if strict and not (head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= HIGHEST_PROTOCOL):
-        return False
-    ctx = ScanContext(Limits(max_opcodes=4096, max_problems=4))
-    if head[0] != 0x80 and not _plausible_headerless_pickle(ctx, head):
-        # No PROTO header (protocol 0/1): source and text files often start with an opcode
-        # byte ("cimport ...", "MODULE ..."). Such a stream can only do harm by importing,
-        # so it counts when it imports an importable-looking (or unresolvable) global, or
-        # is a clean data pickle that reaches STOP.
-        return False
-    machine = StreamMachine(ctx, StreamReader(io.BytesIO(head), 0, len(head)), None, 99, None)
-    finished = False
     try:
-        machine.run()
-        finished = True
-    except Truncated:
-        # ran out of head: fine when the file is longer than the head
-        pass
-    except Exception:
-        # pickle.load would already have imported (and maybe called) what came before the
-        # failure, so a stream that breaks after importing something is still a pickle
-        return bool(ctx.imported) and ctx.opcodes >= 2
-    # recorded problems (a call of a computed value, BUILD on a global...) are findings
-    # about a pickle, not evidence against it being one
-    if finished:
-        return True
-    if ctx.opcodes < 3:
+        tarfile.TarInfo.frombuf(block[:TAR_BLOCK], "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
         return False
-    if strict:
-        return bool(ctx.imported)
+    except Exception:  # a header tarfile's parser chokes on is not one tarfile opens
+        return False
     return True
 
 
-def _plausible_headerless_pickle(ctx: ScanContext, head: bytes) -> bool:
-    clean = False
-    try:
-        StreamMachine(ctx, StreamReader(io.BytesIO(head), 0, len(head)), None, 99, None).run()
-        clean = not ctx.problems
-    except Exception:
-        pass
-    found = clean or any(not g.resolved or (_dotted_identifier(g.module) and _dotted_identifier(g.name)) for g in ctx.imported)
-    ctx.__init__(ctx.limits)  # the caller runs the stream again from a clean state
-    return found
+def container_by_magic(head: bytes) -> str | None:
+    """The container a loader would open from the first bytes; None for a possible raw
+    pickle (decided by running it)."""
+    if head.startswith(ZIP_LOCAL) or head.startswith(ZIP_EMPTY):
+        return "zip"
+    if head.startswith(NPY_MAGIC):
+        return "numpy"
+    if head.startswith(SEVEN_ZIP_MAGIC):
+        return "7z"
+    if is_tar_header(head):
+        return "tar"
+    if head[:1] == b"\x80" and LEGACY_MAGIC_LE in head[:16]:
+        return "torch-legacy"
+    if head.startswith(b"L" + str(TORCH_LEGACY_MAGIC).encode()) or head.startswith(b"\x80\x01L" + str(TORCH_LEGACY_MAGIC).encode()):
+        return "torch-legacy"
+    if compression_method(head) is not None:
+        return "compressed"
+    return None
+
+
+def first_stream_is_pickle(ctx: ScanContext, finished: bool, proto_header: bool) -> bool:
+    """After running the first stream of a file into `ctx`: is it a pickle to a loader?
+
+    It is when it reached STOP (with a PROTO header, or cleanly: a protocol 0/1 data
+    pickle), or when it imported an importable-looking global before it failed: the
+    unpickler would already have imported (and maybe called) it."""
+    imported = any(not g.resolved or (_dotted_identifier(g.module) and _dotted_identifier(g.name)) for g in ctx.imported)
+    if finished:
+        return proto_header or imported or not ctx.problems
+    return imported
 
 
 def _dotted_identifier(text) -> bool:
     return isinstance(text, str) and bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def sniff_container(head: bytes, _depth: int = 0) -> str | None:
-    """Container kind from the first ~512 bytes; None = not a pickle-bearing container."""
-    head = bytes(head[:4096])
-    if head.startswith(ZIP_LOCAL):
-        name = b""
-        if len(head) >= 30:
-            nlen = int.from_bytes(head[26:28], "little")
-            name = head[30 : 30 + nlen]
-        if name.endswith(b"data.pkl"):
-            return "torch-zip"
-        if name.lower().endswith(b".npy"):
-            return "npz"
-        return "zip"
-    if head.startswith(ZIP_EMPTY):
-        return "zip"
-    if head.startswith(NPY_MAGIC):
-        return "numpy"
-    if head[:1] == b"\x80" and LEGACY_MAGIC_LE in head[:16]:
-        return "torch-legacy"
-    if head.startswith(b"L" + str(TORCH_LEGACY_MAGIC).encode()) or head.startswith(b"\x80\x01L" + str(TORCH_LEGACY_MAGIC).encode()):
-        return "torch-legacy"
-    method = compression_method(head)
-    if method is not None:
-        inner = decompressed_start(head, method)
-        # gzip'd JSON, CSV or text is not a pickle; when the start does not decompress
-        # (bz2 blocks, lz4, a short head) the full scan decides.
-        if inner is not None and len(inner) >= 64 and _depth < 3 and sniff_container(inner, _depth + 1) is None:
-            return None
-        return "compressed"
-    if looks_like_pickle(head):
-        return "pickle"
-    return None
+def run_first_stream(f, start: int, end: int, limits: Limits, nested_scanner=None, *, member: str | None = None, depth: int = 0, machine_class=StreamMachine):
+    """Runs one stream of f[start:end] into a fresh context: (context, finished, reader,
+    failure message or None)."""
+    ctx = ScanContext(limits)
+    reader = StreamReader(f, start, end)
+    ctx.streams = 1
+    failure = None
+    try:
+        machine_class(ctx, reader, member, depth, nested_scanner).run()
+        return ctx, True, reader, None
+    except Truncated:
+        failure = "truncated pickle stream (no STOP before the end of data)"
+    except (BadArgument, ScanHalt) as e:
+        failure = str(e)
+        if isinstance(e, ScanHalt) and e.fatal:
+            ctx.stopped = True
+    except (RecursionError, MemoryError, ValueError, OverflowError) as e:
+        failure = "pickle stream could not be analysed: %s" % type(e).__name__
+    return ctx, False, reader, failure
+
+
+def head_rules_out_pickle(head: bytes, size: int) -> bool:
+    """True only when the head alone proves that no loader would find a pickle in the
+    file: no container magic, and the unpickler fails inside the head (not at its end,
+    unless the head is the whole file) without importing anything. Never a guess from a
+    bounded window: an undecided head means the whole file is scanned."""
+    if not head:
+        return size == 0
+    if container_by_magic(head) is not None:
+        return False
+    ctx, finished, reader, failure = run_first_stream(io.BytesIO(head), 0, len(head), Limits(max_opcodes=1 << 16, max_problems=4))
+    if finished:
+        return not first_stream_is_pickle(ctx, finished, head[0] == 0x80)
+    if failure.startswith("truncated") and len(head) < size:
+        return False  # the stream goes on past the head
+    if ctx.stopped:
+        return False
+    return not first_stream_is_pickle(ctx, False, head[0] == 0x80)
+
+
+def looks_like_pickle(head: bytes, strict: bool = False) -> bool:
+    """Does `head` start a pickle (for sniffing bytes whose loader is not known: tensor
+    storages)? strict: only a protocol 2+ stream that imports something counts."""
+    if not head:
+        return False
+    if strict and not (head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= HIGHEST_PROTOCOL):
+        return False
+    ctx, finished, _, failure = run_first_stream(io.BytesIO(head), 0, len(head), Limits(max_opcodes=4096, max_problems=4))
+    if strict:
+        return bool(ctx.imported)
+    if not finished and failure.startswith("truncated"):
+        return ctx.opcodes >= 3 or bool(ctx.imported)
+    return first_stream_is_pickle(ctx, finished, head[0] == 0x80)
+
+
+def sniff_container(head: bytes) -> str | None:
+    """Container kind from the first bytes, None when they prove the file is no pickle.
+    "pickle" means: run the whole file to decide (scan_file does)."""
+    head = bytes(head)
+    kind = container_by_magic(head)
+    if kind is not None:
+        return kind
+    return None if head_rules_out_pickle(head, len(head) + 1) else "pickle"
