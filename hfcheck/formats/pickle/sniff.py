@@ -138,6 +138,8 @@ def sniff_container(head: bytes) -> str | None:
     """Container kind from the first bytes, None when they prove the file is no pickle.
     "pickle" means: run the whole file to decide (scan_file does)."""
     head = bytes(head)
+    if not head:
+        return None
     kind = container_by_magic(head)
     if kind is not None:
         return kind
