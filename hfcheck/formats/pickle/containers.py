@@ -14,7 +14,6 @@ import io
 import struct
 import zlib
 
-from hfcheck.formats.pickle import archives
 from hfcheck.formats.pickle.compression import compression_method, data_start, decompress_all, fails_at_once
 from hfcheck.formats.pickle.machine import StreamMachine, run_streams
 from hfcheck.formats.pickle.numpy_dtypes import descr_has_object
@@ -73,10 +72,10 @@ class ContainerScanner:
             return kind
         if kind == "zip":
             return self.scan_zip(f, size, member, depth)
-        if kind == "tar":
-            return archives.scan_tar(self, f, size, member, depth)
-        if kind == "7z":
-            return archives.scan_7z(self, f, size, member, depth)
+        if kind in ("tar", "7z"):
+            from hfcheck.formats.pickle import archives  # tarfile and py7zr only when needed
+
+            return (archives.scan_tar if kind == "tar" else archives.scan_7z)(self, f, size, member, depth)
         if kind == "numpy":
             self.scan_npy(f, size, member, depth)
         elif kind == "torch-legacy":

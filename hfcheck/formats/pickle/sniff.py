@@ -12,7 +12,6 @@ byte fails within a few bytes without importing anything, and is no pickle.
 from __future__ import annotations
 
 import io
-import tarfile
 
 from hfcheck.formats.pickle.compression import compression_method
 from hfcheck.formats.pickle.machine import StreamMachine
@@ -31,9 +30,12 @@ TAR_BLOCK = 512
 
 def is_tar_header(block: bytes) -> bool:
     """Would `tarfile.open(mode='r:')` accept this first block (torch.load's legacy tar
-    test)? Decided by tarfile's own header parser."""
-    if len(block) < TAR_BLOCK or block[:TAR_BLOCK].count(0) == TAR_BLOCK:
+    test)? Decided by tarfile's own header parser, after a quick checksum test that keeps
+    tarfile unimported for the files that are no tar."""
+    if len(block) < TAR_BLOCK or block[:TAR_BLOCK].count(0) == TAR_BLOCK or not _checksum_may_match(block):
         return False
+    import tarfile
+
     try:
         tarfile.TarInfo.frombuf(block[:TAR_BLOCK], "utf-8", "surrogateescape")
     except tarfile.HeaderError:
@@ -41,6 +43,21 @@ def is_tar_header(block: bytes) -> bool:
     except Exception:  # a header tarfile's parser chokes on is not one tarfile opens
         return False
     return True
+
+
+def _checksum_may_match(block: bytes) -> bool:
+    """tarfile's checksum: the header's bytes summed with the checksum field read as
+    spaces, unsigned or signed; the field holds it in octal (or base-256)."""
+    field = block[148:156]
+    if field[:1] in (b"\x80", b"\xff"):
+        return True  # base-256: left to tarfile
+    digits = field.rstrip(b"\x00 ").lstrip(b" ")
+    if not digits or any(c not in b"01234567" for c in digits):
+        return False
+    stored = int(digits, 8)
+    unsigned = sum(block[:148]) + 256 + sum(block[156:512])
+    signed = unsigned - 2 * sum(b for b in block[:148] + block[156:512] if b > 127)
+    return stored in (unsigned, signed)
 
 
 def container_by_magic(head: bytes) -> str | None:
