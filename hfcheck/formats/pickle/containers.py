@@ -59,11 +59,13 @@ class ContainerScanner:
             run_streams(ctx, StreamReader(f, 0, min(size, ctx.limits.max_stream_bytes)), member, depth, self.scan_nested)
         return kind
 
-    def scan_nested(self, data: bytes, member: str, depth: int) -> None:
+    def scan_nested(self, data, member: str, depth: int) -> None:
+        """`data`: the bytes given to a nested torch.load, or a file window onto them."""
         if depth > self.ctx.limits.max_depth:
             self.ctx.problem("nested checkpoint deeper than %d levels not scanned" % self.ctx.limits.max_depth, None, member)
             return
-        kind = self.scan_blob(io.BytesIO(data), len(data), member, depth)
+        blob = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+        kind = self.scan_blob(blob, blob_size(blob), member, depth)
         if kind == "not-pickle":
             self.ctx.problem("nested torch.load payload is not a checkpoint", None, member)
 

@@ -71,6 +71,10 @@ class ScanHalt(Exception):
         self.fatal = fatal
 
 
+class InternalError(ScanHalt):
+    """A bug in the scanner met an input: the stream is reported as unverifiable (fail closed)."""
+
+
 class ScanContext:
     """Everything one scan records, shared by all the streams and containers it visits."""
 

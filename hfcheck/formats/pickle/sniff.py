@@ -8,7 +8,7 @@ from hfcheck.formats.pickle.compression import compression_method, decompressed_
 from hfcheck.formats.pickle.machine import StreamMachine
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL
 from hfcheck.formats.pickle.reader import StreamReader, Truncated
-from hfcheck.formats.pickle.results import Limits, ScanContext
+from hfcheck.formats.pickle.results import InternalError, Limits, ScanContext
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_MAGIC_LE = TORCH_LEGACY_MAGIC.to_bytes(10, "little")
@@ -40,6 +40,8 @@ def looks_like_pickle(head: bytes, strict: bool = False) -> bool:
     except Truncated:
         # ran out of head: fine when the file is longer than the head
         pass
+    except InternalError:
+        return True  # the full scan reports it as unverifiable; never "not a pickle"
     except Exception:
         # pickle.load would already have imported (and maybe called) what came before the
         # failure, so a stream that breaks after importing something is still a pickle
@@ -60,6 +62,8 @@ def _plausible_headerless_pickle(ctx: ScanContext, head: bytes) -> bool:
     try:
         StreamMachine(ctx, StreamReader(io.BytesIO(head), 0, len(head)), None, 99, None).run()
         clean = not ctx.problems
+    except InternalError:
+        clean = True
     except Exception:
         pass
     found = clean or any(not g.resolved or (_dotted_identifier(g.module) and _dotted_identifier(g.name)) for g in ctx.imported)
