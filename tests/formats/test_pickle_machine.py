@@ -312,3 +312,132 @@ def test_real_tensor_subclass_and_parameter_pickles_stay_clean():
     assert scan.problems == []
     for protocol in (0, 2, 4):
         assert scan_bytes(pickle.dumps(torch.ones(4), protocol=protocol)).problems == []
+
+
+# --------------------------------------------------------------------------- real files that are not errors
+
+
+def _loads_cleanly(path, loader: str) -> None:
+    seen = observe(path, loader)
+    assert seen.completed and not seen.fired, seen
+
+
+def _findings(folder):
+    from hfcheck.api import check
+
+    return check(folder, select=["security"]).findings
+
+
+def test_torchscript_archives_are_judged_as_torch_jit_loads_them(tmp_path):
+    torch = pytest.importorskip("torch")
+    scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()))
+    traced = torch.jit.trace(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.zeros(1, 2))
+    torch.jit.save(scripted, tmp_path / "scripted.pt")
+    torch.jit.save(traced, tmp_path / "traced.pt")
+    for name in ("scripted.pt", "traced.pt"):
+        _loads_cleanly(tmp_path / name, "torch_jit")
+        assert scan_file(tmp_path / name).container == "torchscript"
+    assert _findings(tmp_path) == []
+
+
+def test_a_torchscript_archive_still_may_not_name_dangerous_globals(tmp_path):
+    import zipfile
+
+    torch = pytest.importorskip("torch")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), tmp_path / "model.pt")
+    with zipfile.ZipFile(tmp_path / "model.pt", "a") as archive:
+        archive.writestr("model/extra.pkl", b"\x80\x02" + _system_call() + b".")
+    errors = _errors(tmp_path, "model.pt", (tmp_path / "model.pt").read_bytes())
+    assert any(_runs_system(message) for message in errors.get("SEC001", [])), errors
+
+
+def test_omegaconf_checkpoints_are_warnings_naming_the_library(tmp_path):
+    torch = pytest.importorskip("torch")
+    omegaconf = pytest.importorskip("omegaconf")
+    cfg = omegaconf.OmegaConf.create({"model": {"dim": 4, "layers": [1, 2]}, "lr": 0.1, "name": "x"})
+    torch.save({"cfg": cfg, "model": torch.nn.Linear(2, 2).state_dict()}, tmp_path / "checkpoint_best.pt", pickle_protocol=2)
+    _loads_cleanly(tmp_path / "checkpoint_best.pt", "torch")
+    findings = _findings(tmp_path)
+    assert [f for f in findings if f.severity == "error"] == []
+    assert any("OmegaConf class omegaconf.dictconfig.DictConfig" in f.message for f in findings)
+
+
+def test_scikit_learn_estimators_are_warnings_naming_the_library(tmp_path):
+    joblib = pytest.importorskip("joblib")
+    numpy = pytest.importorskip("numpy")
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = numpy.random.default_rng(0).random((30, 3))
+    y = (x[:, 0] > 0.5).astype(int)
+    joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y), tmp_path / "pipeline.joblib")
+    joblib.dump(RandomForestClassifier(n_estimators=2, random_state=0).fit(x, y), tmp_path / "forest.joblib", compress=3)
+    for name in ("pipeline.joblib", "forest.joblib"):
+        _loads_cleanly(tmp_path / name, "joblib")
+    findings = _findings(tmp_path)
+    assert [f for f in findings if f.severity == "error"] == []
+    assert any("scikit-learn class sklearn.tree._tree.Tree" in f.message for f in findings)
+
+
+def test_harmless_globals_off_the_allowlist_are_not_errors(tmp_path):
+    import __future__
+    import collections.abc
+
+    value = {"f": len, "t": dict, "a": __future__.annotations, "i": collections.abc.Iterable, "e": ValueError("x"), "s": sorted}
+    for protocol in (0, 2, 4):
+        (tmp_path / f"state{protocol}.pkl").write_bytes(pickle.dumps(value, protocol=protocol))
+        _loads_cleanly(tmp_path / f"state{protocol}.pkl", "pickle")
+    findings = _findings(tmp_path)
+    assert [f for f in findings if f.severity == "error"] == []
+    # protocols 0-1 rebuild the exception through copyreg/object: the existing data-class warning
+    assert {f.message.split()[5] for f in findings} <= {"__builtin__.object", "copy_reg._reconstructor"}, [f.message for f in findings]
+
+
+def test_builtins_that_call_what_they_are_given_stay_errors(tmp_path):
+    # list(map(torch.storage._load_from_bytes, [checkpoint])): two allowlisted-looking calls
+    # and a builtin that calls what it is given, which runs a nested torch.load
+    inner = _canary_checkpoint()
+    mapped = b"c__builtin__\nmap\nctorch.storage\n_load_from_bytes\n]" + _bytes_arg(inner) + b"a\x86R"
+    data = b"\x80\x02c__builtin__\nlist\n" + mapped + b"\x85R."
+    _fires(tmp_path, "map.pkl", data, "pickle")
+    errors = _errors(tmp_path, "map.pkl", data)
+    assert any("__builtin__.map" in message and "calls the function" in message for message in errors.get("SEC002", [])), errors
+
+
+def test_every_builtin_is_classified():
+    import builtins
+
+    from hfcheck.formats.pickle.policy import BUILTIN_VALUES, BUILTINS_NOT_HARMLESS, DENYLIST
+
+    unclassified = []
+    for name in dir(builtins):
+        value = getattr(builtins, name)
+        exception = isinstance(value, type) and issubclass(value, BaseException)
+        dunder = name.startswith("__") and name.endswith("__")
+        kinds = [name in BUILTIN_VALUES, name in BUILTINS_NOT_HARMLESS, "builtins." + name in DENYLIST or dunder, exception]
+        if sum(kinds) != 1:
+            unclassified.append((name, kinds))
+    assert unclassified == []
+
+
+def test_bytes_after_stop_that_no_loader_reads_are_not_errors(tmp_path):
+    (tmp_path / "state.pkl").write_bytes(pickle.dumps({"a": 1}, protocol=4) + b"\x00 trailing notes, never unpickled\n")
+    _loads_cleanly(tmp_path / "state.pkl", "pickle")
+    assert _findings(tmp_path) == []
+    # a second stream that does parse is still judged (loaders that read in a loop run it)
+    (tmp_path / "state.pkl").write_bytes(pickle.dumps({"a": 1}, protocol=4) + b"\x80\x02" + _system_call() + b".")
+    assert any(f.code == "SEC001" for f in _findings(tmp_path))
+
+
+def test_whole_module_saves_are_warnings_that_name_the_class(tmp_path):
+    torch = pytest.importorskip("torch")
+    models = pytest.importorskip("sentence_transformers.models")
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2), models.Pooling(2)), tmp_path / "model.pt")
+    _loads_cleanly(tmp_path / "model.pt", "torch")
+    findings = _findings(tmp_path)
+    assert [f for f in findings if f.severity == "error"] == []
+    pooling = [f.message for f in findings if "its own class sentence_transformers." in f.message and "Pooling" in f.message]
+    assert pooling and all(f.severity == "warning" for f in findings), [f.message for f in findings]

@@ -192,6 +192,10 @@ class ContainerScanner:
         kind = "zip"
         if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
             kind = "torch-zip"
+            # torch.load dispatches an archive with a constants.pkl record to torch.jit.load
+            # (torch.serialization._is_torchscript_zip), whose C++ unpickler reads the pickles
+            if any(n.count("/") == 1 and n.endswith("/constants.pkl") for n in names):
+                kind = "torchscript"
         elif infos and all(n.lower().endswith(".npy") for n in names):
             kind = "npz"
         seen: set[str] = set()
@@ -288,7 +292,7 @@ class ContainerScanner:
         is_pkl = name.lower().endswith(".pkl")
         # torch storages (`<archive>/data/<key>`) are raw tensor bytes that torch never
         # unpickles; they are only sniffed (strictly, so float data cannot look like a pickle).
-        storage = kind == "torch-zip" and "/data/" in "/" + name and not is_pkl
+        storage = kind in ("torch-zip", "torchscript") and "/data/" in "/" + name and not is_pkl
         head = self.member_head(f, info, data_start)
         if head is None:
             if is_pkl or info.file_size:

@@ -166,7 +166,7 @@ class StreamMachine:
         key = (callee.module, callee.name)
         if key == ("torch.storage", "_load_from_bytes"):
             self.nested_load(args, offset)
-        result = CallResult(callee, args)
+        result = CallResult(callee, args, opcode=opname)
         passes_on = ARGUMENT_CALLERS.get(key)
         if passes_on is not None and isinstance(args, tuple):
             passes_on(self, result, args, offset)
@@ -267,6 +267,8 @@ class StreamMachine:
             obj.state = DictValue(obj.state.items + state.items)  # inst.__dict__.update(state): later keys win
         else:
             obj.state = state
+        if obj.opcode in ("NEWOBJ", "NEWOBJ_EX") and isinstance(state, DictValue) and _is_module_state(state):
+            callee.role = "nn-module class"  # torch.save(model): the model's own class, rebuilt without __init__
         if isinstance(callee, ImportedGlobal) and callee.name == "NumpyArrayWrapper" and callee.module.endswith("joblib.numpy_pickle"):
             self.skip_joblib_array(obj.state)
 
@@ -674,6 +676,11 @@ CALLED_BY_UNPICKLER = frozenset(
 )
 
 
+def _is_module_state(state: DictValue) -> bool:
+    keys = {key for key, _ in state.items if isinstance(key, str)}
+    return {"_parameters", "_buffers", "_modules"} <= keys
+
+
 def _is_constant(value) -> bool:
     return (
         value is None
@@ -844,7 +851,13 @@ def dtype_itemsize(dtype) -> int | None:
 def run_streams(
     ctx: ScanContext, reader: StreamReader, member: str | None, depth: int, nested_scanner, max_streams: int | None = None
 ) -> None:
-    """Scans consecutive pickle streams until the end of the range (or max_streams)."""
+    """Scans consecutive pickle streams until the end of the range (or max_streams).
+
+    With max_streams=None the loader reads one stream (pickle.load, joblib.load, torch's
+    data.pkl) and never looks at what follows its STOP. Further streams are still scanned,
+    for loaders that read in a loop, and their globals judged; but bytes after the first
+    STOP that do not form a valid stream are data no loader reads, not a problem. A stream
+    the loader does read (the first, or each of `max_streams`) must parse completely."""
     n = 0
     while not reader.at_end() and not ctx.stopped:
         if max_streams is not None and n >= max_streams:
@@ -852,16 +865,20 @@ def run_streams(
         start = reader.pos
         ctx.streams += 1
         n += 1
+        read_by_loader = max_streams is not None or n == 1
         try:
             StreamMachine(ctx, reader, member, depth, nested_scanner).run()
         except Truncated:
-            ctx.problem("truncated pickle stream (no STOP before the end of data)", start, member)
+            if read_by_loader:
+                ctx.problem("truncated pickle stream (no STOP before the end of data)", start, member)
             return
         except BadArgument as e:
-            ctx.problem(str(e), reader.pos, member)
+            if read_by_loader:
+                ctx.problem(str(e), reader.pos, member)
             return
         except ScanHalt as e:
-            ctx.problem(str(e), reader.pos, member)
+            if read_by_loader or e.fatal or isinstance(e, InternalError):
+                ctx.problem(str(e), reader.pos, member)
             if e.fatal:
                 ctx.stopped = True
             return

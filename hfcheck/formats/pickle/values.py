@@ -18,6 +18,7 @@ class ImportedGlobal:
     member: str | None
     resolved: bool = True
     called: bool = False
+    role: str = ""  # what the scan saw it used as: "nn-module class" when it rebuilt an nn.Module
 
 
 @dataclass(eq=False, slots=True)
@@ -28,6 +29,7 @@ class CallResult:
     callee: object
     args: object
     state: object = None
+    opcode: str = ""  # the opcode that made the call (NEWOBJ: cls.__new__, no __init__)
     attributes: dict = field(default_factory=dict)  # instance attributes BUILD stored
     mapping_items: list = field(default_factory=list)  # (key, value) pairs SETITEM(S) stored
 
