@@ -31,15 +31,16 @@ def pickle_files(repo) -> list[str]:
     legacy, numpy object arrays, npz, zips, compressed pickles), whatever their name."""
 
     def compute():
-        from hfcheck.formats.pickle import sniff_container
-
         found = []
         for rel, entry in repo.files.items():
             if entry.size == 0 or repo.is_placeholder(rel) or _is_safetensors(repo, rel):
                 continue
             head = repo.head(rel, 4096)
-            if head and sniff_container(head):
-                found.append(rel)
+            if head:
+                from hfcheck.formats.pickle import sniff_container  # only when a file needs sniffing
+
+                if sniff_container(head):
+                    found.append(rel)
         return sorted(found)
 
     return repo.memo(("facts", "pickle_files"), compute)
