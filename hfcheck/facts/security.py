@@ -14,7 +14,7 @@ class JudgedGlobal:
     name: str
     offset: int
     member: str | None
-    verdict: str  # allowed | dangerous | data | unknown
+    verdict: str  # allowed | dangerous | data | library | model-class | unknown
     reason: str
 
     @property
@@ -61,18 +61,22 @@ def judged_globals(repo, rel: str) -> list[JudgedGlobal]:
     the same global at several offsets is judged once (first offset kept)."""
 
     def compute():
-        from hfcheck.formats.pickle.policy import classify
+        from hfcheck.formats.pickle.policy import classify, classify_torchscript
 
         scan = repo.pickle_scan(rel)
         if scan is None:
             return []
+        # torch.load hands a TorchScript archive to torch.jit.load, whose C++ unpickler never imports Python
+        judge = classify_torchscript if scan.container == "torchscript" else classify
         judged, seen = [], set()
         for item in scan.globals:
             key = (item.module, item.name, item.member)
             if not item.resolved or key in seen:
                 continue
             seen.add(key)
-            verdict, reason = classify(item.module, item.name)
+            verdict, reason = judge(item.module, item.name)
+            if verdict == "unknown" and item.role == "nn-module class":
+                verdict, reason = "model-class", "the model's own nn.Module class (a whole-module torch.save)"
             judged.append(JudgedGlobal(item.module, item.name, item.offset, item.member, verdict, reason))
         return judged
 
@@ -88,4 +92,6 @@ def scan_summary(repo, rel: str) -> str | None:
     bad = sum(v in ("dangerous", "unknown") for v in verdicts)
     if bad or scan.problems or any(not g.resolved for g in scan.globals):
         return "the security scan flags it (see the SEC findings)"
+    if any(v in ("library", "model-class") for v in verdicts):
+        return "the security scan found no code-running globals, but loading trusts library or model classes (see the SEC002 warnings)"
     return f"the security scan found only allowlisted globals ({len(verdicts)} distinct, {scan.streams} pickle stream{'s' if scan.streams != 1 else ''})"

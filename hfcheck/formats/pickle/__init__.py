@@ -11,11 +11,27 @@ compression, containers   compressed data, zips, npy/npz, the legacy torch forma
 scan        scan_file / scan_bytes
 """
 
-from hfcheck.formats.pickle.results import Limits, PickleCall, PickleGlobal, PickleProblem, PickleScan
-from hfcheck.formats.pickle.scan import scan_bytes, scan_file
-from hfcheck.formats.pickle.sniff import sniff_container
+# Imported on first use (PEP 562): sniffing a repo of safetensors files needs none of it,
+# and sniffing alone does not need the container readers (zipfile, compressors).
+_EXPORTS = {
+    "PickleGlobal": "results",
+    "PickleProblem": "results",
+    "PickleCall": "results",
+    "PickleScan": "results",
+    "Limits": "results",
+    "sniff_container": "sniff",
+    "scan_file": "scan",
+    "scan_bytes": "scan",
+}
+__all__ = list(_EXPORTS)
 
-__all__ = [
-    "PickleGlobal", "PickleProblem", "PickleCall", "PickleScan", "Limits",
-    "sniff_container", "scan_file", "scan_bytes",
-]  # fmt: skip
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -35,13 +35,15 @@ class PlainPickleMachine(StreamMachine):
         return None
 
 
-def adopt(ctx: ScanContext, sub: ScanContext, with_problems: bool = True) -> None:
-    """Moves what a scratch scan of a stream found into the scan of the file."""
+def adopt(ctx: ScanContext, sub: ScanContext, with_problems: bool = True, same_stream: bool = False) -> None:
+    """Moves what a scratch scan of a stream found into the scan of the file;
+    `same_stream`: a second reading of a stream already counted."""
     ctx.imported.extend(sub.imported)
     ctx.calls.extend(sub.calls)
     if with_problems:
         for p in sub.problems:
             ctx.problem(p.message, p.offset, p.member)
+    if not same_stream:
         ctx.streams += sub.streams
         ctx.persistent_ids += sub.persistent_ids
     ctx.opcodes += sub.opcodes
@@ -88,11 +90,13 @@ class ContainerScanner:
             return self.scan_raw_pickle(f, size, member, depth)
         return kind
 
-    def scan_nested(self, data: bytes, member: str, depth: int) -> None:
+    def scan_nested(self, data, member: str, depth: int) -> None:
+        """`data`: the bytes given to a nested torch.load, or a file window onto them."""
         if depth > self.ctx.limits.max_depth:
             self.ctx.problem("nested checkpoint deeper than %d levels not scanned" % self.ctx.limits.max_depth, None, member)
             return
-        kind = self.scan_blob(io.BytesIO(data), len(data), member, depth)
+        blob = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+        kind = self.scan_blob(blob, blob_size(blob), member, depth)
         if kind == "not-pickle":
             self.ctx.problem("nested torch.load payload is not a checkpoint", None, member)
 
@@ -114,9 +118,16 @@ class ContainerScanner:
             ctx.problem(failure, reader.pos, member)
         if _builds_joblib_array(sub):
             plain, _, _, _ = run_first_stream(f, 0, end, ctx.limits, self.scan_nested, member=member, depth=depth, machine_class=PlainPickleMachine)
-            adopt(ctx, plain, with_problems=False)  # where pickle.load fails, it stops: only what ran before counts
-        if finished and not reader.at_end():
-            run_streams(ctx, reader, member, depth, self.scan_nested)
+            adopt(ctx, plain, with_problems=False, same_stream=True)  # where pickle.load fails, it stops: only what ran before counts
+        while finished and not reader.at_end() and not ctx.stopped:
+            # pickle.load never reads past the first STOP; code that loads in a loop reads
+            # on. A further stream counts when it is a pickle by the same test, and its
+            # globals are judged; bytes that are no stream are data no loader reads.
+            start = reader.pos
+            sub, finished, reader, failure = run_first_stream(f, start, end, ctx.limits, self.scan_nested, member=member, depth=depth)
+            if not first_stream_is_pickle(sub, finished, f.seek(start) is not None and f.read(1) == b"\x80"):
+                break
+            adopt(ctx, sub, with_problems=getattr(sub, "internal_failure", False))
         return "pickle"
 
     # compressed ---------------------------------------------------------------
@@ -218,10 +229,16 @@ class ContainerScanner:
             ctx.problem("zip has %d members; only the first %d are looked at" % (len(entries), ctx.limits.max_members), None, member)
             entries = entries[: ctx.limits.max_members]
         torch_view = views.get(MINIZ) or []
-        _, records = torch_archive_records(torch_view)
+        folder, records = torch_archive_records(torch_view)
         kind = "torch-zip" if "data.pkl" in records else "npz" if entries and all(e.name.lower().endswith(".npy") for e in entries) else "zip"
+        if kind == "torch-zip" and any(e.name == "%s/constants.pkl" % folder for e in torch_view):
+            # torch.load hands an archive with a constants.pkl record to torch.jit.load
+            # (torch.serialization._is_torchscript_zip), whose C++ unpickler reads the pickles
+            kind = "torchscript"
         self.check_names(views, records, member)
-        storages = {id(e) for key, found in records.items() if key.startswith("data/") and not key.endswith(".pkl") for e in found}
+        storages = set()
+        if kind in ("torch-zip", "torchscript"):
+            storages = {id(e) for key, found in records.items() if key.startswith("data/") and not key.endswith(".pkl") for e in found}
         prefix = member + "/" if member else ""
         spans = []
         for entry in entries:

@@ -15,9 +15,10 @@ import struct
 
 from hfcheck.formats.pickle.numpy_dtypes import pickled_dtype_has_object, pickled_dtype_itemsize
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL, OPCODES, ArgLayout
-from hfcheck.formats.pickle.reader import BadArgument, StreamReader, Truncated
-from hfcheck.formats.pickle.results import ScanContext, ScanHalt
-from hfcheck.formats.pickle.values import OPAQUE, BigBlob, CallResult, DictValue, ImportedGlobal, PersistentRef, SetValue
+from hfcheck.formats.pickle.reader import BadArgument, FileWindow, StreamReader, Truncated
+from hfcheck.formats.pickle.results import InternalError, ScanContext, ScanHalt
+from hfcheck.formats.pickle.text_arguments import parse_float_line, parse_int_line, parse_long_line, parse_memo_index
+from hfcheck.formats.pickle.values import OPAQUE, BigBlob, CallResult, DictValue, ImportedGlobal, Opaque, PersistentRef, SetValue
 
 
 def _read_fixed_int(size: int, signed: bool):
@@ -40,14 +41,6 @@ def _argument_reader(opcode):
     return lambda reader: (reader.readline(), reader.readline())
 
 
-def _int_line(line: bytes) -> int | bool:
-    if line == b"00":
-        return False
-    if line == b"01":
-        return True
-    return int(line)
-
-
 def _decode_str8(raw: bytes):
     """STRING/BINSTRING: Python 3 decodes them with the unpickler's encoding (ASCII by default)."""
     try:
@@ -68,10 +61,24 @@ class StreamMachine:
         self.memo: dict[int, object] = {}
         self.proto = 0
         self.limits = ctx.limits
+        self.frame_end: int | None = None  # stream position where the current FRAME ends
 
     # the loop ----------------------------------------------------------------
     def run(self):
-        """Returns the value STOP popped; raises ScanHalt/Truncated/BadArgument on failure."""
+        """Returns the value STOP popped; raises ScanHalt/Truncated/BadArgument on failure
+        and InternalError (a ScanHalt) when a handler fails for any other reason."""
+        try:
+            return self._loop()
+        except (ScanHalt, Truncated, BadArgument):
+            raise
+        except (RecursionError, MemoryError) as e:
+            raise ScanHalt("pickle stream could not be analysed: %s" % type(e).__name__) from None
+        except Exception as e:  # a bug in a handler: fail closed, never "not a pickle"
+            raise InternalError(
+                "internal error in the pickle machine (%s: %s); the rest of the stream is not scanned" % (type(e).__name__, e)
+            ) from e
+
+    def _loop(self):
         ctx, reader, limits = self.ctx, self.reader, self.limits
         dispatch = DISPATCH
         while True:
@@ -90,6 +97,22 @@ class StreamMachine:
             if handler is _stop:
                 return self.pop()
             handler(self, arg, offset)
+            if self.frame_end is not None and reader.pos >= self.frame_end:
+                if reader.pos > self.frame_end:
+                    self.frame_crossed(code, offset)
+                self.frame_end = None
+
+    def frame_crossed(self, code: int, offset: int) -> None:
+        # The C unpickler (pickle.load, torch.load) treats a frame as a read-ahead hint and
+        # reads straight on; pickle.py and scanners built on pickletools stop at the frame's
+        # end. An opcode straddling the boundary is read differently by the two: it hides
+        # what follows from one of them (a peer scanner missed an os.system call this way).
+        self.ctx.problem(
+            "%s at byte %d crosses the end of its FRAME (frame ends at byte %d): readers disagree on what follows"
+            % (OPCODES[code].name, offset, self.frame_end),
+            offset,
+            self.member,
+        )
 
     # stack helpers ---------------------------------------------------------
     def push(self, value) -> None:
@@ -123,7 +146,8 @@ class StreamMachine:
         ctx.imported.append(imported)
         return imported
 
-    def call(self, opname: str, callee, args, offset: int) -> CallResult:
+    def call(self, opname: str, callee, args, offset: int):
+        """Records a call of `callee` with `args` and returns what the unpickler would push."""
         ctx = self.ctx
         if isinstance(callee, PersistentRef):
             # torch's legacy format pickles a module's class as the persistent id
@@ -131,27 +155,63 @@ class StreamMachine:
             pid = callee.pid
             if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module" and isinstance(pid[1], ImportedGlobal):
                 callee = pid[1]
-        if isinstance(callee, ImportedGlobal):
-            callee.called = True
-            ctx.calls.append((opname, offset, self.member, callee))
-            if callee.module == "torch.storage" and callee.name == "_load_from_bytes":
-                self.nested_load(args, offset)
-        else:
+        if not isinstance(callee, ImportedGlobal):
             ctx.calls.append((opname, offset, self.member, None))
             if callee is not OPAQUE:
                 # A REDUCE whose callable was itself computed (getattr(...) result, memo
                 # games): what runs is invisible to an import-based scan.
                 ctx.problem("%s calls a value that is not an imported global" % opname, offset, self.member)
-        return CallResult(callee, args)
+            return CallResult(callee, args)
+        callee.called = True
+        ctx.calls.append((opname, offset, self.member, callee))
+        key = (callee.module, callee.name)
+        if key == ("torch.storage", "_load_from_bytes"):
+            self.nested_load(args, offset)
+        result = CallResult(callee, args, opcode=opname)
+        passes_on = ARGUMENT_CALLERS.get(key)
+        if passes_on is not None and isinstance(args, tuple):
+            passes_on(self, result, args, offset)
+        if key == ("_codecs", "encode"):
+            return _fold_codecs_encode(args, result)
+        return result
 
     def nested_load(self, args, offset: int) -> None:
-        """torch.storage._load_from_bytes(b) is torch.load(BytesIO(b)): scan b as a checkpoint."""
+        """torch.storage._load_from_bytes(b) is torch.load(BytesIO(b)): scan b as a checkpoint,
+        whichever way the call is reached."""
         data = args[0] if isinstance(args, tuple) and args else None
-        if isinstance(data, (bytes, bytearray)) and self.nested_scanner is not None:
-            where = "%s<_load_from_bytes@%d>" % (self.member + "/" if self.member else "", offset)
+        where = "%s<_load_from_bytes@%d>" % (self.member + "/" if self.member else "", offset)
+        if self.nested_scanner is not None and isinstance(data, (bytes, bytearray)):
             self.nested_scanner(bytes(data), where, self.depth + 1)
+        elif self.nested_scanner is not None and isinstance(data, BigBlob) and data.source is not None:
+            self.nested_scanner(FileWindow(data.source, data.start, data.length), where, self.depth + 1)
         else:
             self.ctx.problem("torch.storage._load_from_bytes payload could not be scanned", offset, self.member)
+
+    def set_attributes(self, obj, state, offset: int, how: str) -> None:
+        """BUILD (or torch's _set_obj_state) stores `state` as instance attributes of `obj`.
+        The unpickler itself later looks some of them up on the instance and calls them:
+        `__setstate__` in BUILD, `append`/`extend` in APPEND(S), `add` in ADDITEMS. Storing
+        a callable under such a name turns an allowlisted object into a call of whatever
+        was stored."""
+        for items in _state_dicts(state):
+            for key, value in items:
+                if not isinstance(key, str):
+                    if _may_be_callable(value):
+                        self.ctx.problem("%s sets an attribute whose name is computed to a callable value" % how, offset, self.member)
+                    continue
+                if key in CALLED_BY_UNPICKLER and _may_be_callable(value):
+                    self.ctx.problem(
+                        "%s sets the instance attribute %r to a callable: the unpickler calls it later" % (how, key), offset, self.member
+                    )
+                if isinstance(obj, CallResult):
+                    obj.attributes[key] = value
+
+    def call_instance_attribute(self, obj, name: str, args, offset: int) -> bool:
+        """Calls `obj.<name>(*args)` when the pickle itself stored that attribute; True if it did."""
+        if isinstance(obj, CallResult) and name in obj.attributes:
+            self.call("%s(instance attribute)" % name, obj.attributes[name], args, offset)
+            return True
+        return False
 
     def memo_put(self, index: int) -> None:
         if index < 0:
@@ -171,8 +231,9 @@ class StreamMachine:
         if length < 0:
             raise ScanHalt("negative length")
         if length > self.limits.max_keep:
+            start = reader.pos
             reader.skip(length)
-            return BigBlob(length)
+            return BigBlob(length, reader.f, start)
         raw = reader.read(length)
         if as_text:
             try:
@@ -189,14 +250,28 @@ class StreamMachine:
             ctx.calls.append(("BUILD", offset, self.member, obj))
             ctx.problem("BUILD sets attributes on an imported global (%s.%s)" % (obj.module, obj.name), offset, self.member)
             return
-        if isinstance(obj, CallResult):
-            obj.state = state
-            callee = obj.callee
-            ctx.calls.append(("BUILD", offset, self.member, callee if isinstance(callee, ImportedGlobal) else None))
-            if isinstance(callee, ImportedGlobal) and callee.name == "NumpyArrayWrapper" and callee.module.endswith("joblib.numpy_pickle"):
-                self.skip_joblib_array(state)
-        else:
+        if isinstance(obj, PersistentRef):
+            # persistent_load may return a class (torch's legacy 'module' ids) or a shared
+            # storage: BUILD then patches that object for everything that uses it later
             ctx.calls.append(("BUILD", offset, self.member, None))
+            ctx.problem("BUILD sets attributes on a persistent-load result (a class or shared object)", offset, self.member)
+            return
+        if not isinstance(obj, CallResult):
+            ctx.calls.append(("BUILD", offset, self.member, None))
+            return
+        callee = obj.callee
+        ctx.calls.append(("BUILD", offset, self.member, callee if isinstance(callee, ImportedGlobal) else None))
+        if self.call_instance_attribute(obj, "__setstate__", (state,), offset):
+            return
+        self.set_attributes(obj, state, offset, "BUILD")
+        if isinstance(obj.state, DictValue) and isinstance(state, DictValue):
+            obj.state = DictValue(obj.state.items + state.items)  # inst.__dict__.update(state): later keys win
+        else:
+            obj.state = state
+        if obj.opcode in ("NEWOBJ", "NEWOBJ_EX") and isinstance(state, DictValue) and _is_module_state(state):
+            callee.role = "nn-module class"  # torch.save(model): the model's own class, rebuilt without __init__
+        if isinstance(callee, ImportedGlobal) and callee.name == "NumpyArrayWrapper" and callee.module.endswith("joblib.numpy_pickle"):
+            self.skip_joblib_array(obj.state)
 
     def skip_joblib_array(self, state) -> None:
         """joblib writes array bytes right after the wrapper's BUILD, inside the pickle
@@ -204,6 +279,16 @@ class StreamMachine:
         ctx, reader = self.ctx, self.reader
         if not isinstance(state, DictValue):
             raise ScanHalt("joblib array wrapper without a state dict; rest of stream not scanned")
+        if not all(_is_constant(key) for key, _ in state.items):
+            raise ScanHalt("joblib array wrapper state has computed keys; rest of stream not scanned")
+        if self.frame_end is not None:
+            if reader.pos < self.frame_end:
+                # joblib reads the array from the file, i.e. after the buffered frame, while
+                # the unpickler goes on with the rest of the frame: two readings of one file
+                ctx.problem(
+                    "joblib array data starts inside a FRAME; joblib and the unpickler read different bytes", reader.pos, self.member
+                )
+            self.frame_end = None  # the array bytes are outside the framing
         dtype = state.get("dtype")
         shape = state.get("shape")
         if dtype_has_object(dtype, 0):
@@ -218,7 +303,11 @@ class StreamMachine:
             or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
         ):
             raise ScanHalt("joblib inline array of unknown size; rest of stream not scanned")
-        if isinstance(state.get("numpy_array_alignment_bytes"), int):
+        # joblib: `if getattr(self, "numpy_array_alignment_bytes", None) is not None`
+        alignment = state.get("numpy_array_alignment_bytes")
+        if isinstance(alignment, (CallResult, PersistentRef, Opaque)):
+            raise ScanHalt("joblib array alignment is computed at load time; rest of stream not scanned")
+        if alignment is not None:
             pad = reader.read(1)[0]
             reader.skip(pad)
         reader.skip(math.prod(shape) * itemsize)
@@ -242,6 +331,10 @@ def _proto(m, arg, offset):
 def _frame(m, arg, offset):
     if arg > m.reader.end - m.reader.pos:
         m.ctx.problem("FRAME of %d bytes runs past the end of the stream" % arg, offset, m.member)
+    if m.frame_end is not None and m.reader.pos < m.frame_end:
+        # pickle.py refuses this ("beginning of a new frame before end of current frame"); C reads on
+        m.ctx.problem("FRAME at byte %d begins before the previous frame ends (byte %d)" % (offset, m.frame_end), offset, m.member)
+    m.frame_end = m.reader.pos + arg
 
 
 # constants and numbers
@@ -263,14 +356,14 @@ def _binary_number(m, arg, offset):  # BININT*, BINFLOAT: the argument is the va
 
 def _text_int(m, arg, offset):
     try:
-        m.push(_int_line(arg))
+        m.push(parse_int_line(arg))
     except ValueError:
         raise ScanHalt("bad INT argument") from None
 
 
 def _text_long(m, arg, offset):
     try:
-        m.push(int(arg[:-1] if arg.endswith(b"L") else arg))
+        m.push(parse_long_line(arg))
     except ValueError:
         raise ScanHalt("bad LONG argument") from None
 
@@ -287,7 +380,7 @@ def _binary_long(m, length, offset):
 
 def _text_float(m, arg, offset):
     try:
-        m.push(float(arg))
+        m.push(parse_float_line(arg))
     except ValueError:
         raise ScanHalt("bad FLOAT argument") from None
 
@@ -369,8 +462,11 @@ def _list(m, arg, offset):
 def _append(m, arg, offset):
     value = m.pop()
     target = m.top()
-    if isinstance(target, list) and len(target) < m.limits.max_items:
-        target.append(value)
+    if isinstance(target, list):
+        if len(target) < m.limits.max_items:
+            target.append(value)
+    else:
+        m.call_instance_attribute(target, "append", (value,), offset)
 
 
 def _appends(m, arg, offset):
@@ -378,6 +474,10 @@ def _appends(m, arg, offset):
     target = m.top()
     if isinstance(target, list):
         target.extend(items[: max(0, m.limits.max_items - len(target))])
+    elif not m.call_instance_attribute(target, "extend", (items,), offset):
+        for item in items:
+            if not m.call_instance_attribute(target, "append", (item,), offset):
+                break
 
 
 def _empty_dict(m, arg, offset):
@@ -397,6 +497,8 @@ def _setitem(m, arg, offset):
     target = m.top()
     if isinstance(target, DictValue) and len(target.items) < m.limits.max_items:
         target.items.append((key, value))
+    elif isinstance(target, CallResult) and len(target.mapping_items) < m.limits.max_items:
+        target.mapping_items.append((key, value))  # an OrderedDict/defaultdict: obj[key] = value
 
 
 def _setitems(m, arg, offset):
@@ -406,6 +508,8 @@ def _setitems(m, arg, offset):
     target = m.top()
     if isinstance(target, DictValue):
         target.items.extend(list(zip(items[0::2], items[1::2]))[: max(0, m.limits.max_items - len(target.items))])
+    elif isinstance(target, CallResult):
+        target.mapping_items.extend(list(zip(items[0::2], items[1::2]))[: max(0, m.limits.max_items - len(target.mapping_items))])
 
 
 def _empty_set(m, arg, offset):
@@ -417,6 +521,10 @@ def _additems(m, arg, offset):
     target = m.top()
     if isinstance(target, SetValue):
         target.items.extend(items[: max(0, m.limits.max_items - len(target.items))])
+    else:
+        for item in items:
+            if not m.call_instance_attribute(target, "add", (item,), offset):
+                break
 
 
 def _frozenset(m, arg, offset):
@@ -461,7 +569,7 @@ def _memoize(m, arg, offset):
 
 def _text_get(m, arg, offset):
     try:
-        index = int(arg)
+        index = parse_memo_index(arg)
     except ValueError:
         raise ScanHalt("bad GET argument") from None
     m.push(m.memo_get(index))
@@ -469,7 +577,7 @@ def _text_get(m, arg, offset):
 
 def _text_put(m, arg, offset):
     try:
-        index = int(arg)
+        index = parse_memo_index(arg)
     except ValueError:
         raise ScanHalt("bad PUT argument") from None
     m.memo_put(index)
@@ -560,6 +668,100 @@ def _binpersid(m, arg, offset):
     m.push(PersistentRef(pid))
 
 
+# --------------------------------------------------------------------------- allowlisted callables that call their arguments
+
+# Instance attributes the unpickler looks up on the object and calls (pickle.py/_pickle.c:
+# load_build, load_append(s), load_additems), or that change how the object is rebuilt.
+CALLED_BY_UNPICKLER = frozenset(
+    "__setstate__ append extend add __reduce__ __reduce_ex__ __getattr__ __getattribute__ __setattr__ __setitem__ __class__ __dict__ __init__ __new__ __call__".split()
+)
+
+
+def _is_module_state(state: DictValue) -> bool:
+    keys = {key for key, _ in state.items if isinstance(key, str)}
+    return {"_parameters", "_buffers", "_modules"} <= keys
+
+
+def _is_constant(value) -> bool:
+    return (
+        value is None
+        or isinstance(value, (str, bytes, bytearray, int, float, complex))
+        or (isinstance(value, tuple) and all(_is_constant(v) for v in value))
+    )
+
+
+def _may_be_callable(value) -> bool:
+    return isinstance(value, (ImportedGlobal, CallResult, PersistentRef, Opaque))
+
+
+def _state_dicts(state) -> list[list]:
+    """The (key, value) pairs BUILD stores: a dict state, or (dict state, slot state)."""
+
+    def pairs(part):
+        if isinstance(part, DictValue):
+            return part.items
+        if isinstance(part, CallResult):  # an OrderedDict filled by SETITEMS
+            return part.mapping_items
+        return None
+
+    if isinstance(state, tuple) and len(state) == 2:
+        return [p for p in map(pairs, state) if p]
+    found = pairs(state)
+    return [found] if found else []
+
+
+def _rebuild_from_type_v2(m: StreamMachine, result: CallResult, args: tuple, offset: int) -> None:
+    # torch._tensor._rebuild_from_type_v2(func, new_type, args, state): ret = func(*args),
+    # then ret.__setstate__(state) or torch._utils._set_obj_state(ret, state) (setattr per key)
+    if len(args) >= 3:
+        m.call("REDUCE(func of _rebuild_from_type_v2)", args[0], args[2], offset)
+    if len(args) >= 4:
+        m.set_attributes(result, args[3], offset, "_rebuild_from_type_v2 state")
+
+
+def _rebuild_parameter_with_state(m: StreamMachine, result: CallResult, args: tuple, offset: int) -> None:
+    # torch._utils._rebuild_parameter_with_state(data, requires_grad, hooks, state): _set_obj_state
+    if len(args) >= 4:
+        m.set_attributes(result, args[3], offset, "_rebuild_parameter_with_state state")
+
+
+def _copyreg_reconstructor(m: StreamMachine, result: CallResult, args: tuple, offset: int) -> None:
+    # copyreg._reconstructor(cls, base, state): base.__new__(cls, state), base.__init__(obj, state)
+    if len(args) >= 2 and args[1] is not args[0]:
+        m.call("REDUCE(base of copyreg._reconstructor)", args[1], args[2:3], offset)
+
+
+def _copyreg_newobj(m: StreamMachine, result: CallResult, args: tuple, offset: int) -> None:
+    # copyreg.__newobj__(cls, *args): cls.__new__(cls, *args)
+    if args:
+        m.call("REDUCE(cls of copyreg.__newobj__)", args[0], args[1:], offset)
+
+
+ARGUMENT_CALLERS = {
+    ("torch._utils", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
+    ("copyreg", "_reconstructor"): _copyreg_reconstructor,
+    ("copy_reg", "_reconstructor"): _copyreg_reconstructor,
+    ("copyreg", "__newobj__"): _copyreg_newobj,
+    ("copy_reg", "__newobj__"): _copyreg_newobj,
+}
+
+_TEXT_CODECS = {"latin1", "latin_1", "iso8859_1", "iso_8859_1", "l1", "ascii", "us_ascii", "utf8", "utf_8"}
+
+
+def _fold_codecs_encode(args, result: CallResult):
+    """_codecs.encode(text, 'latin1') is how protocols 0-2 write bytes: the value is known."""
+    if isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        codec = args[1].lower().replace("-", "_")
+        if codec in _TEXT_CODECS:
+            try:
+                return args[0].encode(codec)
+            except UnicodeEncodeError:
+                return result
+    return result
+
+
 _HANDLERS = {
     "PROTO": _proto, "FRAME": _frame, "STOP": _stop,
     "NONE": _none, "NEWTRUE": _true, "NEWFALSE": _false,
@@ -604,7 +806,13 @@ def dtype_itemsize(dtype) -> int | None:
 def run_streams(
     ctx: ScanContext, reader: StreamReader, member: str | None, depth: int, nested_scanner, max_streams: int | None = None
 ) -> None:
-    """Scans consecutive pickle streams until the end of the range (or max_streams)."""
+    """Scans consecutive pickle streams until the end of the range (or max_streams).
+
+    With max_streams=None the loader reads one stream (pickle.load, joblib.load, torch's
+    data.pkl) and never looks at what follows its STOP. Further streams are still scanned,
+    for loaders that read in a loop, and their globals judged; but bytes after the first
+    STOP that do not form a valid stream are data no loader reads, not a problem. A stream
+    the loader does read (the first, or each of `max_streams`) must parse completely."""
     n = 0
     while not reader.at_end() and not ctx.stopped:
         if max_streams is not None and n >= max_streams:
@@ -612,21 +820,22 @@ def run_streams(
         start = reader.pos
         ctx.streams += 1
         n += 1
+        read_by_loader = max_streams is not None or n == 1
         try:
             StreamMachine(ctx, reader, member, depth, nested_scanner).run()
         except Truncated:
-            ctx.problem("truncated pickle stream (no STOP before the end of data)", start, member)
+            if read_by_loader:
+                ctx.problem("truncated pickle stream (no STOP before the end of data)", start, member)
             return
         except BadArgument as e:
-            ctx.problem(str(e), reader.pos, member)
+            if read_by_loader:
+                ctx.problem(str(e), reader.pos, member)
             return
         except ScanHalt as e:
-            ctx.problem(str(e), reader.pos, member)
+            if read_by_loader or e.fatal or isinstance(e, InternalError):
+                ctx.problem(str(e), reader.pos, member)
             if e.fatal:
                 ctx.stopped = True
-            return
-        except (RecursionError, MemoryError, ValueError, OverflowError) as e:
-            ctx.problem("pickle stream could not be analysed: %s" % type(e).__name__, reader.pos, member)
             return
     if max_streams is not None and n < max_streams and not ctx.stopped:
         ctx.problem("expected %d pickle streams, found %d" % (max_streams, n), reader.pos, member)

@@ -17,6 +17,7 @@ class PickleGlobal:
     member: str | None  # zip member / ".npy member" / None for raw file; for nested: "outer.zip/inner.pkl"
     resolved: bool = True
     called: bool = False  # reached a REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ as the callable
+    role: str = ""  # "nn-module class": the class of an object rebuilt with nn.Module's state
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class PickleCall:
 
 @dataclass
 class PickleScan:
-    container: str  # "pickle" | "torch-zip" | "torch-legacy" | "numpy" | "npz" | "zip" | "compressed" | "not-pickle"
+    container: str  # "pickle" | "torch-zip" | "torchscript" | "torch-legacy" | "numpy" | "npz" | "zip" | "compressed" | "not-pickle"
     globals: list[PickleGlobal]
     problems: list[PickleProblem]  # malformed/bounds/zip tricks — things that make the scan untrustworthy or suspicious
     streams: int  # number of pickle streams scanned
@@ -71,6 +72,10 @@ class ScanHalt(Exception):
         self.fatal = fatal
 
 
+class InternalError(ScanHalt):
+    """A bug in the scanner met an input: the stream is reported as unverifiable (fail closed)."""
+
+
 class ScanContext:
     """Everything one scan records, shared by all the streams and containers it visits."""
 
@@ -99,7 +104,7 @@ class ScanContext:
         frozen: dict[int, PickleGlobal] = {}
         found = []
         for g in self.imported:
-            public = PickleGlobal(g.module, g.name, g.offset, g.member, g.resolved, g.called)
+            public = PickleGlobal(g.module, g.name, g.offset, g.member, g.resolved, g.called, g.role)
             frozen[id(g)] = public
             found.append(public)
         calls = [

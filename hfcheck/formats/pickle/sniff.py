@@ -17,7 +17,7 @@ from hfcheck.formats.pickle.compression import compression_method
 from hfcheck.formats.pickle.machine import StreamMachine
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL
 from hfcheck.formats.pickle.reader import BadArgument, StreamReader, Truncated
-from hfcheck.formats.pickle.results import Limits, ScanContext, ScanHalt
+from hfcheck.formats.pickle.results import InternalError, Limits, ScanContext, ScanHalt
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_MAGIC_LE = TORCH_LEGACY_MAGIC.to_bytes(10, "little")
@@ -85,7 +85,10 @@ def first_stream_is_pickle(ctx: ScanContext, finished: bool, proto_header: bool)
 
     It is when it reached STOP (with a PROTO header, or cleanly: a protocol 0/1 data
     pickle), or when it imported an importable-looking global before it failed: the
-    unpickler would already have imported (and maybe called) it."""
+    unpickler would already have imported (and maybe called) it. A failure of the scanner
+    itself (InternalError) counts as a pickle: fail closed, never "not a pickle"."""
+    if getattr(ctx, "internal_failure", False):
+        return True
     imported = any(not g.resolved or (_dotted_identifier(g.module) and _dotted_identifier(g.name)) for g in ctx.imported)
     if finished:
         return proto_header or imported or not ctx.problems
@@ -110,6 +113,7 @@ def run_first_stream(f, start: int, end: int, limits: Limits, nested_scanner=Non
         failure = "truncated pickle stream (no STOP before the end of data)"
     except (BadArgument, ScanHalt) as e:
         failure = str(e)
+        ctx.internal_failure = isinstance(e, InternalError)
         if isinstance(e, ScanHalt) and e.fatal:
             ctx.stopped = True
     except (RecursionError, MemoryError, ValueError, OverflowError) as e:

@@ -18,6 +18,7 @@ class ImportedGlobal:
     member: str | None
     resolved: bool = True
     called: bool = False
+    role: str = ""  # what the scan saw it used as: "nn-module class" when it rebuilt an nn.Module
 
 
 @dataclass(eq=False, slots=True)
@@ -28,6 +29,9 @@ class CallResult:
     callee: object
     args: object
     state: object = None
+    opcode: str = ""  # the opcode that made the call (NEWOBJ: cls.__new__, no __init__)
+    attributes: dict = field(default_factory=dict)  # instance attributes BUILD stored
+    mapping_items: list = field(default_factory=list)  # (key, value) pairs SETITEM(S) stored
 
 
 @dataclass(eq=False, slots=True)
@@ -37,7 +41,9 @@ class DictValue:
     items: list = field(default_factory=list)
 
     def get(self, key, default=None):
-        for k, v in self.items:
+        """The value the unpickled dict holds for `key`: the LAST one set (SETITEM(S) and
+        DICT assign in order, so a repeated key keeps its last value)."""
+        for k, v in reversed(self.items):
             if k == key and type(k) is type(key):
                 return v
         return default
@@ -50,9 +56,12 @@ class SetValue:
 
 @dataclass(eq=False, slots=True)
 class BigBlob:
-    """A string/bytes argument too long to keep (tensor data in a pickle): its length only."""
+    """A string/bytes argument too long to keep (tensor data in a pickle): its length and
+    where it lies, so a nested load of it can still be scanned from the file."""
 
     length: int
+    source: object = None  # the file the stream is read from
+    start: int = 0  # offset of the payload in that file
 
 
 @dataclass(eq=False, slots=True)
