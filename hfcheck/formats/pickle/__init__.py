@@ -6,8 +6,12 @@ values      the symbolic values (imported globals, call results, dicts, sets, ..
 machine     the symbolic machine: one handler per opcode family, a dispatch table
 results     PickleScan and its parts, Limits, the per-scan context
 policy      what a global means: classify(module, name)
-sniff       which container a file is, from its first bytes
-compression, containers   compressed data, zips, npy/npz, the legacy torch format
+sniff       which container a file is, decided by what its loaders would do with it
+compression every stream of joblib's compressed formats
+zip_reader  zip directories as torch's reader (miniz) and Python's zipfile see them
+numpy_dtypes object dtypes and element sizes as numpy reads them
+containers  raw pickles, zips (both readers' views), npy/npz, the legacy torch formats
+archives    tar (legacy torch checkpoints, unpacked archives) and 7z
 scan        scan_file / scan_bytes
 """
 
