@@ -24,7 +24,7 @@ from hfcheck.formats.pickle.zip_reader import ZipEntry, ZipReadError, miniz_dire
 
 MINIZ = "torch's zip reader (miniz)"
 PYZIP = "Python's zipfile"
-_HEAD = 1 << 16  # bytes of a member decompressed to rule it out before decompressing it all
+_HEAD = 1 << 12  # bytes of a large member read to rule it out before reading it all
 
 
 class PlainPickleMachine(StreamMachine):
@@ -321,13 +321,13 @@ class ContainerScanner:
             if entry.name.lower().endswith(".pkl") or entry.file_size:
                 ctx.problem("zip member %r: compression method %d not scanned" % (entry.name, entry.method), entry.header_offset, label)
             return
-        head = self.member_data(f, entry, begin, label, TAR_BLOCK if storage else _HEAD)
         if storage:
+            head = self.member_data(f, entry, begin, label, TAR_BLOCK)
             if not (head.startswith((ZIP_LOCAL, NPY_MAGIC)) or looks_like_pickle(head, strict=True)):
                 return
             ctx.problem("zip member %r: tensor storage member holds a pickle/archive" % entry.name, entry.header_offset, label)
-        elif head_rules_out_pickle(head, entry.file_size):
-            return
+        elif entry.file_size > _HEAD and head_rules_out_pickle(self.member_data(f, entry, begin, label, _HEAD), entry.file_size):
+            return  # a large member that its first bytes prove no pickle is not read further
         blob = FileWindow(f, begin, entry.compress_size) if entry.method == 0 else io.BytesIO(self.member_data(f, entry, begin, label, ctx.limits.max_stream_bytes))
         self.scan_blob(blob, blob_size(blob), label, depth + 1)
 
