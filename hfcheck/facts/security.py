@@ -41,7 +41,7 @@ def pickle_files(repo) -> list[str]:
             if entry.size == 0 or repo.is_placeholder(rel):
                 continue
             head = repo.head(rel, 4096)
-            if not head or head_rules_out_pickle(head, entry.size):
+            if not head or _ruled_out(head_rules_out_pickle, head, entry.size):
                 continue
             scan = repo.pickle_scan(rel)
             if scan is not None and holds_pickle(scan):
@@ -49,6 +49,13 @@ def pickle_files(repo) -> list[str]:
         return sorted(found)
 
     return repo.memo(("facts", "pickle_files"), compute)
+
+
+def _ruled_out(test, head: bytes, size: int) -> bool:
+    try:
+        return test(head, size)
+    except Exception:  # a sniffing failure never means "not a pickle": the full scan decides
+        return False
 
 
 def holds_pickle(scan) -> bool:
