@@ -59,8 +59,9 @@ def _ruled_out(test, head: bytes, size: int) -> bool:
 
 
 def holds_pickle(scan) -> bool:
-    """The scan found something a loader unpickles, or could not verify the file."""
-    return scan.container != "not-pickle" and bool(scan.streams or scan.globals or scan.problems)
+    """The scan found something a loader unpickles, or could not verify the file (a
+    problem, also one of a scan that failed before it knew the container: fail closed)."""
+    return bool(scan.problems) or (scan.container != "not-pickle" and bool(scan.streams or scan.globals))
 
 
 def judged_globals(repo, rel: str) -> list[JudgedGlobal]:

@@ -446,3 +446,34 @@ def test_no_disguised_pickle_warning_on_keras_skops_and_dill(tmp_path):
 def test_disguised_pickle_still_warns(tmp_path):
     put(tmp_path, "weights.txt", pickle.dumps({"w": 1}, protocol=2))
     assert findings_of(tmp_path, "weights.txt", "SEC004")
+
+
+# ----------------------------------------------------------------- fail closed
+
+
+def test_a_sniffing_failure_never_means_not_a_pickle(tmp_path, monkeypatch):
+    import hfcheck.formats.pickle.sniff as sniff
+
+    def broken(head, size):
+        raise RuntimeError("sniffer bug")
+
+    monkeypatch.setattr(sniff, "head_rules_out_pickle", broken)
+    put(tmp_path, "model.bin", PAYLOAD)
+    assert "SEC001" in security_errors(tmp_path, "model.bin")
+
+
+def test_a_scanner_failure_is_an_error(tmp_path, monkeypatch):
+    from hfcheck.formats.pickle.containers import ContainerScanner
+
+    def broken(self, *args):
+        raise RuntimeError("container bug")
+
+    monkeypatch.setattr(ContainerScanner, "scan_raw_pickle", broken)
+    put(tmp_path, "model.bin", pickle.dumps({"w": 1}, protocol=2))
+    assert "SEC003" in security_errors(tmp_path, "model.bin")
+
+
+def test_corrupt_compressed_data_after_a_pickle_start_is_an_error(tmp_path):
+    start = gzip.compress(long_first_string_pickle(300))
+    put(tmp_path, "model.joblib", start[: len(start) // 2] + b"\xff" * 64)
+    assert "SEC003" in security_errors(tmp_path, "model.joblib")

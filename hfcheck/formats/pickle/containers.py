@@ -149,10 +149,11 @@ class ContainerScanner:
         data, error, capped = decompress_all(f, data_start(method, head), method, cap)
         if not data:
             return "not-pickle"
-        if self.scan_blob(io.BytesIO(data), len(data), label, depth + 1) == "not-pickle":
-            return "not-pickle"  # compressed text or data: nothing to load
         if error:
+            # fail closed: data that starts to decompress and then breaks is never "no pickle"
             ctx.problem(error, None, member)
+        if self.scan_blob(io.BytesIO(data), len(data), label, depth + 1) == "not-pickle" and not error:
+            return "not-pickle"  # compressed text or data: nothing to load
         if capped:
             ctx.problem("decompressed data larger than %d bytes; only the start is scanned" % cap, None, member)
         return "compressed"
