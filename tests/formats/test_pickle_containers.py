@@ -331,13 +331,13 @@ def test_safetensors_zip_polyglot_is_scanned(tmp_path):
 # ----------------------------------------------------------------- family 8: joblib inline arrays
 
 
-def joblib_wrapper(shape: int, elsize: int = -1, alignment: bool = False) -> bytes:
-    """A protocol-2 joblib stream up to the NumpyArrayWrapper's BUILD (uint8 array)."""
+def joblib_wrapper(shape: int, elsize: int = -1, alignment: bool = False, descr: bytes = b"u1", flags: int = 0) -> bytes:
+    """A protocol-2 joblib stream up to the NumpyArrayWrapper's BUILD (uint8 array by default)."""
     state = (
         b"X\x08\x00\x00\x00subclasscnumpy\nndarray\n"
         b"X\x05\x00\x00\x00shapeK" + bytes([shape]) + b"\x85"
         b"X\x05\x00\x00\x00orderX\x01\x00\x00\x00C"
-        b"X\x05\x00\x00\x00dtypecnumpy\ndtype\nX\x02\x00\x00\x00u1\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ" + struct.pack("<i", elsize) + b"J\xff\xff\xff\xffK\x00tb"
+        b"X\x05\x00\x00\x00dtypecnumpy\ndtype\nX" + struct.pack("<I", len(descr)) + descr + b"\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ" + struct.pack("<i", elsize) + b"J\xff\xff\xff\xffK" + bytes([flags]) + b"tb"
         b"X\n\x00\x00\x00allow_mmap\x88"
     )
     if alignment:
@@ -359,6 +359,14 @@ def test_joblib_dtype_element_size_is_what_numpy_uses(tmp_path):
     array data, then runs the payload the scanner skipped as 100 bytes of array."""
     rest = INLINE_PAYLOAD + b"."
     data = joblib_wrapper(1, elsize=100) + b"A" + rest + b"\x00" * (99 - len(rest)) + b"N."
+    path = put(tmp_path, "model.joblib", data)
+    assert_fires(path, "joblib")
+    assert "SEC001" in security_errors(tmp_path, "model.joblib")
+
+
+def test_joblib_object_dtype_spelled_object(tmp_path):
+    """joblib unpickles the array data of any dtype numpy says holds objects."""
+    data = joblib_wrapper(1, descr=b"object", flags=63) + PAYLOAD + b"."
     path = put(tmp_path, "model.joblib", data)
     assert_fires(path, "joblib")
     assert "SEC001" in security_errors(tmp_path, "model.joblib")
