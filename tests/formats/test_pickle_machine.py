@@ -232,6 +232,21 @@ def test_a_pickled_element_size_numpy_ignores_is_ignored(tmp_path):
     assert any(_runs_system(message) for message in errors.get("SEC001", [])), errors
 
 
+def test_joblib_alignment_padding_is_read_whatever_its_value(tmp_path):
+    # joblib reads the padding byte when numpy_array_alignment_bytes "is not None", so a
+    # string value pads too; a reader that only pads for ints reads the padding as opcodes
+    payload = _system_call() + b"0"
+    pad = ord("N")  # to a reader that skips no padding: NONE, then the padding below
+    swallowed = pad - 3 + len(payload)
+    assert swallowed < 256
+    padding = b"0C" + bytes([swallowed]) + bytes(pad - 3)  # POP, then SHORT_BINBYTES over the rest and the payload
+    items = _wrapper_items(_shape(0), "u1") + _unicode("numpy_array_alignment_bytes") + _unicode("x")
+    data = _joblib_file(items, bytes([pad]) + padding + payload + b"0")
+    _fires(tmp_path, "align.joblib", data, "joblib")
+    errors = _errors(tmp_path, "model.joblib", data)
+    assert any(_runs_system(message) for message in errors.get("SEC001", [])), errors
+
+
 def test_real_joblib_arrays_still_skip_cleanly(tmp_path):
     joblib = pytest.importorskip("joblib")
     numpy = pytest.importorskip("numpy")
