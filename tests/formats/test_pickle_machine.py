@@ -133,6 +133,49 @@ def test_long_spelling_does_not_hide_a_payload(tmp_path):
     assert "SEC001" in errors and "SEC003" not in errors
 
 
+def _random_data_stream(rng: random.Random) -> bytes:
+    """A stream of data opcodes with arguments in the spellings the unpicklers accept."""
+    pieces = [
+        b"I" + rng.choice([b"0x1f", b"0o7", b"0b101", b"1_000", b"010", b" 3", b"-4", b"01", b"00", b"1\x00z"]) + b"\n",
+        b"L" + rng.choice([b"0x1fL", b"12L", b"-7", b"0b1_1L"]) + b"\n",
+        b"F" + rng.choice([b"1.5", b"-inf", b"1e5", b" 2.5", b"1_0.5", b"3\x00x"]) + b"\n",
+        b"S" + rng.choice([b"'a\\x41b'", b'"q\\n"', b"''", b"'\\''"]) + b"\n",
+        b"V" + rng.choice([b"abc\\u00e9", b"", b"\\U0001f600"]) + b"\n",
+        b"J" + struct.pack("<i", rng.randint(-(2**31), 2**31 - 1)),
+        b"K" + bytes([rng.randint(0, 255)]),
+        b"M" + struct.pack("<H", rng.randint(0, 65535)),
+        b"\x8a" + bytes([n := rng.randint(0, 9)]) + bytes(rng.randint(0, 255) for _ in range(n)),
+        b"\x8b" + struct.pack("<i", n := rng.randint(0, 9)) + bytes(rng.randint(0, 255) for _ in range(n)),
+        b"T" + struct.pack("<i", 3) + b"abc",
+        b"U\x02hi",
+        b"C\x03xyz",
+        b"B" + struct.pack("<I", 2) + b"\x00\xff",
+        b"\x8c\x02\xc3\xa9",
+        b"G" + struct.pack(">d", rng.random()),
+        b"N",
+        b"\x88",
+    ]
+    count = rng.randint(1, 8)
+    body = b"".join(rng.choice(pieces) + b"p" + str(i).encode() + b"\n" for i in range(count))
+    return b"(" + body + b"lg" + str(rng.randrange(count)).encode() + b"\n0."
+
+
+def test_streams_either_unpickler_accepts_scan_without_problems():
+    # every argument spelling a loader accepts (C: pickle.load, torch.load; Python: joblib)
+    # must leave the scanner in step with it
+    rng = random.Random(1215)
+    checked = 0
+    for _ in range(1500):
+        data = _random_data_stream(rng)
+        if _expected(_both_unpicklers(data))[0] == "error":
+            continue
+        checked += 1
+        scan = scan_bytes(data)
+        assert scan.problems == [] and scan.streams == 1, (data, scan.problems)
+        assert scan.bytes_scanned == len(data)
+    assert checked > 1000
+
+
 # --------------------------------------------------------------------------- (12) frames
 
 
@@ -228,6 +271,21 @@ def test_a_pickled_element_size_numpy_ignores_is_ignored(tmp_path):
     # 'u1' elements are 1 byte whatever the pickled state says (elsize=8 here)
     data = _joblib_file(_wrapper_items(_shape(n), "u1", elsize=8), region)
     _fires(tmp_path, "elsize.joblib", data, "joblib")
+    errors = _errors(tmp_path, "model.joblib", data)
+    assert any(_runs_system(message) for message in errors.get("SEC001", [])), errors
+
+
+def test_joblib_alignment_padding_is_read_whatever_its_value(tmp_path):
+    # joblib reads the padding byte when numpy_array_alignment_bytes "is not None", so a
+    # string value pads too; a reader that only pads for ints reads the padding as opcodes
+    payload = _system_call() + b"0"
+    pad = ord("N")  # to a reader that skips no padding: NONE, then the padding below
+    swallowed = pad - 3 + len(payload)
+    assert swallowed < 256
+    padding = b"0C" + bytes([swallowed]) + bytes(pad - 3)  # POP, then SHORT_BINBYTES over the rest and the payload
+    items = _wrapper_items(_shape(0), "u1") + _unicode("numpy_array_alignment_bytes") + _unicode("x")
+    data = _joblib_file(items, bytes([pad]) + padding + payload + b"0")
+    _fires(tmp_path, "align.joblib", data, "joblib")
     errors = _errors(tmp_path, "model.joblib", data)
     assert any(_runs_system(message) for message in errors.get("SEC001", [])), errors
 
