@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 # Names that say "this is a pickle" to a reader; anything else holding one is disguised.
@@ -40,7 +41,7 @@ def pickle_files(repo) -> list[str]:
         for rel, entry in repo.files.items():
             if entry.size == 0 or repo.is_placeholder(rel):
                 continue
-            head = repo.head(rel, 4096)
+            head = _sniff_head(repo, rel)
             if not head or _ruled_out(head_rules_out_pickle, head, entry.size):
                 continue
             scan = repo.pickle_scan(rel)
@@ -49,6 +50,17 @@ def pickle_files(repo) -> list[str]:
         return sorted(found)
 
     return repo.memo(("facts", "pickle_files"), compute)
+
+
+def _sniff_head(repo, rel: str) -> bytes | None:
+    """The first bytes sniffing looks at: 4 KiB, but for a file with a valid safetensors
+    header only its 8 length bytes, rebuilt from the parsed header, so that no byte past
+    the header is read. The unpickler fails on a real header's length bytes at once; when
+    it does not (or they are a zip's signature), the whole file is scanned."""
+    header = repo.safetensors(rel) if rel.endswith(".safetensors") else None
+    if header is not None and header.error is None:
+        return struct.pack("<Q", header.header_length)
+    return repo.head(rel, 4096)
 
 
 def _ruled_out(test, head: bytes, size: int) -> bool:
