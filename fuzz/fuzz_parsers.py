@@ -53,7 +53,7 @@ def fuzz_safetensors(data: bytes) -> None:
 
 
 def fuzz_pickle(data: bytes) -> None:
-    from hfcheck.formats.pickle_scan import scan_bytes
+    from hfcheck.formats.pickle import scan_bytes
 
     scan_bytes(data)
     if os.path.exists(CANARY):

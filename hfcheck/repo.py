@@ -197,11 +197,11 @@ class RepoView:
         return hub is not None and (rel in hub.header_only or any(s.rel == rel for s in hub.skipped))
 
     def pickle_scan(self, rel: str):
-        """The static scan of every pickle stream in a file (formats.pickle_scan): globals,
+        """The static scan of every pickle stream in a file (hfcheck.formats.pickle): globals,
         call sites and problems, from the opcode streams only; None when not readable."""
 
         def compute():
-            from hfcheck.formats.pickle_scan import scan_file
+            from hfcheck.formats.pickle import scan_file
 
             entry = self.files.get(rel)
             if entry is None or self.is_placeholder(rel):

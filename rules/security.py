@@ -1,5 +1,5 @@
 """Pickles, judged without unpickling: which globals each stream imports and calls,
-against the allowlist derived from real checkpoints (hfcheck/formats/pickle_policy.py).
+against the allowlist derived from real checkpoints (hfcheck/formats/pickle/policy.py).
 Files are found by content, so a pickle named `weights.txt` or `model.safetensors` is
 scanned like `pytorch_model.bin`."""
 
@@ -34,17 +34,34 @@ def unknown_pickle_global(repo):
     Why: the allowlist is derived from real `torch.save` outputs of many modules and
     dtypes; anything else is code the loader will import and may call, which is how new
     bypasses of denylist scanners (picklescan, modelscan) get through. Known data classes
-    (argparse.Namespace, TrainingArguments, enums, datetime) are only a warning: they
-    are not weights, and `torch.load(weights_only=True)` refuses them.
+    (argparse.Namespace, TrainingArguments, enums, datetime), classes of ML libraries that
+    only build in-memory objects (scikit-learn, OmegaConf, torch.nn) and the model's own
+    class in a whole-module `torch.save(model)` are only a warning that says what must be
+    trusted: they are not weights, and `torch.load(weights_only=True)` refuses them.
     Fix: save only tensors (a state_dict) and convert to safetensors; if the global is
     your own class, load with `weights_only=True` after `torch.serialization.add_safe_globals`.
     """
     for rel in pickle_files(repo):
         for item in judged_globals(repo, rel):
             if item.verdict == "unknown":
-                yield Finding.at(rel, f"pickle imports {item.dotted}, which is not on the allowlist of checkpoint globals, at {item.where}")
+                why = item.reason.split(": ", 1)[-1]
+                yield Finding.at(rel, f"pickle imports {item.dotted}, which is not on the allowlist of checkpoint globals ({why}), at {item.where}")
             elif item.verdict == "data":
                 yield Finding.at(rel, f"pickle imports the data class {item.dotted} at {item.where}: harmless by itself, but `weights_only=True` loading refuses it", severity="warning")
+            elif item.verdict == "library":
+                yield Finding.at(
+                    rel,
+                    f"pickle rebuilds the {item.reason} class {item.dotted} at {item.where}: loading runs that library's code for it, "
+                    f"so it must be trusted (and installed in a compatible version); `weights_only=True` loading refuses it",
+                    severity="warning",
+                )
+            elif item.verdict == "model-class":
+                yield Finding.at(
+                    rel,
+                    f"pickle rebuilds the model from its own class {item.dotted} at {item.where} (a whole-module torch.save): "
+                    f"loading imports that class from your code and trusts it; save the state_dict instead",
+                    severity="warning",
+                )
 
 
 @rule("SEC003", concern="security", severity="error")

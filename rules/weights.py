@@ -27,7 +27,7 @@ from hfcheck.facts.weights import (
     shard_map,
     stored_float_dtype,
 )
-from hfcheck.facts.security import scan_summary
+from hfcheck.facts.security import holds_pickle, scan_summary
 from hfcheck.findings import Finding
 from hfcheck.fix import FixRefused
 from hfcheck.registry import all_rules, fixer, rule
@@ -58,8 +58,20 @@ def pickle_weights_present(repo):
     Example: pytorch_model.bin beside config.json.
     """
     for rel in pickle_weights(repo):
-        verdict = scan_summary(repo, rel)
+        verdict = _scan_verdict(repo, rel)
         yield Finding.at(rel, f"{rel} is a pickle file: loading it can execute arbitrary code{f'; {verdict}' if verdict else ''}")
+
+
+def _scan_verdict(repo, rel: str) -> str | None:
+    """What the security scan says of a pickle weight file. The clean statement ("only
+    allowlisted globals") comes from scan_summary, which makes it only for a scan without
+    problems; every part of a file the scan could not read as its loader reads it (an
+    unparsed legacy tar record, a frame-straddling opcode, an unscanned 7z) is a problem.
+    A file in which the scan found nothing a loader unpickles gets no clean statement."""
+    scan = repo.pickle_scan(rel)
+    if scan is not None and not holds_pickle(scan):
+        return "the security scan found no pickle stream in it that a loader would run"
+    return scan_summary(repo, rel)
 
 
 def security_errors(repo) -> list[Finding]:

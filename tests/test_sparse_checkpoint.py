@@ -13,7 +13,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from sparse_torch_zip import crc32_of_zeros, write_sparse_checkpoint  # noqa: E402
 
-from hfcheck.formats.pickle_scan import scan_file  # noqa: E402
+from hfcheck.formats.pickle import scan_file  # noqa: E402
 
 
 def test_crc_of_zeros_matches_zlib():

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 # Names that say "this is a pickle" to a reader; anything else holding one is disguised.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dill", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar", ".tgz", ".7z")
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class JudgedGlobal:
     name: str
     offset: int
     member: str | None
-    verdict: str  # allowed | dangerous | data | unknown
+    verdict: str  # allowed | dangerous | data | library | model-class | unknown
     reason: str
 
     @property
@@ -27,30 +28,52 @@ class JudgedGlobal:
 
 
 def pickle_files(repo) -> list[str]:
-    """Files whose first bytes are a pickle-bearing container (pickle, torch zip or
-    legacy, numpy object arrays, npz, zips, compressed pickles), whatever their name."""
+    """Files a loader would unpickle something from (pickle, torch zip or legacy, numpy
+    object arrays, npz, zips, tar and 7z archives, compressed pickles), whatever their
+    name. Decided by the whole file: the first bytes only rule a file out when they prove
+    that no loader finds a pickle in it (formats.pickle.sniff); a safetensors header does
+    not exempt a file that torch.load would open as a zip or pickle."""
 
     def compute():
-        from hfcheck.formats.pickle_scan import sniff_container
+        from hfcheck.formats.pickle.sniff import head_rules_out_pickle
 
         found = []
         for rel, entry in repo.files.items():
-            if entry.size == 0 or repo.is_placeholder(rel) or _is_safetensors(repo, rel):
+            if entry.size == 0 or repo.is_placeholder(rel):
                 continue
-            head = repo.head(rel, 4096)
-            if head and sniff_container(head):
+            head = _sniff_head(repo, rel)
+            if not head or _ruled_out(head_rules_out_pickle, head, entry.size):
+                continue
+            scan = repo.pickle_scan(rel)
+            if scan is not None and holds_pickle(scan):
                 found.append(rel)
         return sorted(found)
 
     return repo.memo(("facts", "pickle_files"), compute)
 
 
-def _is_safetensors(repo, rel: str) -> bool:
-    """A readable safetensors header: the file is sniffed no further, so its tensor
-    bytes are never read (a pickle cannot also be a valid safetensors file whose loader
-    accepts it: the length prefix would have to be a pickle opcode stream)."""
-    header = repo.safetensors(rel)
-    return header is not None and header.error is None
+def _sniff_head(repo, rel: str) -> bytes | None:
+    """The first bytes sniffing looks at: 4 KiB, but for a file with a valid safetensors
+    header only its 8 length bytes, rebuilt from the parsed header, so that no byte past
+    the header is read. The unpickler fails on a real header's length bytes at once; when
+    it does not (or they are a zip's signature), the whole file is scanned."""
+    header = repo.safetensors(rel) if rel.endswith(".safetensors") else None
+    if header is not None and header.error is None:
+        return struct.pack("<Q", header.header_length)
+    return repo.head(rel, 4096)
+
+
+def _ruled_out(test, head: bytes, size: int) -> bool:
+    try:
+        return test(head, size)
+    except Exception:  # a sniffing failure never means "not a pickle": the full scan decides
+        return False
+
+
+def holds_pickle(scan) -> bool:
+    """The scan found something a loader unpickles, or could not verify the file (a
+    problem, also one of a scan that failed before it knew the container: fail closed)."""
+    return bool(scan.problems) or (scan.container != "not-pickle" and bool(scan.streams or scan.globals))
 
 
 def judged_globals(repo, rel: str) -> list[JudgedGlobal]:
@@ -58,18 +81,22 @@ def judged_globals(repo, rel: str) -> list[JudgedGlobal]:
     the same global at several offsets is judged once (first offset kept)."""
 
     def compute():
-        from hfcheck.formats.pickle_policy import classify
+        from hfcheck.formats.pickle.policy import classify, classify_torchscript
 
         scan = repo.pickle_scan(rel)
         if scan is None:
             return []
+        # torch.load hands a TorchScript archive to torch.jit.load, whose C++ unpickler never imports Python
+        judge = classify_torchscript if scan.container == "torchscript" else classify
         judged, seen = [], set()
         for item in scan.globals:
             key = (item.module, item.name, item.member)
             if not item.resolved or key in seen:
                 continue
             seen.add(key)
-            verdict, reason = classify(item.module, item.name)
+            verdict, reason = judge(item.module, item.name)
+            if verdict == "unknown" and item.role == "nn-module class":
+                verdict, reason = "model-class", "the model's own nn.Module class (a whole-module torch.save)"
             judged.append(JudgedGlobal(item.module, item.name, item.offset, item.member, verdict, reason))
         return judged
 
@@ -85,4 +112,6 @@ def scan_summary(repo, rel: str) -> str | None:
     bad = sum(v in ("dangerous", "unknown") for v in verdicts)
     if bad or scan.problems or any(not g.resolved for g in scan.globals):
         return "the security scan flags it (see the SEC findings)"
+    if any(v in ("library", "model-class") for v in verdicts):
+        return "the security scan found no code-running globals, but loading trusts library or model classes (see the SEC002 warnings)"
     return f"the security scan found only allowlisted globals ({len(verdicts)} distinct, {scan.streams} pickle stream{'s' if scan.streams != 1 else ''})"

@@ -3,7 +3,7 @@
     classify(module, name) -> ("allowed" | "dangerous" | "data" | "unknown", reason)
 
 - allowed: what real torch / numpy / joblib / plain-Python checkpoints import. DERIVED
-  from benchmarks/pickle_corpus.py: every global that hfcheck.formats.pickle_scan found
+  from benchmarks/pickle_corpus.py: every global that hfcheck.formats.pickle found
   in its benign outputs (torch.save of nn modules' state_dicts, optimizer state_dicts,
   every dtype incl. quantized/complex/float8, sparse, parameters, numpy arrays/scalars,
   joblib dumps, plain data at protocols 0-5; torch 2.13, numpy 2.4, joblib 1.6, both
@@ -16,14 +16,30 @@
   ("torch", "serialization.os.system") is still os.system.
 - data: classes that are harmless to rebuild but are not model weights (training
   arguments, argparse namespaces, dates, paths, enums): worth a warning, not an error.
-- unknown: everything else, including user classes of whole pickled nn.Modules.
+- harmless (reported as allowed, with the reason): globals judged by what calling or using
+  them can do rather than by the corpus. Every name in `builtins` is classified (a test
+  checks the classification is total): value types and functions that call nothing they
+  are given are harmless; those that call an argument (map, filter, iter, type...), reach
+  attributes or touch the outside world are not. Modules that only define types or flags
+  (`__future__`, `collections.abc`, `numbers`, typing's special forms) are harmless.
+- library: classes of ML libraries whose constructors and __setstate__ only build
+  in-memory objects (scikit-learn, OmegaConf, torch.nn modules, ...): a warning that
+  names what must be trusted, not an error.
+- unknown: everything else, including user classes of whole pickled nn.Modules (the
+  facts turn those into a warning when the scan saw them rebuilt as nn.Module objects).
+
+classify_torchscript judges the globals of a TorchScript archive, which torch.jit.load
+reads with its C++ unpickler: it never imports Python; it knows a fixed set of names and
+resolves the rest as TorchScript classes compiled from the archive's own code/.
 """
 
 from __future__ import annotations
 
+import builtins as _builtins
+
 import _compat_pickle  # stdlib: the py2 -> py3 name maps the unpickler applies
 
-ALLOWED, DANGEROUS, DATA, UNKNOWN = "allowed", "dangerous", "data", "unknown"
+ALLOWED, DANGEROUS, DATA, LIBRARY, UNKNOWN = "allowed", "dangerous", "data", "library", "unknown"
 
 _TORCH_DTYPES = (
     "float32 float float64 double float16 half bfloat16 complex32 chalf complex64 cfloat complex128 cdouble "
@@ -58,7 +74,7 @@ ALLOWLIST: dict[tuple[str, str], str] = {
     ("torch.serialization", "_get_layout"): "derived: sparse layout lookup by name",
     ("torch.storage", "UntypedStorage"): "derived: storage class",
     ("torch.storage", "TypedStorage"): "(variant) storage class",
-    ("torch.storage", "_load_from_bytes"): "derived: pickle.dumps(tensor) storage; pickle_scan scans its bytes as a nested checkpoint",
+    ("torch.storage", "_load_from_bytes"): "derived: pickle.dumps(tensor) storage; the scan reads its bytes as a nested checkpoint",
     ("torch", "Size"): "derived: tensor shape",
     ("torch", "device"): "derived: device value",
     ("torch", "per_tensor_affine"): "derived: qscheme",
@@ -79,7 +95,7 @@ ALLOWLIST: dict[tuple[str, str], str] = {
     ("numpy.core.multiarray", "_reconstruct"): "(variant) numpy array rebuild (numpy 1)",
     ("numpy.core.multiarray", "scalar"): "(variant) numpy scalar (numpy 1)",
     ("numpy.core.numeric", "_frombuffer"): "(variant) numpy 1 protocol 5 buffers",
-    ("joblib.numpy_pickle", "NumpyArrayWrapper"): "derived: joblib inline array (its data is skipped by pickle_scan)",
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"): "derived: joblib inline array (its data is skipped by the scan)",
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): "(variant) vendored joblib",
     ("_codecs", "encode"): "derived: bytes at protocols 0-2 (str -> bytes)",
     # plain data constructors; torch's weights_only unpickler allows them too
@@ -200,7 +216,18 @@ _NOT_DANGEROUS = ("os.path", "io.BytesIO", "io.StringIO")
 _SAFE_DUNDERS = {"__newobj__", "__newobj_ex__"}
 
 # module aliases (beyond _compat_pickle's): C accelerators and per-OS os modules
-_MODULE_ALIASES = {"posix": "os", "nt": "os", "_operator": "operator", "_functools": "functools", "cPickle": "pickle", "_io": "io", "__builtin__": "builtins", "posixpath": "os.path", "ntpath": "os.path", "_collections": "collections"}
+_MODULE_ALIASES = {
+    "posix": "os",
+    "nt": "os",
+    "_operator": "operator",
+    "_functools": "functools",
+    "cPickle": "pickle",
+    "_io": "io",
+    "__builtin__": "builtins",
+    "posixpath": "os.path",
+    "ntpath": "os.path",
+    "_collections": "collections",
+}
 
 
 def _normalize(module: str, name: str) -> tuple[str, str]:
@@ -226,6 +253,96 @@ def _denied(path: str) -> str | None:
         if reason:
             return reason
     return None
+
+
+# builtins that are not harmless although the denylist does not name them (the denylist
+# holds those that run code, import, open files or reach attributes; dunder names such as
+# __build_class__ are dangerous by the attribute rule in classify)
+BUILTINS_NOT_HARMLESS: dict[str, str] = {
+    "map": "calls the function it is given on each item",
+    "filter": "calls the function it is given on each item",
+    "iter": "iter(callable, sentinel) calls the callable it is given",
+    "type": "builds a class from the attributes it is given",
+    "super": "reaches attributes of a class hierarchy",
+    "hasattr": "looks attributes up by name (runs properties and __getattr__)",
+    "property": "wraps a callable that runs on attribute access",
+    "classmethod": "wraps a callable",
+    "staticmethod": "wraps a callable",
+    "print": "writes to the process's output",
+}
+# value types and functions that call nothing they are given (beyond the type-level methods
+# of their arguments, whose classes are judged where they are imported)
+BUILTIN_VALUES = frozenset(
+    "Ellipsis False None NotImplemented True abs aiter all anext any ascii bin bool bytearray bytes callable chr "
+    "complex dict dir divmod enumerate float format frozenset hash hex id int isinstance issubclass len list max "
+    "memoryview min next object oct ord pow range repr reversed round set slice sorted str sum tuple zip".split()
+)
+# modules that only define types, ABCs or flags: importing and instantiating them runs nothing
+TYPE_ONLY_MODULES = {
+    "__future__": "compiler feature flags",
+    "collections.abc": "abstract base classes",
+    "numbers": "numeric abstract base classes",
+}
+TYPING_FORMS = frozenset(
+    "Any AnyStr Union Optional List Dict Tuple Set FrozenSet Type Callable Sequence MutableSequence Mapping "
+    "MutableMapping Iterable Iterator Generator Collection Container Hashable Sized Literal ClassVar Final "
+    "Annotated NoReturn Never Text TypeVar Generic Protocol DefaultDict OrderedDict Deque Counter ChainMap".split()
+)
+# ML libraries whose classes are rebuilt from data without reaching files, processes, the
+# network or other pickles; a class from one of them is a warning naming the library
+TRUSTED_LIBRARY_CLASSES = {
+    "sklearn": "scikit-learn",
+    "omegaconf": "OmegaConf",
+    "torch.nn": "torch.nn",
+    "torch.optim": "torch.optim",
+    "scipy.sparse": "SciPy sparse matrices",
+}
+# the names torch.jit's C++ unpickler resolves itself (torch/csrc/jit/serialization/unpickler.cpp)
+TORCHSCRIPT_NATIVE = frozenset(
+    [
+        ("torch.jit._pickle", n)
+        for n in ("build_tensor_from_id", "restore_type_tag", "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist")
+    ]
+    + [("torch._utils", n) for n in ("_rebuild_tensor_v2", "_rebuild_qtensor", "_rebuild_parameter", "_rebuild_sparse_tensor")]
+    + [("torch._tensor", "_rebuild_from_type_v2"), ("builtins", "complex"), ("collections", "OrderedDict"), ("torch", "device")]
+    + [("__main__", "TensorID"), ("__main__", "IntList")]
+)
+
+
+def _harmless(module: str, name: str) -> str | None:
+    if module == "builtins":
+        if name in BUILTIN_VALUES:
+            return "harmless builtin: a value type or function that calls nothing it is given"
+        value = getattr(_builtins, name, None)
+        if isinstance(value, type) and issubclass(value, BaseException) and name not in BUILTINS_NOT_HARMLESS:
+            return "harmless builtin: an exception class (constructing one runs nothing)"
+        return None
+    if module in TYPE_ONLY_MODULES and "." not in name:
+        return "harmless: %s (%s)" % (module, TYPE_ONLY_MODULES[module])
+    if module == "typing" and name in TYPING_FORMS:
+        return "harmless: a typing special form"
+    return None
+
+
+def _library(module: str, name: str) -> str | None:
+    if "." in name or not name[:1].isupper():
+        return None  # classes only: library functions are judged like any other function
+    for root, library in TRUSTED_LIBRARY_CLASSES.items():
+        if module == root or module.startswith(root + "."):
+            return library
+    return None
+
+
+def classify_torchscript(module: str, name: str) -> tuple[str, str]:
+    """A global in a TorchScript archive, judged as torch.jit.load reads it."""
+    verdict, reason = classify(module, name)
+    if verdict == DANGEROUS and (module, name) not in TORCHSCRIPT_NATIVE:
+        return verdict, reason
+    if (module, name) in TORCHSCRIPT_NATIVE:
+        return ALLOWED, "TorchScript: resolved natively by torch.jit's C++ unpickler (no Python import)"
+    if module == "__torch__" or module.startswith("__torch__."):
+        return ALLOWED, "TorchScript: a class compiled from the archive's own code/ (no Python import)"
+    return verdict, reason
 
 
 def classify(module: str, name: str) -> tuple[str, str]:
@@ -254,6 +371,14 @@ def classify(module: str, name: str) -> tuple[str, str]:
     for part in name_parts:
         if part.startswith("__") and part.endswith("__") and part not in _SAFE_DUNDERS:
             return DANGEROUS, "%s: attribute access through %s" % (".".join(raw), part)
+    if name in BUILTINS_NOT_HARMLESS and module == "builtins":
+        return UNKNOWN, "%s: %s" % (".".join(raw), BUILTINS_NOT_HARMLESS[name])
+    harmless = _harmless(module, name)
+    if harmless:
+        return ALLOWED, harmless
+    library = _library(module, name)
+    if library:
+        return LIBRARY, library
     if len(name_parts) > 1:
         return UNKNOWN, "%s: dotted attribute path (protocol 4)" % ".".join(raw)
     return UNKNOWN, "%s: not on the allowlist" % ".".join(raw)
