@@ -5,7 +5,7 @@ from hfcheck.facts.model_code import chat_templates, template_scan
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
-MAX_PER_TEMPLATE = 8
+MAX_PER_TEMPLATE = 3
 
 
 def _findings(repo, kind: str):

@@ -127,7 +127,9 @@ def judge_config(config) -> list[KerasIssue]:
         if not isinstance(value, dict):
             continue
         if isinstance(value.get("class_name"), str) and isinstance(value.get("config"), dict):
-            layer = value["config"].get("name", layer) if isinstance(value["config"].get("name"), str) else layer
+            # an object's own name, else the enclosing layer's (a Lambda's function dict)
+            named = value["config"].get("name")
+            layer = named if isinstance(named, str) and value.get("class_name") not in ("Sequential", "Functional", "Model") else layer
         for issue in _judge_object(value, layer):
             if issue not in issues:
                 issues.append(issue)
@@ -136,16 +138,23 @@ def judge_config(config) -> list[KerasIssue]:
 
 
 def _judge_object(obj: dict, layer: str) -> list[KerasIssue]:
-    where = f" in layer {layer!r}" if layer else ""
+    where = f" {layer!r}" if layer else ""
+    at = f" (layer {layer!r})" if layer else ""
     found = []
     class_name = obj.get("class_name")
     config = obj.get("config")
     if class_name == "__lambda__":  # Keras 3: base64 of marshal.dumps(function.__code__)
-        found.append(KerasIssue("bytecode", f"a Lambda function is serialized Python bytecode{where}: load_model(safe_mode=False) runs it"))
+        found.append(KerasIssue("bytecode", f"a Lambda function is serialized Python bytecode{at}: load_model(safe_mode=False) runs it"))
     if class_name == "Lambda" and isinstance(config, dict):
         function_type = config.get("function_type")
         if function_type == "lambda":  # Keras 2: [base64 marshal, defaults, closure]
             found.append(KerasIssue("bytecode", f"Lambda layer{where} holds serialized Python bytecode: loading the model runs it"))
+        elif isinstance(config.get("function"), dict) and config["function"].get("class_name") != "__lambda__":
+            function = config["function"]
+            module, name = str(function.get("module") or ""), str(function.get("config") or function.get("class_name"))
+            if not _is_keras(module):
+                kind = "dangerous-module" if module == "builtins" or _package(module) in DANGEROUS_MODULES else "foreign-module"
+                found.append(KerasIssue(kind, f"Lambda layer{where} calls {module}.{name}, a function from outside Keras, on every call of the model"))
         elif isinstance(config.get("function"), str):
             module = config.get("module")
             name = config["function"]
@@ -159,11 +168,11 @@ def _judge_object(obj: dict, layer: str) -> list[KerasIssue]:
         target = f"{module}.{name}"
         if module == "builtins":
             if name in PYTHON_BUILTINS:
-                found.append(KerasIssue("dangerous-module", f"the config references the Python built-in {name!r}{where}"))
+                found.append(KerasIssue("dangerous-module", f"the config references the Python built-in {name!r}{at}"))
         elif _package(module) in DANGEROUS_MODULES:
-            found.append(KerasIssue("dangerous-module", f"the config makes Keras import {target!r}{where}"))
+            found.append(KerasIssue("dangerous-module", f"the config makes Keras import {target!r}{at}"))
         else:
-            found.append(KerasIssue("foreign-module", f"the config names {target!r} from a module outside Keras{where}: older Keras versions import it on load, current ones need it registered"))
+            found.append(KerasIssue("foreign-module", f"the config names {target!r} from a module outside Keras{at}: older Keras versions import it on load, current ones need it registered"))
     return found
 
 
