@@ -41,7 +41,9 @@ KERAS_EXPECTED = {
     "lambda_keras_op.keras": ("benign", None),
     "lambda_bytecode.keras": ("malicious", "KRS001"),
     "lambda_bytecode.h5": ("malicious", "KRS001"),
-    "lambda_builtin.keras": ("malicious", "KRS002"),
+    # os.getcwd is saved as {"module": "builtins", "config": "getcwd"}: Keras cannot resolve it (the
+    # oracle sees a refusal, nothing runs), so it is no finding; tests/rules check exec/os references.
+    "lambda_builtin.keras": ("benign", None),
 }
 
 

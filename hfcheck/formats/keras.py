@@ -31,8 +31,16 @@ DANGEROUS_MODULES = frozenset(
         "types", "functools", "operator", "numpy.testing", "torch.hub", "pip",
     }
 )  # fmt: skip
-# Python built-ins Keras 3 never resolves as a Keras function (module "builtins").
-PYTHON_BUILTINS = frozenset({"exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "globals", "locals", "vars", "input", "breakpoint", "print", "help"})
+# Keras saves its own functions (activations, losses, ...) as module "builtins" plus a
+# name it looks up among its built-ins; the same reference to a Python built-in is
+# resolved by older Keras versions with `getattr(builtins, name)`. These are the
+# built-ins that reach code, files or objects' internals.
+PYTHON_BUILTINS = frozenset(
+    {
+        "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
+        "vars", "input", "breakpoint", "print", "help", "exit", "quit", "memoryview", "object", "type", "super",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,9 @@ def _judge_object(obj: dict, layer: str) -> list[KerasIssue]:
         elif isinstance(config.get("function"), dict) and config["function"].get("class_name") != "__lambda__":
             function = config["function"]
             module, name = str(function.get("module") or ""), str(function.get("config") or function.get("class_name"))
-            if not _is_keras(module):
+            if module == "builtins" and name not in PYTHON_BUILTINS:
+                pass  # a Keras built-in by name (relu, ...), or a name Keras will not resolve
+            elif not _is_keras(module):
                 kind = "dangerous-module" if module == "builtins" or _package(module) in DANGEROUS_MODULES else "foreign-module"
                 found.append(KerasIssue(kind, f"Lambda layer{where} calls {module}.{name}, a function from outside Keras, on every call of the model"))
         elif isinstance(config.get("function"), str):
