@@ -47,7 +47,9 @@ def read_onnx(data) -> OnnxModel:
                     if f_number == 4 and f_wire == LENGTH:
                         _node(f_value, model, 1)
         if not saw_graph:
-            model.error = "no graph in the file (not an ONNX model)"
+            model.error = "no graph in the file (not an ONNX model, or truncated)"
+        elif not model.opset_domains:
+            model.error = "no opset_import after the graph (truncated, or not an ONNX model)"
     except ProtoError as error:
         model.error = f"not a readable ONNX protobuf: {error}"
     except RecursionError:
