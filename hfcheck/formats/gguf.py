@@ -76,9 +76,19 @@ class _Reader:
             raise GGUFError(f"string of {length} bytes declared at byte {self.pos} (limit {MAX_STRING})")
         return bytes(self.take(length)).decode("utf-8", "replace")
 
-    def skip_string(self) -> None:
-        length = self.count()
-        self.take(length)
+    def skip_strings(self, count: int) -> None:
+        """Step over `count` length-prefixed strings (a 128k-token vocabulary) in one
+        tight loop: this is most of the time a GGUF header takes."""
+        data, pos, end = self.data, self.pos, len(self.data)
+        prefix = 4 if self.version == 1 else 8
+        length_at = struct.Struct("<I" if self.version == 1 else "<Q").unpack_from
+        for _ in range(count):
+            if pos + prefix > end:
+                raise GGUFError(f"truncated: string array runs past the end of the file at byte {pos}")
+            pos += prefix + length_at(data, pos)[0]
+            if pos > end:
+                raise GGUFError(f"truncated: string array runs past the end of the file at byte {pos}")
+        self.pos = pos
 
     def value(self, kind: int, key: str, out: GGUFFile):
         if kind in SCALARS:
@@ -101,8 +111,7 @@ class _Reader:
                     raise GGUFError(f"array {key!r} declares {length} strings, more than the file holds")
                 if length <= KEEP_ARRAY:
                     return [self.string() for _ in range(length)]
-                for _ in range(length):
-                    self.skip_string()
+                self.skip_strings(length)
                 return None
             raise GGUFError(f"array {key!r} of unsupported item type {item_kind}")
         raise GGUFError(f"metadata {key!r} has unknown value type {kind}")
