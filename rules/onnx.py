@@ -2,7 +2,7 @@
 
 import posixpath
 
-from hfcheck.facts.model_code import onnx_files, onnx_model
+from hfcheck.facts.model_code import custom_op_domains, onnx_files, onnx_model
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
@@ -54,15 +54,9 @@ def onnx_custom_op_domain(repo):
     model also has to ship (and you have to trust) that library.
     Fix: export with standard ONNX operators, or review and pin the custom-op library.
     """
-    from hfcheck.formats.onnx import BUILTIN_DOMAINS
-
     for rel in onnx_files(repo):
-        model = onnx_model(repo, rel)
-        if model is None:
-            continue
-        for domain, count in sorted(model.domains.items()):
-            if domain not in BUILTIN_DOMAINS:
-                yield Finding.at(rel, f"{count} node(s) use the custom operator domain {domain!r}: the model needs a native custom-op library to run")
+        for domain, count in custom_op_domains(repo, rel):
+            yield Finding.at(rel, f"{count} node(s) use the custom operator domain {domain!r}: the model needs a native custom-op library to run")
 
 
 @rule("ONX003", concern="weights", severity="error")

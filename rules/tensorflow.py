@@ -1,6 +1,6 @@
 """TensorFlow SavedModels: ops in the graph that run Python or touch files."""
 
-from hfcheck.facts.model_code import saved_model_files, saved_model_graph
+from hfcheck.facts.model_code import saved_model_files, saved_model_graph, saved_model_ops
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
@@ -23,12 +23,8 @@ def tf_python_op(repo):
     Fix: re-export the model without `tf.py_function` (write the step in TensorFlow ops),
     or serve it only from reviewed code that registers the function.
     """
-    from hfcheck.formats.tf_saved_model import PYTHON_OPS
-
     for rel in saved_model_files(repo):
-        graph = saved_model_graph(repo, rel)
-        ops = graph.flagged(PYTHON_OPS) if graph is not None else []
-        if ops:
+        if ops := saved_model_ops(repo, rel, "python"):
             yield Finding.at(rel, f"the graph runs Python through {_listed(ops)}")
 
 
@@ -43,15 +39,10 @@ def tf_file_op(repo):
     Fix: re-export the serving signature without file ops (load assets through
     `tf.saved_model.Asset` instead of reading paths at call time).
     """
-    from hfcheck.formats.tf_saved_model import FILE_READ_OPS, FILE_WRITE_OPS
-
     for rel in saved_model_files(repo):
-        graph = saved_model_graph(repo, rel)
-        if graph is None:
-            continue
-        if writes := graph.flagged(FILE_WRITE_OPS):
+        if writes := saved_model_ops(repo, rel, "file-write"):
             yield Finding.at(rel, f"the graph writes files through {_listed(writes)}")
-        if reads := graph.flagged(FILE_READ_OPS):
+        if reads := saved_model_ops(repo, rel, "file-read"):
             yield Finding.at(rel, f"the graph reads or lists files through {_listed(reads)}", severity="warning")
 
 

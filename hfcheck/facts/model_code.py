@@ -101,6 +101,15 @@ def saved_model_graph(repo, rel: str):
     return repo.memo(("facts", "saved_model", rel), compute)
 
 
+def saved_model_ops(repo, rel: str, kind: str) -> list:
+    """The graph's ops of one kind: "python" (PyFunc & co.), "file-write", "file-read"."""
+    from hfcheck.formats import tf_saved_model as tf
+
+    graph = saved_model_graph(repo, rel)
+    names = {"python": tf.PYTHON_OPS, "file-write": tf.FILE_WRITE_OPS, "file-read": tf.FILE_READ_OPS}[kind]
+    return graph.flagged(names) if graph is not None else []
+
+
 # -- GGUF ----------------------------------------------------------------------------
 
 
@@ -131,6 +140,14 @@ def onnx_model(repo, rel: str):
         return _mapped(repo, rel, read_onnx)
 
     return repo.memo(("facts", "onnx", rel), compute)
+
+
+def custom_op_domains(repo, rel: str) -> list[tuple[str, int]]:
+    """(domain, node count) of the operator domains no standard runtime ships kernels for."""
+    from hfcheck.formats.onnx import BUILTIN_DOMAINS
+
+    model = onnx_model(repo, rel)
+    return sorted((d, n) for d, n in model.domains.items() if d not in BUILTIN_DOMAINS) if model is not None else []
 
 
 # -- chat templates ----------------------------------------------------------------
