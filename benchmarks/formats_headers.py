@@ -179,7 +179,14 @@ def main() -> int:
         print("|---|---|---|---|---|---|---|")
         for name, size, result in rows:
             share = result["read"] / size
-            cells = (name, f"{size / 1e9:.1f} GB", f"{result['seconds'] * 1000:.0f} ms", f"{result['read'] / 1e6:.1f} MB", f"{share:.5%}", f"{result['rss'] / 1e6:.0f} MB")
+            cells = (
+                name,
+                f"{size / 1e9:.1f} GB",
+                f"{result['seconds'] * 1000:.0f} ms",
+                f"{result['read'] / 1e6:.1f} MB",
+                f"{share:.5%}",
+                f"{result['rss'] / 1e6:.0f} MB",
+            )
             print("| " + " | ".join(cells) + f" | {', '.join(result['codes']) or 'none'} |")
         ok = all(result["seconds"] < 1.0 and result["read"] / size < 0.001 for _, size, result in rows)
         print("goal (< 1 s, < 0.1 % of the bytes read):", "met" if ok else "NOT met")

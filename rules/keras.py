@@ -6,21 +6,27 @@ from hfcheck.registry import rule
 
 
 @rule("KRS001", concern="security", severity="error")
-def keras_lambda_bytecode(repo):
-    """A Keras model holds a Lambda layer whose function is serialized Python bytecode.
+def keras_safe_mode_only(repo):
+    """A Keras model holds code that only loads with `safe_mode=False`: a Lambda layer
+    whose function is serialized Python bytecode, a TorchModuleWrapper's pickled torch
+    module, a TFSMLayer that loads an external SavedModel (a warning: a lookup layer
+    that reads its vocabulary from a path outside the file).
 
     Why: `keras.models.load_model(path, safe_mode=False)` (and every Keras 2 / tf.keras
-    load of an `.h5`) unmarshals the bytecode and calls it while building the model: the
-    file runs arbitrary Python on the loading machine. Keras 3's default `safe_mode=True`
-    refuses it, which is why such models ship with instructions to turn safe mode off.
+    load of an `.h5` Lambda) unmarshals the bytecode or unpickles the module while building
+    the model: the file runs arbitrary Python on the loading machine. Keras 3's default
+    `safe_mode=True` refuses these, which is why such models ship with instructions to
+    turn safe mode off.
     Fix: do not load the model with safe_mode=False. Rebuild the Lambda as a registered
     custom layer (`@keras.saving.register_keras_serializable`) whose code you review.
     """
     for rel in keras_files(repo):
         result = keras_config(repo, rel)
         for issue in result.issues if result is not None else ():
-            if issue.kind == "bytecode":
+            if issue.kind in ("bytecode", "unsafe"):
                 yield Finding.at(rel, f"{result.source}: {issue.message}")
+            elif issue.kind == "file-read":
+                yield Finding.at(rel, f"{result.source}: {issue.message}", severity="warning")
 
 
 @rule("KRS002", concern="security", severity="error")

@@ -56,7 +56,9 @@ def onnx_custom_op_domain(repo):
     """
     for rel in onnx_files(repo):
         for domain, count in custom_op_domains(repo, rel):
-            yield Finding.at(rel, f"{count} node(s) use the custom operator domain {domain!r}: the model needs a native custom-op library to run")
+            yield Finding.at(
+                rel, f"{count} node(s) use the custom operator domain {domain!r}: the model needs a native custom-op library to run"
+            )
 
 
 @rule("ONX003", concern="weights", severity="error")
@@ -75,7 +77,9 @@ def onnx_external_data_missing(repo):
             if target is not None and not repo.exists(target):
                 missing.setdefault(tensor.location, []).append(tensor.tensor)
         for location, tensors in sorted(missing.items()):
-            yield Finding.at(rel, f"external data file {location!r} ({len(tensors)} tensor(s), e.g. {tensors[0]!r}) is not in the repository")
+            yield Finding.at(
+                rel, f"external data file {location!r} ({len(tensors)} tensor(s), e.g. {tensors[0]!r}) is not in the repository"
+            )
 
 
 @rule("ONX004", concern="security", severity="error")

@@ -32,6 +32,8 @@ with_lambda().save(f"{out}/lambda_bytecode.keras")
 with_lambda().save(f"{out}/lambda_bytecode.h5")
 keras.Sequential([keras.Input((4,)), keras.layers.Lambda(os.getcwd)]).save(f"{out}/lambda_builtin.keras")
 keras.Sequential([keras.Input((4,)), keras.layers.Lambda(keras.ops.relu)]).save(f"{out}/lambda_keras_op.keras")
+import torch
+keras.Sequential([keras.Input((4,)), keras.layers.TorchModuleWrapper(torch.nn.Linear(4, 3))]).save(f"{out}/torch_module.keras")
 """
 
 # name -> (verdict, the rule expected)
@@ -41,6 +43,8 @@ KERAS_EXPECTED = {
     "lambda_keras_op.keras": ("benign", None),
     "lambda_bytecode.keras": ("malicious", "KRS001"),
     "lambda_bytecode.h5": ("malicious", "KRS001"),
+    # a benign Linear, but the construct is a pickle that torch.load(weights_only=False) runs
+    "torch_module.keras": ("unsafe", "KRS001"),
     # os.getcwd is saved as {"module": "builtins", "config": "getcwd"}: Keras cannot resolve it (the
     # oracle sees a refusal, nothing runs), so it is no finding; tests/rules check exec/os references.
     "lambda_builtin.keras": ("benign", None),
@@ -115,7 +119,12 @@ SAVED_MODELS = {
         "benign",
         None,
     ),
-    "pyfunc_graph": ([node_def("x", "Placeholder"), node_def("cb", "PyFunc", "x", attrs={"token": attr_string("pyfunc_0")}), *_saver_nodes()], [], "malicious", "TFS001"),
+    "pyfunc_graph": (
+        [node_def("x", "Placeholder"), node_def("cb", "PyFunc", "x", attrs={"token": attr_string("pyfunc_0")}), *_saver_nodes()],
+        [],
+        "malicious",
+        "TFS001",
+    ),
     "eager_pyfunc_in_function": (
         [node_def("x", "Placeholder"), node_def("call", "StatefulPartitionedCall", "x")],
         [function_def("__inference_serve_11", node_def("cb", "EagerPyFunc", "x", attrs={"token": attr_string("pyfunc_1")}))],

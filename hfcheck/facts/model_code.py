@@ -170,7 +170,7 @@ def chat_templates(repo) -> list[ChatTemplate]:
                     found.append(ChatTemplate(rel, name[: -len(".jinja")], source))
         for rel in gguf_files(repo):
             header = gguf(repo, rel)
-            for key, value in (header.metadata.items() if header is not None else ()):
+            for key, value in header.metadata.items() if header is not None else ():
                 if key.startswith("tokenizer.chat_template") and isinstance(value, str):
                     found.append(ChatTemplate(rel, key, value))
         return found

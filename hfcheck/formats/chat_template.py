@@ -51,9 +51,27 @@ PYTHON_NAMES = frozenset(
 WEB_GLOBALS = frozenset({"request", "config", "url_for", "get_flashed_messages", "session", "self"})
 # Jinja's default globals whose functions carry `__globals__` (the classic gadgets);
 # their documented API is the only attribute use a template has for them.
-GADGETS = {"cycler": {"next", "reset", "current", "items"}, "joiner": set(), "lipsum": set(), "namespace": set(), "range": set(), "dict": set()}
+GADGETS = {
+    "cycler": {"next", "reset", "current", "items"},
+    "joiner": set(),
+    "lipsum": set(),
+    "namespace": set(),
+    "range": set(),
+    "dict": set(),
+}
 # Filters whose arguments name attributes (attr, map/select/sort by attribute).
-ATTRIBUTE_FILTERS = {"attr": 0, "map": None, "selectattr": 0, "rejectattr": 0, "sort": None, "groupby": 0, "sum": None, "unique": None, "min": None, "max": None}
+ATTRIBUTE_FILTERS = {
+    "attr": 0,
+    "map": None,
+    "selectattr": 0,
+    "rejectattr": 0,
+    "sort": None,
+    "groupby": 0,
+    "sum": None,
+    "unique": None,
+    "min": None,
+    "max": None,
+}
 STRING_FILTERS = {"lower", "upper", "string", "trim", "reverse", "replace", "join", "format", "capitalize", "title", "first", "last"}
 
 
@@ -160,6 +178,11 @@ class _Walker:
             self.attribute_filter(node, line, nodes)
         elif isinstance(node, nodes.Call):
             self.call(node, line, nodes)
+        elif isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+            tag = type(node).__name__.lower().replace("fromimport", "from-import")
+            self.scan.add(
+                "escape", f"{{% {tag} %}} loads another template from the renderer's template loader (files outside the model)", line
+            )
         if isinstance(node, (nodes.Concat, nodes.Add, nodes.Mod, nodes.Filter, nodes.Call)):
             built = self.fold(node)
             hidden = _hidden_name(built) if built is not None else None
@@ -172,11 +195,19 @@ class _Walker:
         if name in PYTHON_NAMES or name.startswith("__"):
             self.scan.add("escape", f"uses the Python name {name!r}, which no chat template needs: it only exists to reach code", line)
         elif name in WEB_GLOBALS:
-            self.scan.add("web-global", f"uses {name!r}, a web-framework global used by template-injection payloads (chat templates are never given it)", line)
+            self.scan.add(
+                "web-global",
+                f"uses {name!r}, a web-framework global used by template-injection payloads (chat templates are never given it)",
+                line,
+            )
 
     def attribute(self, attr: str, base, line, nodes, via: str = "attribute") -> None:
         if is_dangerous_name(attr, via):
-            self.scan.add("escape", f"reads the {via} {attr!r}{_of(base, nodes)}: a walk from template data to Python internals (sandbox escape)", line)
+            self.scan.add(
+                "escape",
+                f"reads the {via} {attr!r}{_of(base, nodes)}: a walk from template data to Python internals (sandbox escape)",
+                line,
+            )
         elif isinstance(base, nodes.Name) and base.name in GADGETS and attr not in GADGETS[base.name]:
             self.scan.add("escape", f"reads {attr!r} of Jinja's global {base.name!r}, a known gadget for reaching Python globals", line)
 
@@ -191,19 +222,34 @@ class _Walker:
                 continue
             values = self.key_values(argument, nodes)
             if not values:
-                self.scan.add("obfuscation", f"|{node.name}() with an attribute name computed at render time: what it reaches cannot be known without rendering", line)
+                self.scan.add(
+                    "obfuscation",
+                    f"|{node.name}() with an attribute name computed at render time: what it reaches cannot be known without rendering",
+                    line,
+                )
             for value in values:
                 for part in value.split("."):
                     if is_dangerous_name(part):
-                        self.scan.add("escape", f"|{node.name}({value!r}) reads the attribute {part!r}: a walk to Python internals (sandbox escape)", line)
+                        self.scan.add(
+                            "escape",
+                            f"|{node.name}({value!r}) reads the attribute {part!r}: a walk to Python internals (sandbox escape)",
+                            line,
+                        )
 
     def call(self, node, line, nodes) -> None:
         callee = node.node
         if isinstance(callee, nodes.Getattr) and callee.attr in CODE_CALLS:
             self.scan.add("escape", f"calls {callee.attr!r}{_of(callee.node, nodes)}: a method that runs commands or code", line)
-        if isinstance(callee, nodes.Getattr) and callee.attr == "format" and isinstance(callee.node, nodes.Const) and isinstance(callee.node.value, str):
+        if (
+            isinstance(callee, nodes.Getattr)
+            and callee.attr == "format"
+            and isinstance(callee.node, nodes.Const)
+            and isinstance(callee.node.value, str)
+        ):
             if _format_reaches_attributes(callee.node.value):
-                self.scan.add("escape", f"format string {callee.node.value[:60]!r} reads attributes of its arguments (str.format escape)", line)
+                self.scan.add(
+                    "escape", f"format string {callee.node.value[:60]!r} reads attributes of its arguments (str.format escape)", line
+                )
         if isinstance(callee, nodes.Name) and callee.name == "getattr" and len(node.args) >= 2:
             for value in self.key_values(node.args[1], nodes):
                 self.attribute(value, node.args[0], line, nodes)
@@ -310,7 +356,15 @@ class _Walker:
         if node.name == "format":
             args = [self._const(arg, depth, nodes) for arg in node.args]
             return None if None in args else _safe_percent(value, args)
-        simple = {"lower": str.lower, "upper": str.upper, "string": str, "trim": str.strip, "reverse": lambda s: s[::-1], "capitalize": str.capitalize, "title": str.title}
+        simple = {
+            "lower": str.lower,
+            "upper": str.upper,
+            "string": str,
+            "trim": str.strip,
+            "reverse": lambda s: s[::-1],
+            "capitalize": str.capitalize,
+            "title": str.title,
+        }
         return simple[node.name](value) if node.name in simple else None
 
     def _call(self, node, depth, nodes):
@@ -365,7 +419,12 @@ def _hidden_name(value: str) -> str | None:
     """The dangerous Python name a built string spells, if any."""
     for piece in value.replace("[", ".").replace("]", ".").replace("(", ".").split("."):
         piece = piece.strip("'\" ")
-        if (piece.startswith("__") and piece.endswith("__") and len(piece) > 4) or piece in UNSAFE_ATTRIBUTES or piece in MODULE_KEYS or piece == "popen":
+        if (
+            (piece.startswith("__") and piece.endswith("__") and len(piece) > 4)
+            or piece in UNSAFE_ATTRIBUTES
+            or piece in MODULE_KEYS
+            or piece == "popen"
+        ):
             return piece
     return None
 

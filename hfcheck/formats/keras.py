@@ -45,7 +45,7 @@ PYTHON_BUILTINS = frozenset(
 
 @dataclass(frozen=True)
 class KerasIssue:
-    kind: str  # bytecode | foreign-module | dangerous-module
+    kind: str  # bytecode | unsafe (other safe_mode-only constructs) | file-read | foreign-module | dangerous-module
     message: str
 
 
@@ -164,14 +164,26 @@ def _judge_object(obj: dict, layer: str) -> list[KerasIssue]:
                 pass  # a Keras built-in by name (relu, ...), or a name Keras will not resolve
             elif not _is_keras(module):
                 kind = "dangerous-module" if module == "builtins" or _package(module) in DANGEROUS_MODULES else "foreign-module"
-                found.append(KerasIssue(kind, f"Lambda layer{where} calls {module}.{name}, a function from outside Keras, on every call of the model"))
+                found.append(
+                    KerasIssue(
+                        kind, f"Lambda layer{where} calls {module}.{name}, a function from outside Keras, on every call of the model"
+                    )
+                )
         elif isinstance(config.get("function"), str):
             module = config.get("module")
             name = config["function"]
             target = f"{module}.{name}" if module else name
-            kind = "dangerous-module" if (module and _package(module) in DANGEROUS_MODULES) or "(" in name or " " in name else "foreign-module"
+            kind = (
+                "dangerous-module" if (module and _package(module) in DANGEROUS_MODULES) or "(" in name or " " in name else "foreign-module"
+            )
             if not (module and _is_keras(module)):
-                found.append(KerasIssue(kind, f"Lambda layer{where} calls {target[:120]!r}, which Keras resolves from outside the model file at load time"))
+                found.append(
+                    KerasIssue(
+                        kind, f"Lambda layer{where} calls {target[:120]!r}, which Keras resolves from outside the model file at load time"
+                    )
+                )
+    if isinstance(config, dict):
+        found.extend(_safe_mode_only(class_name, config, where))
     module = obj.get("module")
     if isinstance(module, str) and isinstance(class_name, str) and not _is_keras(module):
         name = config if isinstance(config, str) else class_name
@@ -182,8 +194,37 @@ def _judge_object(obj: dict, layer: str) -> list[KerasIssue]:
         elif _package(module) in DANGEROUS_MODULES:
             found.append(KerasIssue("dangerous-module", f"the config makes Keras import {target!r}{at}"))
         else:
-            found.append(KerasIssue("foreign-module", f"the config names {target!r} from a module outside Keras{at}: older Keras versions import it on load, current ones need it registered"))
+            found.append(
+                KerasIssue(
+                    "foreign-module",
+                    f"the config names {target!r} from a module outside Keras{at}: older Keras versions import it on load, current ones need it registered",
+                )
+            )
     return found
+
+
+def _safe_mode_only(class_name, config: dict, where: str) -> list[KerasIssue]:
+    """The other constructs Keras 3 refuses unless safe_mode=False (keras/src: utils/
+    torch_utils.py, export/tfsm_layer.py, layers/preprocessing/index_lookup.py)."""
+    if class_name == "TorchModuleWrapper" and isinstance(config.get("module"), str):
+        return [
+            KerasIssue(
+                "unsafe",
+                f"TorchModuleWrapper{where} holds a pickled torch module: load_model(safe_mode=False) unpickles it with torch.load",
+            )
+        ]
+    if class_name == "TFSMLayer":
+        return [
+            KerasIssue("unsafe", f"TFSMLayer{where} loads the external SavedModel {str(config.get('filepath'))[:120]!r} and runs its graph")
+        ]
+    if class_name in ("StringLookup", "IntegerLookup", "TextVectorization") and isinstance(config.get("vocabulary"), str):
+        return [
+            KerasIssue(
+                "file-read",
+                f"{class_name}{where} reads its vocabulary from the path {config['vocabulary'][:120]!r}, outside the model file",
+            )
+        ]
+    return []
 
 
 def _is_keras(module: str) -> bool:

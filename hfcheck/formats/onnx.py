@@ -13,7 +13,21 @@ MAX_DEPTH = 32  # subgraphs (If/Loop/Scan bodies) nest; deeper than this: not re
 MAX_ITEMS = 5_000_000
 # Domains the ONNX standard and ONNX Runtime ship kernels for; anything else needs a
 # custom-op library registered at session creation (native code from somewhere).
-BUILTIN_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training", "com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental", "com.ms.internal.nhwc", "org.pytorch.aten", "com.microsoft.dml"})
+BUILTIN_DOMAINS = frozenset(
+    {
+        "",
+        "ai.onnx",
+        "ai.onnx.ml",
+        "ai.onnx.training",
+        "ai.onnx.preview.training",
+        "com.microsoft",
+        "com.microsoft.nchwc",
+        "com.microsoft.experimental",
+        "com.ms.internal.nhwc",
+        "org.pytorch.aten",
+        "com.microsoft.dml",
+    }
+)
 
 
 @dataclass(frozen=True)

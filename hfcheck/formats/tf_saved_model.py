@@ -17,7 +17,17 @@ MAX_NODES = 2_000_000
 PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 # Ops that read, list or write files (or, through gfile, URLs such as gs:// and hdfs://).
 FILE_WRITE_OPS = frozenset({"WriteFile", "DeleteFile", "RecursivelyCreateDir"})
-FILE_READ_OPS = frozenset({"ReadFile", "MatchingFiles", "MatchingFilesDataset", "FixedLengthRecordReaderV2", "TextLineReaderV2", "WholeFileReaderV2", "ImmutableConst"})
+FILE_READ_OPS = frozenset(
+    {
+        "ReadFile",
+        "MatchingFiles",
+        "MatchingFilesDataset",
+        "FixedLengthRecordReaderV2",
+        "TextLineReaderV2",
+        "WholeFileReaderV2",
+        "ImmutableConst",
+    }
+)
 
 
 @dataclass(frozen=True)

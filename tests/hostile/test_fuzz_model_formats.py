@@ -97,14 +97,51 @@ def test_templates_never_raise(text):
 
 
 @FAST
-@given(st.lists(st.sampled_from(["{{", "}}", "{%", "%}", "x", ".", "__class__", "|attr(", ")", "(", "'", "~", "[", "]", " ", "for ", "in ", "endfor", "set ", "="]), max_size=60))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "{{",
+                "}}",
+                "{%",
+                "%}",
+                "x",
+                ".",
+                "__class__",
+                "|attr(",
+                ")",
+                "(",
+                "'",
+                "~",
+                "[",
+                "]",
+                " ",
+                "for ",
+                "in ",
+                "endfor",
+                "set ",
+                "=",
+            ]
+        ),
+        max_size=60,
+    )
+)
 def test_template_token_soup_never_raises(pieces):
     scan_template("".join(pieces))
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(["Lambda", "__lambda__", "builtins", "os", "keras.layers", "lambda"]),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(["class_name", "config", "module", "function", "function_type", "name", "layers"]), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.sampled_from(["Lambda", "__lambda__", "builtins", "os", "keras.layers", "lambda"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["class_name", "config", "module", "function", "function_type", "name", "layers"]), children, max_size=5
+        )
+    ),
     max_leaves=30,
 )
 

@@ -14,7 +14,11 @@ _ROOT = Path(__file__).resolve().parents[2]
 # `shared/` beside the repository root (CI, the main checkout), or beside the folder of
 # worktrees that hold this checkout
 PEER = next(
-    (root / "shared" / "peer-suites" / "modelaudit" for root in (_ROOT.parent, _ROOT.parent.parent) if (root / "shared" / "peer-suites").is_dir()),
+    (
+        root / "shared" / "peer-suites" / "modelaudit"
+        for root in (_ROOT.parent, _ROOT.parent.parent)
+        if (root / "shared" / "peer-suites").is_dir()
+    ),
     _ROOT.parent / "shared" / "peer-suites" / "modelaudit",
 )
 CODES = ["KRS", "TFS", "TPL"]

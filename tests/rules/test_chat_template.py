@@ -52,6 +52,8 @@ NOT_FIRING = {
     "builtins_name": "{{ __builtins__['eval']('1') }}",
     "func_globals": "{{ raise_exception.func_globals }}",
     "gadget_method": "{{ cycler.__call__ }}",
+    "include_file": "{% include '/etc/passwd' %}",
+    "import_macros": "{% import 'other.jinja' as helpers %}{{ helpers.x() }}",
 }
 
 RENDER_CHILD = r"""
@@ -119,13 +121,27 @@ def test_escape_and_hiding_shapes_are_errors(name, tmp_path, run_rules):
 @pytest.mark.parametrize("path", POPULAR, ids=[p.stem for p in POPULAR])
 def test_popular_template_shapes_render_and_pass(path, tmp_path, run_rules):
     template = path.read_text()
-    tool = {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {}}}}
+    tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {}}},
+    }
     messages = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi there"}, {"role": "user", "content": "Weather?"}]
     extra = {}
     if path.stem.startswith("command_r"):  # Cohere's tool and RAG shapes
-        tool = {"name": "web_search", "description": "Search", "parameter_definitions": {"query": {"description": "Query", "type": "str", "required": True}}}
+        tool = {
+            "name": "web_search",
+            "description": "Search",
+            "parameter_definitions": {"query": {"description": "Query", "type": "str", "required": True}},
+        }
         extra["documents"] = [{"title": "Tall penguins", "text": "Emperor penguins are the tallest."}]
-    context = dict(messages=messages, add_generation_prompt=True, bos_token="<s>", eos_token="</s>", tools=[tool] if "tools" in path.stem else None, **extra)
+    context = dict(
+        messages=messages,
+        add_generation_prompt=True,
+        bos_token="<s>",
+        eos_token="</s>",
+        tools=[tool] if "tools" in path.stem else None,
+        **extra,
+    )
     rendered = _sandboxed_render(template, **context)
     assert "Hello" in rendered
     for where in ("tokenizer_config.json", "chat_template.jinja"):
@@ -136,7 +152,10 @@ def test_popular_template_shapes_render_and_pass(path, tmp_path, run_rules):
 def test_named_template_list_is_checked(tmp_path, run_rules):
     repo = tmp_path / "repo"
     repo.mkdir()
-    templates = [{"name": "default", "template": (TEMPLATES / "chatml.jinja").read_text()}, {"name": "tool_use", "template": FIRING["cycler_globals"]}]
+    templates = [
+        {"name": "default", "template": (TEMPLATES / "chatml.jinja").read_text()},
+        {"name": "tool_use", "template": FIRING["cycler_globals"]},
+    ]
     (repo / "tokenizer_config.json").write_text(json.dumps({"chat_template": templates}))
     findings = run_rules(repo, select=["TPL001"])
     assert findings and all("tool_use" in f.message for f in findings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -60,13 +59,40 @@ def test_keras_lambda_payloads_fire_under_the_real_loader(keras_models, monkeypa
     assert benign.completed and not benign.fired
 
 
+@pytest.mark.parametrize(
+    "layer, severity",
+    [
+        ({"class_name": "TFSMLayer", "config": {"name": "t", "filepath": "/tmp/other_saved_model"}}, "error"),
+        ({"class_name": "StringLookup", "config": {"name": "v", "vocabulary": "/etc/passwd"}}, "warning"),
+    ],
+)
+def test_keras_other_safe_mode_only_layers(tmp_path, run_rules, layer, severity):
+    import zipfile
+
+    config = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [{"module": "keras.layers", **layer}]}}
+    with zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+    findings = run_rules(tmp_path, select=["KRS"])
+    assert [(f.code, f.severity) for f in findings] == [("KRS001", severity)]
+
+
 def test_keras2_lambda_shape_in_h5(tmp_path, run_rules):
     h5py = pytest.importorskip("h5py")
     config = {
         "class_name": "Sequential",
         "config": {
             "name": "sequential",
-            "layers": [{"class_name": "Lambda", "config": {"name": "payload", "function": ["4wEAAAAAAAAA", None, None], "function_type": "lambda", "module": "__main__"}}],
+            "layers": [
+                {
+                    "class_name": "Lambda",
+                    "config": {
+                        "name": "payload",
+                        "function": ["4wEAAAAAAAAA", None, None],
+                        "function_type": "lambda",
+                        "module": "__main__",
+                    },
+                }
+            ],
         },
     }
     with h5py.File(tmp_path / "model.h5", "w") as handle:
@@ -89,7 +115,11 @@ def test_keras_module_references(tmp_path, run_rules, reference, severity):
     layers = [
         {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d", "activation": reference}},
         # how Keras itself saves Lambda(keras.activations.relu): a Keras built-in by name
-        {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "l", "function": {"module": "builtins", "class_name": "function", "config": "relu"}}},
+        {
+            "module": "keras.layers",
+            "class_name": "Lambda",
+            "config": {"name": "l", "function": {"module": "builtins", "class_name": "function", "config": "relu"}},
+        },
     ]
     config = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers}}
     with zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:
@@ -257,7 +287,6 @@ def test_onnx_reader_agrees_with_onnx(tmp_path):
 def test_onnx_subgraph_external_data(tmp_path, run_rules):
     """External data of a tensor inside an If branch is found too."""
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     weight = numpy_helper.from_array(np.ones(4, dtype=np.float32), "w")
@@ -265,9 +294,16 @@ def test_onnx_subgraph_external_data(tmp_path, run_rules):
     weight.ClearField("raw_data")
     entry = weight.external_data.add()
     entry.key, entry.value = "location", "/etc/shadow"
-    branch = helper.make_graph([helper.make_node("Constant", [], ["y"], value=weight)], "then", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    branch = helper.make_graph(
+        [helper.make_node("Constant", [], ["y"], value=weight)], "then", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])]
+    )
     node = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("c", TensorProto.BOOL, [])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
     (tmp_path / "model.onnx").write_bytes(helper.make_model(graph).SerializeToString())
     assert "ONX001" in codes(run_rules(tmp_path, select=["ONX"]))
 
