@@ -45,7 +45,7 @@ def gguf_unreadable(repo):
 @rule("GGF002", concern="weights", severity="error")
 def gguf_vocab_embedding_mismatch(repo):
     """The GGUF vocabulary (`tokenizer.ggml.tokens`) and the rows of `token_embd.weight`
-    differ.
+    differ, or the per-token arrays (scores, token types) have another length.
 
     Why: llama.cpp builds the embedding from the vocabulary size and refuses a tensor
     of another shape ("wrong shape"); a converter that mixed tokenizer and weights of
@@ -56,6 +56,10 @@ def gguf_vocab_embedding_mismatch(repo):
         tokens, embedding = _vocab_size(header), _embedding(header)
         if tokens is not None and embedding is not None and len(embedding.dims) == 2 and embedding.dims[1] != tokens:
             yield Finding.at(rel, f"tokenizer.ggml.tokens has {tokens} tokens, token_embd.weight has {embedding.dims[1]} rows")
+        for key in ("tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
+            length = header.array_lengths.get(key)
+            if tokens is not None and length is not None and length != tokens:
+                yield Finding.at(rel, f"{key} has {length} entries for {tokens} tokens: llama.cpp reads one per token")
 
 
 @rule("GGF003", concern="weights", severity="error")
@@ -83,7 +87,8 @@ def gguf_special_token_out_of_vocab(repo):
 def gguf_architecture_fields(repo):
     """The GGUF architecture fields are missing or disagree with the tensors:
     `general.architecture`, `{arch}.embedding_length` vs the width of
-    `token_embd.weight`, `{arch}.block_count` vs the `blk.N` tensors.
+    `token_embd.weight`, `{arch}.block_count` vs the `blk.N` tensors, an embedding width
+    that the head count does not divide.
 
     Why: llama.cpp sizes the model from these fields; a missing architecture or a
     block count that does not match the tensors makes the load fail.
@@ -98,6 +103,9 @@ def gguf_architecture_fields(repo):
         embedding = _embedding(header)
         if isinstance(width, int) and embedding is not None and embedding.dims and embedding.dims[0] != width:
             yield Finding.at(rel, f"{arch}.embedding_length is {width}, token_embd.weight rows are {embedding.dims[0]} wide")
+        heads = header.metadata.get(f"{arch}.attention.head_count")
+        if isinstance(width, int) and isinstance(heads, int) and f"{arch}.attention.key_length" not in header.metadata and (heads <= 0 or width % heads):
+            yield Finding.at(rel, f"{arch}.embedding_length {width} is not a multiple of {arch}.attention.head_count {heads} (and no key_length is given)")
         blocks = {int(match.group(1)) for t in header.tensors if (match := _BLOCK.match(t.name))}
         declared = header.metadata.get(f"{arch}.block_count")
         if isinstance(declared, int) and blocks and max(blocks) + 1 != declared:

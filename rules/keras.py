@@ -53,13 +53,14 @@ def keras_code_reference(repo):
 
 @rule("KRS003", concern="security", severity="error")
 def keras_unchecked(repo):
-    """A Keras model file could not be checked: a damaged archive, a config that is not
-    JSON or is over a bound, or an `.h5` file without h5py installed.
+    """A Keras model file could not be checked: a damaged archive or HDF5 file, a config
+    that is not JSON or is over a bound, an `.h5` layout the attribute reader does not
+    follow (attributes in dense storage).
 
     Why: a model whose config was not read may hold a Lambda payload; a scanner must
     not pass what it did not see.
-    Fix: install the `hdf5` extra for `.h5` files (pip install 'hfcheck[hdf5]'); replace
-    a damaged file with a fresh save from a trusted source.
+    Fix: replace a damaged file with a fresh save from a trusted source; re-save an `.h5`
+    model in the `.keras` format (`model.save("model.keras")`).
     """
     for rel in keras_files(repo):
         result = keras_config(repo, rel)

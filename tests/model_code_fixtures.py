@@ -172,6 +172,8 @@ def write_gguf(
     arch_fields: bool = True,
     block_count: int | None = None,
     embedding_length: int | None = None,
+    heads: int = 2,
+    scores: int | None = None,
 ) -> Path:
     """A tiny llama-architecture GGUF written by gguf.GGUFWriter."""
     import gguf
@@ -182,11 +184,12 @@ def write_gguf(
         writer.add_context_length(128)
         writer.add_embedding_length(embedding_length if embedding_length is not None else n_embd)
         writer.add_block_count(block_count if block_count is not None else blocks)
-        writer.add_head_count(2)
+        writer.add_head_count(heads)
         writer.add_feed_forward_length(16)
     token_count = n_vocab if tokens is None else tokens
     writer.add_tokenizer_model("gpt2")
     writer.add_token_list([f"tok{i}" for i in range(token_count)])
+    writer.add_token_scores([0.0] * (token_count if scores is None else scores))
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2 if eos is None else eos)
     if template is not None:

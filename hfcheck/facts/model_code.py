@@ -75,10 +75,9 @@ def keras_config(repo, rel: str):
     def compute():
         from hfcheck.formats import keras
 
-        entry = repo.files[rel]
         if rel.lower().endswith(KERAS_SUFFIXES):
-            return keras.read_keras_archive(entry.path)
-        return keras.read_h5_model_config(entry.path)
+            return keras.read_keras_archive(repo.files[rel].path)
+        return _mapped(repo, rel, keras.read_h5_model_config)
 
     return repo.memo(("facts", "keras", rel), compute)
 

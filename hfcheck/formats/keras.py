@@ -4,8 +4,8 @@ and the places in them where loading runs code: Lambda layers carrying marshalle
 Python bytecode (Keras 2 `function_type: lambda`, Keras 3 `__lambda__`), and object
 references that make the loader import a module outside Keras.
 
-HDF5 is read with h5py when it is installed (the optional `hdf5` extra); without it the
-file is reported as not checked, never as clean."""
+HDF5 attributes are read by hfcheck.formats.hdf5_attrs (no h5py: libhdf5 can hang on
+damaged files); a file it cannot follow is reported as not checked, never as clean."""
 
 from __future__ import annotations
 
@@ -76,26 +76,17 @@ def read_keras_archive(path) -> KerasConfig:
     return _judge(raw, "config.json")
 
 
-def read_h5_model_config(path) -> KerasConfig | None:
-    """The root group's `model_config` attribute (None: an HDF5 file without one, e.g.
-    weights only). Needs h5py; without it the result says the file was not checked."""
+def read_h5_model_config(data) -> KerasConfig | None:
+    """The root group's `model_config` attribute of an HDF5 file (bytes or a memory map),
+    read by hfcheck.formats.hdf5_attrs; None for an HDF5 file without one (weights only)."""
+    from hfcheck.formats.hdf5_attrs import HDF5Error, read_root_attribute
+
     try:
-        import h5py
-    except ImportError:
-        return KerasConfig(error="h5py is not installed, so the HDF5 model config could not be read (pip install 'hfcheck[hdf5]')")
-    try:
-        with h5py.File(path, "r") as handle:
-            value = handle.attrs.get("model_config")
-    except Exception as error:  # h5py raises OSError, KeyError, ValueError, RuntimeError... on damaged files
-        return KerasConfig(error=f"not a readable HDF5 file: {type(error).__name__}: {error}")
+        value = read_root_attribute(data, "model_config")
+    except HDF5Error as error:
+        return KerasConfig(error=f"HDF5 model config not readable: {error}")
     if value is None:
         return None
-    if hasattr(value, "tobytes") and not isinstance(value, (bytes, str)):
-        value = value.tobytes() if getattr(value, "ndim", 1) == 0 else None
-    if isinstance(value, str):
-        value = value.encode("utf-8", "surrogatepass")
-    if not isinstance(value, bytes):
-        return KerasConfig(error="model_config is not a string attribute")
     if len(value) > MAX_CONFIG_BYTES:
         return KerasConfig(error=f"model_config of {len(value)} bytes is over the limit")
     return _judge(value, "model_config")

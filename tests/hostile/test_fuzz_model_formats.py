@@ -150,3 +150,66 @@ json_values = st.recursive(
 @given(json_values)
 def test_keras_config_judging_never_raises(value):
     judge_config(json.loads(json.dumps(value)))
+
+
+# -- HDF5 attributes (Keras .h5) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def h5_files(tmp_path_factory):
+    """model_config written by h5py in every layout it has: the default (superblock 0,
+    object header 1, variable-length string), libver latest (superblock 3, OHDR),
+    fixed-length bytes, attribute creation order tracked."""
+    h5py = pytest.importorskip("h5py")
+    out = tmp_path_factory.mktemp("h5")
+    config = json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"units": 3}}]}})
+    files = {}
+    for name, options, value in (
+        ("default", {}, config),
+        ("latest", {"libver": "latest"}, config),
+        ("bytes", {}, config.encode()),
+        ("ordered", {"track_order": True}, config),
+        ("latest_ordered", {"libver": "latest", "track_order": True}, config),
+    ):
+        path = out / f"{name}.h5"
+        with h5py.File(path, "w", **options) as handle:
+            handle.attrs["other"] = "x" * 100
+            handle.attrs["model_config"] = value
+            handle.create_dataset("kernel", data=[1.0, 2.0, 3.0])
+        files[name] = path.read_bytes()
+    return config.encode(), files
+
+
+def test_hdf5_reader_agrees_with_h5py(h5_files):
+    from hfcheck.formats.hdf5_attrs import read_root_attribute
+
+    config, files = h5_files
+    for name, data in files.items():
+        assert read_root_attribute(data, "model_config") == config, name
+        assert read_root_attribute(data, "absent") is None, name
+
+
+def test_file_that_hangs_libhdf5_is_read(tmp_path):
+    """A mutation of a real Keras .h5 on which h5py 3.16 (libhdf5) never returns."""
+    from pathlib import Path
+
+    from hfcheck.formats.hdf5_attrs import read_root_attribute
+
+    data = (Path(__file__).resolve().parents[1] / "model_files" / "libhdf5_hangs.h5").read_bytes()
+    assert read_root_attribute(data, "model_config").startswith(b'{"class_name": "Sequential"')
+
+
+@FAST
+@given(st.data())
+def test_mutated_hdf5_never_raises_anything_else(h5_files, data):
+    from hfcheck.formats.hdf5_attrs import HDF5Error, read_root_attribute
+
+    _, files = h5_files
+    original = bytearray(files[data.draw(st.sampled_from(sorted(files)))])
+    for _ in range(data.draw(st.integers(1, 8))):
+        original[data.draw(st.integers(0, min(len(original), 4096) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(original)))
+    try:
+        read_root_attribute(bytes(original[:cut]), "model_config")
+    except HDF5Error:
+        pass

@@ -190,6 +190,8 @@ def test_truncated_saved_model_is_never_clean(tmp_path, run_rules, cut):
         ({"eos": 32}, "GGF003"),
         ({"block_count": 5}, "GGF004"),
         ({"embedding_length": 16}, "GGF004"),
+        ({"heads": 3}, "GGF004"),
+        ({"scores": 31}, "GGF002"),
     ],
 )
 def test_gguf_consistency(tmp_path, run_rules, kwargs, code):
