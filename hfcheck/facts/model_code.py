@@ -58,11 +58,9 @@ def keras_files(repo) -> list[str]:
         found = []
         for rel in repo.files:
             lower = rel.lower()
-            if repo.is_placeholder(rel):
+            if not lower.endswith(KERAS_SUFFIXES + HDF5_SUFFIXES) or repo.is_placeholder(rel):
                 continue
-            if lower.endswith(KERAS_SUFFIXES):
-                found.append(rel)
-            elif lower.endswith(HDF5_SUFFIXES) and (repo.head(rel, 8) or b"").startswith(b"\x89HDF\r\n\x1a\n"):
+            if lower.endswith(KERAS_SUFFIXES) or (repo.head(rel, 8) or b"").startswith(b"\x89HDF\r\n\x1a\n"):
                 found.append(rel)
         return sorted(found)
 
@@ -86,7 +84,11 @@ def keras_config(repo, rel: str):
 
 
 def saved_model_files(repo) -> list[str]:
-    return sorted(rel for rel in repo.files if rel.rsplit("/", 1)[-1] == "saved_model.pb" and not repo.is_placeholder(rel))
+    return repo.memo(("facts", "saved_model_files"), lambda: _saved_model_files(repo))
+
+
+def _saved_model_files(repo) -> list[str]:
+    return sorted(rel for rel in repo.files if rel.endswith("saved_model.pb") and rel.rsplit("/", 1)[-1] == "saved_model.pb" and not repo.is_placeholder(rel))
 
 
 def saved_model_graph(repo, rel: str):
@@ -113,7 +115,11 @@ def saved_model_ops(repo, rel: str, kind: str) -> list:
 
 
 def gguf_files(repo) -> list[str]:
-    return sorted(rel for rel in repo.files if rel.lower().endswith(".gguf") and not repo.is_placeholder(rel))
+    return repo.memo(("facts", "gguf_files"), lambda: _files_ending(repo, ".gguf"))
+
+
+def _files_ending(repo, suffix: str) -> list[str]:
+    return sorted(rel for rel in repo.files if rel.lower().endswith(suffix) and not repo.is_placeholder(rel))
 
 
 def gguf(repo, rel: str):
@@ -129,7 +135,7 @@ def gguf(repo, rel: str):
 
 
 def onnx_files(repo) -> list[str]:
-    return sorted(rel for rel in repo.files if rel.lower().endswith(".onnx") and not repo.is_placeholder(rel))
+    return repo.memo(("facts", "onnx_files"), lambda: _files_ending(repo, ".onnx"))
 
 
 def onnx_model(repo, rel: str):
@@ -160,6 +166,8 @@ def chat_templates(repo) -> list[ChatTemplate]:
     def compute():
         found: list[ChatTemplate] = []
         for rel in repo.files:
+            if not rel.endswith(("tokenizer_config.json", "chat_template.json", ".jinja")):
+                continue
             name = rel.rsplit("/", 1)[-1]
             if name in ("tokenizer_config.json", "chat_template.json"):
                 found.extend(_json_templates(repo, rel))
