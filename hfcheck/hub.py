@@ -40,7 +40,7 @@ MiB = 1 << 20
 # the Hub fit in 100 kB, so one request is usually enough.
 HEADER_PROBE_BYTES = 100_001
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
-OTHER_WEIGHT_SUFFIXES = (".npy", ".npz", ".h5", ".msgpack", ".gguf", ".onnx", ".tflite", ".mlmodel", ".ot")
+OTHER_WEIGHT_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5", ".keras", ".pb", ".msgpack", ".gguf", ".onnx", ".tflite", ".mlmodel", ".ot")
 SMALL_SUFFIXES = (".json", ".txt", ".md", ".jinja", ".model", ".py", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".lock", ".tiktoken", ".vocab", ".spm", ".bpe")
 SMALL_NAMES = (".gitattributes", "LICENSE", "LICENCE", "NOTICE", "COPYING", "Dockerfile", "Pipfile", ".env", ".hfcheck.yaml", ".hfcheck.yml")
 # The repo view's own read limits: nothing bigger would be read anyway.

@@ -50,6 +50,8 @@ WEIGHT_SUFFIXES = (
     ".npy",
     ".npz",
     ".h5",
+    ".hdf5",
+    ".keras",
     ".msgpack",
     ".gguf",
     ".onnx",
