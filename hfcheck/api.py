@@ -76,12 +76,13 @@ def check_many(
     jobs: int = 1,
     extra_targets: list[Target] = (),
     download_pickles: bool = False,
+    cache=None,
 ) -> Report:
     """Check every target; with jobs > 1 the targets run in parallel processes (the
     static pass is CPU-bound Python), and the report keeps the order they were given in."""
     all_rules()  # loads rule modules first: they declare their options
     targets = (resolve_targets(names, download_pickles=download_pickles) if names or not extra_targets else []) + list(extra_targets)
-    work = [(target, config_file, overrides, baseline) for target in targets]
+    work = [(target, config_file, overrides, baseline, cache) for target in targets]
     if jobs > 1 and len(work) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -94,8 +95,10 @@ def check_many(
 
 
 def _check_one(item) -> TargetReport:
-    target, config_file, overrides, baseline = item
+    target, config_file, overrides, baseline, cache = item
     settings = load_settings(target.root, config_file, overrides)
+    if cache is not None:  # hfcheck.cache.ResultCache: reuse the report of an unchanged target
+        return cache.check(target, settings, baseline, check_target)
     return check_target(target, settings=settings, baseline=baseline)
 
 
@@ -109,7 +112,7 @@ def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None
         for rule in selected:
             if rule.phase == phase:
                 findings.extend(run_rule(rule, repo, settings))
-    unique = sorted(set(visible(findings, settings, baseline)), key=Finding.sort_key)
+    unique = sorted(set(visible(findings, settings, baseline, repo=repo)), key=Finding.sort_key)
     if target.hub is not None:
         # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
         return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision, hub=target.hub)
@@ -133,8 +136,13 @@ def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
     return findings
 
 
-def visible(findings: list[Finding], settings: Settings, baseline: set[str] | None = None) -> list[Finding]:
-    """The findings a report shows: without per-path ignores and baseline entries."""
+def visible(findings: list[Finding], settings: Settings, baseline: set[str] | None = None, *, repo: RepoView | None = None, unused_suppressions: bool = True) -> list[Finding]:
+    """The findings a report shows: without inline suppressions (given the repo), per-path
+    ignores and baseline entries."""
+    if repo is not None:
+        from hfcheck.suppressions import apply
+
+        findings = apply(findings, repo, settings, report_unused=unused_suppressions)
     findings = [f for f in findings if not _ignored_by_path(f, settings)]
     if baseline:
         findings = [f for f in findings if fingerprint(f) not in baseline]

@@ -63,7 +63,7 @@ class Settings:
 
 
 _LIST_KEYS = ("select", "ignore", "exclude")
-_TOP_KEYS = {"select", "ignore", "severity", "fail_on", "fail-on", "per_path_ignores", "per-path-ignores", "exclude", "deploy", "options"}
+_TOP_KEYS = {"select", "ignore", "severity", "fail_on", "fail-on", "per_path_ignores", "per-path-ignores", "per_file_ignores", "per-file-ignores", "exclude", "deploy", "options"}
 
 
 def find_config(root: Path) -> Path | None:
@@ -134,6 +134,8 @@ def _apply(settings: Settings, raw: dict, label: str) -> None:
 
     for key, value in raw.items():
         name = str(key).replace("-", "_")
+        if name == "per_file_ignores":  # ruff's name for the same table
+            name = "per_path_ignores"
         if key not in _TOP_KEYS:
             problem(f"unknown setting {key!r} (known: {', '.join(sorted(k for k in _TOP_KEYS if '-' not in k))})")
         elif name in _LIST_KEYS:

@@ -9,7 +9,7 @@ _STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
-def render(report, *, color: bool = False, quiet: bool = False, **_options) -> str:
+def render(report, *, color: bool = False, quiet: bool = False, fixers=None, show_files: bool = False, show_settings: bool = False, **_options) -> str:
     def style(text, *names):
         return f"\x1b[{';'.join(_STYLES[n] for n in names)}m{text}\x1b[0m" if color else text
 
@@ -18,6 +18,8 @@ def render(report, *, color: bool = False, quiet: bool = False, **_options) -> s
         if target.revision:
             out.append(style(f"{target.path} @ {target.revision} (Hub)", "bold"))
             out.append("")
+        if show_files or show_settings:
+            out += _units(target, show_files, show_settings, style)
         by_file: dict[str | None, list] = {}
         for finding in target.findings:
             by_file.setdefault(finding.path, []).append(finding)
@@ -26,10 +28,13 @@ def render(report, *, color: bool = False, quiet: bool = False, **_options) -> s
             for finding in findings:
                 where = f"{finding.line}" if finding.line else "-"
                 severity = style(f"{finding.severity:<7}", _COLOURS[finding.severity])
-                out.append(f"  {where:>5}  {severity} {style(finding.code, 'bold')}  {finding.message}")
+                marker = " [*]" if fixers and finding.code in fixers else ""
+                out.append(f"  {where:>5}  {severity} {style(finding.code, 'bold')}{marker}  {finding.message}")
                 if finding.fix and not quiet:
                     out.append(f"{'':16}{style('fix:', 'dim')} {finding.fix}")
             out.append("")
+    if fixers is not None:
+        out += _fixable(report, fixers)
     counts = report.summary
     total = sum(counts.values())
     targets = len(report.targets)
@@ -39,3 +44,53 @@ def render(report, *, color: bool = False, quiet: bool = False, **_options) -> s
     else:
         out.append(style(f"All checks passed ({targets} target{'s' if targets != 1 else ''}).", "green"))
     return "\n".join(out) + "\n"
+
+
+def _fixable(report, fixers) -> list[str]:
+    """--show-fixes: what --fix, and --fix --unsafe-fixes, would fix."""
+    safe: dict[str, int] = {}
+    unsafe: dict[str, int] = {}
+    for finding in report.findings:
+        fixer = fixers.get(finding.code)
+        if fixer is not None:
+            table = safe if fixer.safe else unsafe
+            table[finding.code] = table.get(finding.code, 0) + 1
+    if not safe and not unsafe:
+        return ["No finding has a fix.", ""]
+    lines = []
+    for label, table in (("with --fix", safe), ("only with --fix --unsafe-fixes", unsafe)):
+        if table:
+            total = sum(table.values())
+            codes = ", ".join(f"{code} ({count})" for code, count in sorted(table.items()))
+            lines.append(f"[*] {total} fixable {label}: {codes}")
+    return lines + [""]
+
+
+def _units(target, show_files: bool, show_settings: bool, style) -> list[str]:
+    """--show-files / --show-settings: the units discovery found and what each was checked
+    with (Unit fields: path, kind, summary, files, settings_file, links)."""
+    units = getattr(target, "units", None)
+    lines = []
+    if show_settings:
+        settings = target.settings
+        lines.append(style("settings", "bold") + f" ({settings.source or 'defaults: no settings file'})")
+        lines.append(f"  select: {', '.join(settings.select)}; ignore: {', '.join(settings.ignore) or '-'}; fail-on: {settings.fail_on}")
+        if settings.per_path_ignores:
+            lines.append("  per-file-ignores: " + "; ".join(f"{p}: {', '.join(c)}" for p, c in settings.per_path_ignores.items()))
+        if settings.severity:
+            lines.append("  severity: " + ", ".join(f"{c}={s}" for c, s in settings.severity.items()))
+        if settings.exclude:
+            lines.append("  exclude: " + ", ".join(settings.exclude))
+    if units is None:
+        if show_files:
+            lines.append("  (no unit list: this hfcheck's engine does not report units)")
+        return lines + [""]
+    for unit in units:
+        lines.append(style(f"unit {unit.path}", "bold") + f" ({unit.kind}){f': {unit.summary}' if unit.summary else ''}")
+        if show_settings:
+            lines.append(f"  settings: {unit.settings_file or 'defaults'}")
+            if unit.links:
+                lines.append(f"  links: {', '.join(unit.links)}")
+        if show_files:
+            lines += [f"  {name}" for name in unit.files]
+    return lines + [""]

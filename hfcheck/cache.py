@@ -1,0 +1,186 @@
+"""The result cache (as ruff's .ruff_cache): a target whose files, settings and hfcheck
+are unchanged gets its previous report back without running a rule.
+
+One entry per local target, in the user's cache folder (never inside the checked repo, so
+a crafted file there cannot inject results), named by the target's resolved path. An
+entry is reused only when all of these match:
+
+- the key: hfcheck's version, the size and mtime of every module the rules come from
+  (an upgrade, a plugin change or an edited source tree invalidates), the plugins'
+  distribution versions, the settings, the baseline and the target's label;
+- the manifest: the same files (the check's own walk, excludes applied) with the same
+  content hashes. A file whose size and mtime are unchanged, and whose mtime is at least
+  2 s older than the entry (git's "racy" rule), keeps its stored hash; any other file is
+  hashed again: whole up to 64 MiB, else its size with its first and last MiB, where the
+  static pass reads (safetensors and GGUF headers, the zip directory and pickle of a
+  torch.save file).
+
+Entries are JSON (never pickle), validated field by field on load; anything unexpected
+is a miss. --no-cache skips the cache; --cache-dir / HFCHECK_CACHE_DIR move it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FORMAT = 1
+WHOLE_FILE_BYTES = 64 << 20
+EDGE_BYTES = 1 << 20
+RACY_NS = 2_000_000_000
+
+
+def default_folder() -> Path:
+    """The per-user cache folder, as platformdirs would choose it."""
+    configured = os.environ.get("HFCHECK_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "hfcheck" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "hfcheck"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hfcheck"
+
+
+@dataclass(frozen=True)
+class ResultCache:
+    folder: Path
+
+    @classmethod
+    def at(cls, folder: Path | None = None) -> ResultCache:
+        return cls(Path(folder) if folder else default_folder())
+
+    def check(self, target, settings, baseline, check_target):
+        """`check_target(target, settings=..., baseline=...)`, or the stored report of an
+        unchanged target. Hub targets are not cached (their files are remote)."""
+        if target.hub is not None:
+            return check_target(target, settings=settings, baseline=baseline)
+        root = Path(target.root).resolve()
+        entry_path = self.folder / f"v{FORMAT}" / f"{hashlib.sha256(str(root).encode()).hexdigest()[:40]}.json"
+        key = run_key(settings, baseline, target.label)
+        stored = _load(entry_path)
+        old_files = stored["files"] if stored and stored["key"] == key else {}
+        written_ns = stored["written_ns"] if stored else 0
+        files = manifest(root, settings, old_files, written_ns)
+        if stored and stored["key"] == key and _same_content(files, stored["files"]):
+            report = _report_from(stored, target, settings)
+            if report is not None:
+                return report
+        started_ns = time.time_ns()
+        report = check_target(target, settings=settings, baseline=baseline)
+        _store(entry_path, {"format": FORMAT, "key": key, "written_ns": started_ns, "files": files, "report": _report_to(report)})
+        return report
+
+
+def run_key(settings, baseline, label: str) -> str:
+    """What besides the files decides the findings."""
+    from hfcheck import __version__
+    from hfcheck.registry import all_rules, plugin_versions
+
+    modules = sorted({name for name in sys.modules if name == "hfcheck" or name.startswith("hfcheck.")} | {r.check.__module__ for r in all_rules()})
+    sources = []
+    for name in modules:
+        source = getattr(sys.modules.get(name), "__file__", None)
+        if source:
+            try:
+                info = os.stat(source)
+            except OSError:
+                continue
+            sources.append((name, info.st_size, info.st_mtime_ns))
+    parts = [__version__, sources, plugin_versions(), repr(settings), sorted(baseline or ()), label]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def manifest(root: Path, settings, previous: dict, written_ns: int) -> dict[str, list]:
+    """rel -> [size, mtime_ns, content hash] of every file the check walks."""
+    from hfcheck.repo import RepoView
+
+    view = RepoView(root, exclude=tuple(settings.exclude), settings=settings)
+    files = {}
+    for rel, entry in view.files.items():
+        try:
+            info = os.stat(entry.path)
+        except OSError:
+            files[rel] = [-1, -1, "unreadable"]
+            continue
+        old = previous.get(rel)
+        fresh = info.st_mtime_ns < written_ns - RACY_NS
+        if old and fresh and old[0] == info.st_size and old[1] == info.st_mtime_ns:
+            files[rel] = old
+        else:
+            files[rel] = [info.st_size, info.st_mtime_ns, content_hash(entry.path, info.st_size)]
+    return files
+
+
+def content_hash(path: Path, size: int) -> str:
+    digest = hashlib.sha256(str(size).encode())
+    try:
+        with open(path, "rb") as stream:
+            if size <= WHOLE_FILE_BYTES:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+            else:
+                digest.update(stream.read(EDGE_BYTES))
+                stream.seek(size - EDGE_BYTES)
+                digest.update(stream.read(EDGE_BYTES))
+    except OSError:
+        return "unreadable"
+    return digest.hexdigest()
+
+
+def _same_content(files: dict, stored: dict) -> bool:
+    return files.keys() == stored.keys() and all(files[rel][2] == stored[rel][2] != "unreadable" for rel in files)
+
+
+def _report_to(report) -> dict:
+    return {"path": report.path, "root": str(report.root), "findings": [asdict(f) for f in report.findings]}
+
+
+def _report_from(stored: dict, target, settings):
+    from hfcheck.api import TargetReport
+    from hfcheck.findings import Finding
+
+    data = stored["report"]
+    try:
+        findings = [Finding(**item) for item in data["findings"]]
+    except TypeError:  # written by another hfcheck whose Finding had other fields
+        return None
+    return TargetReport(data["path"], Path(data["root"]), findings, settings)
+
+
+def _load(path: Path) -> dict | None:
+    """The entry at `path` if it is one this hfcheck wrote, else None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if _valid(data) else None
+
+
+def _valid(data) -> bool:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return False
+    if not (isinstance(data.get("key"), str) and isinstance(data.get("written_ns"), int) and isinstance(data.get("files"), dict)):
+        return False
+    for row in data["files"].values():
+        if not (isinstance(row, list) and len(row) == 3 and all(isinstance(v, int) for v in row[:2]) and isinstance(row[2], str)):
+            return False
+    report = data.get("report")
+    if not (isinstance(report, dict) and isinstance(report.get("path"), str) and isinstance(report.get("root"), str) and isinstance(report.get("findings"), list)):
+        return False
+    return all(isinstance(item, dict) and isinstance(item.get("code"), str) and isinstance(item.get("message"), str) for item in report["findings"])
+
+
+def _store(path: Path, data: dict) -> None:
+    """Write atomically; a cache that cannot be written is no error (the check ran)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
