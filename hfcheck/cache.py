@@ -79,20 +79,30 @@ class ResultCache:
 def run_key(settings, baseline, label: str) -> str:
     """What besides the files decides the findings."""
     from hfcheck import __version__
-    from hfcheck.registry import all_rules, plugin_versions
+    from hfcheck.registry import plugin_versions
 
-    modules = sorted({name for name in sys.modules if name == "hfcheck" or name.startswith("hfcheck.")} | {r.check.__module__ for r in all_rules()})
-    sources = []
-    for name in modules:
-        source = getattr(sys.modules.get(name), "__file__", None)
-        if source:
-            try:
-                info = os.stat(source)
-            except OSError:
-                continue
-            sources.append((name, info.st_size, info.st_mtime_ns))
-    parts = [__version__, sources, plugin_versions(), repr(settings), sorted(baseline or ()), label]
+    parts = [__version__, source_stamps(), plugin_versions(), repr(settings), sorted(baseline or ()), label]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def source_stamps() -> list:
+    """(file, size, mtime) of hfcheck's own modules and data and of every rule module
+    (plugins included): an edited source tree invalidates like an upgrade does."""
+    import hfcheck
+    import hfcheck.rules
+    from hfcheck.registry import all_rules
+
+    folders = {Path(hfcheck.__file__).parent, *map(Path, hfcheck.rules.__path__)}
+    files = {Path(path) for folder in folders for path in folder.rglob("*") if path.suffix in (".py", ".json")}
+    files |= {Path(sys.modules[r.check.__module__].__file__) for r in all_rules() if getattr(sys.modules.get(r.check.__module__), "__file__", None)}
+    stamps = []
+    for path in sorted(files):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamps.append((str(path), info.st_size, info.st_mtime_ns))
+    return stamps
 
 
 def manifest(root: Path, settings, previous: dict, written_ns: int) -> dict[str, list]:
