@@ -28,7 +28,9 @@ def summary(report: dict, status: str) -> str:
     if rows:
         lines += ["| Severity | Code | Target | File | Line | Message |", "| --- | --- | --- | --- | --- | --- |"]
         for path, finding in rows:
-            lines.append(f"| {finding['severity']} | {finding['code']} | {cell(path)} | {cell(finding['path'])} | {cell(finding['line'])} | {cell(finding['message'])} |")
+            lines.append(
+                f"| {finding['severity']} | {finding['code']} | {cell(path)} | {cell(finding['path'])} | {cell(finding['line'])} | {cell(finding['message'])} |"
+            )
     else:
         lines.append("No findings.")
     return "\n".join(lines) + "\n"

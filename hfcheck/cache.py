@@ -94,7 +94,11 @@ def source_stamps() -> list:
 
     folders = {Path(hfcheck.__file__).parent, *map(Path, hfcheck.rules.__path__)}
     files = {Path(path) for folder in folders for path in folder.rglob("*") if path.suffix in (".py", ".json")}
-    files |= {Path(sys.modules[r.check.__module__].__file__) for r in all_rules() if getattr(sys.modules.get(r.check.__module__), "__file__", None)}
+    files |= {
+        Path(sys.modules[r.check.__module__].__file__)
+        for r in all_rules()
+        if getattr(sys.modules.get(r.check.__module__), "__file__", None)
+    }
     stamps = []
     for path in sorted(files):
         try:
@@ -180,9 +184,16 @@ def _valid(data) -> bool:
         if not (isinstance(row, list) and len(row) == 3 and all(isinstance(v, int) for v in row[:2]) and isinstance(row[2], str)):
             return False
     report = data.get("report")
-    if not (isinstance(report, dict) and isinstance(report.get("path"), str) and isinstance(report.get("root"), str) and isinstance(report.get("findings"), list)):
+    if not (
+        isinstance(report, dict)
+        and isinstance(report.get("path"), str)
+        and isinstance(report.get("root"), str)
+        and isinstance(report.get("findings"), list)
+    ):
         return False
-    return all(isinstance(item, dict) and isinstance(item.get("code"), str) and isinstance(item.get("message"), str) for item in report["findings"])
+    return all(
+        isinstance(item, dict) and isinstance(item.get("code"), str) and isinstance(item.get("message"), str) for item in report["findings"]
+    )
 
 
 def _store(path: Path, data: dict) -> None:

@@ -109,14 +109,54 @@ def cli():
 
 @cli.command(cls=SectionedCommand, context_settings=CONTEXT)
 @click.argument("targets", nargs=-1, type=click.Path(path_type=str), metavar="[TARGETS]...")
-@click.option("--format", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format; concise is `path:line:col: CODE message`.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path), metavar="FILE", help="Write the report to FILE instead of stdout.")
-@click.option("--select", multiple=True, metavar="CODES", shell_complete=_complete_selectors, help="Only these codes, prefixes or concerns (comma-separated).")
-@click.option("--ignore", multiple=True, metavar="CODES", shell_complete=_complete_selectors, help="Skip these codes, prefixes or concerns (comma-separated).")
+@click.option(
+    "--format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format; concise is `path:line:col: CODE message`.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE",
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    shell_complete=_complete_selectors,
+    help="Only these codes, prefixes or concerns (comma-separated).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="CODES",
+    shell_complete=_complete_selectors,
+    help="Skip these codes, prefixes or concerns (comma-separated).",
+)
 @click.option("--fail-on", type=click.Choice(FAIL_ON), help="Lowest severity that fails the run [default: error].")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE", help="Settings file (instead of the target's pyproject.toml/.hfcheck.yaml).")
-@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE", help="Do not report findings recorded in this baseline file.")
-@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="Record the current findings as the baseline and exit 0.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Settings file (instead of the target's pyproject.toml/.hfcheck.yaml).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Do not report findings recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Record the current findings as the baseline and exit 0.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; only findings and the summary.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per code instead of the findings.")
 @click.option("--show-fixes", is_flag=True, help="Mark fixable findings [*] and list what --fix (and --unsafe-fixes) would fix.")
@@ -126,14 +166,31 @@ def cli():
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also the unsafe fixes (e.g. converting pickle weights).")
 @click.option("--diff", is_flag=True, help="Show what the fixes would change (unified diff) and write nothing; with --fix too.")
 @click.option("--fix-remove-pickles", is_flag=True, help="With --fix or --diff: delete pickle weights once converted to safetensors.")
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, metavar="N", help="Check targets in parallel processes (0: one per CPU).  [default: 1]")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    metavar="N",
+    help="Check targets in parallel processes (0: one per CPU).  [default: 1]",
+)
 @click.option("--hf-cache", is_flag=True, help="Also check every model snapshot in the local Hugging Face cache.")
 @click.option("--download-pickles", is_flag=True, help="Hub targets: download pickle weights (.bin, .pt, ...) so they are scanned.")
 @click.option("--smoke", is_flag=True, help="After the static pass, load and run the model (needs the smoke extra).")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Smoke pass device; auto skips without a GPU.")
+@click.option(
+    "--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Smoke pass device; auto skips without a GPU."
+)
 @click.option("--trust-remote-code", is_flag=True, help="Smoke pass: allow the model's own Python code (auto_map).")
-@click.option("--cache/--no-cache", default=True, help="Reuse results of unchanged targets (kept in the user cache folder).  [default: cache]")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HFCHECK_CACHE_DIR", metavar="DIR", help="Where the result cache lives [env: HFCHECK_CACHE_DIR].")
+@click.option(
+    "--cache/--no-cache", default=True, help="Reuse results of unchanged targets (kept in the user cache folder).  [default: cache]"
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HFCHECK_CACHE_DIR",
+    metavar="DIR",
+    help="Where the result cache lives [env: HFCHECK_CACHE_DIR].",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check(**flags):
     """Check model repositories: folders, HF cache snapshots, files inside a repo, or Hub
@@ -182,7 +239,18 @@ def rules(selectors, fmt):
     if fmt == "json":
         import json
 
-        rows = [{"code": r.code, "name": r.name, "concern": r.concern, "severity": r.severity, "fixable": r.fixable, "fix": fix_kind(r, fixers), "summary": r.summary} for r in chosen]
+        rows = [
+            {
+                "code": r.code,
+                "name": r.name,
+                "concern": r.concern,
+                "severity": r.severity,
+                "fixable": r.fixable,
+                "fix": fix_kind(r, fixers),
+                "summary": r.summary,
+            }
+            for r in chosen
+        ]
         click.echo(json.dumps(rows, indent=2))
     elif fmt == "markdown":
         click.echo(rules_markdown(chosen), nl=False)
@@ -193,7 +261,7 @@ def rules(selectors, fmt):
 
 
 def fix_kind(rule, fixers) -> str | None:
-    """"safe" (--fix applies it), "unsafe" (only with --unsafe-fixes) or None."""
+    """ "safe" (--fix applies it), "unsafe" (only with --unsafe-fixes) or None."""
     fixer = fixers.get(rule.code)
     if fixer is None:
         return None

@@ -68,7 +68,9 @@ class CheckOptions:
             raise OptionsError(f"--jobs: {self.jobs} is below 0")
         self.select, self.ignore = split_codes(self.select), split_codes(self.ignore)
         if (self.unsafe_fixes or self.fix_remove_pickles) and not (self.fix or self.diff):
-            raise OptionsError("--unsafe-fixes and --fix-remove-pickles need --fix (apply) or --diff (preview): nothing is changed without --fix")
+            raise OptionsError(
+                "--unsafe-fixes and --fix-remove-pickles need --fix (apply) or --diff (preview): nothing is changed without --fix"
+            )
         if (self.fix or self.diff) and self.hf_cache:
             raise OptionsError("--fix/--diff apply to local folders, not to the Hugging Face cache")
         if self.statistics and self.format not in ("text", "json"):

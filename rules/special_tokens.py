@@ -216,8 +216,9 @@ def end_of_turn_not_eos(repo):
     ids generation stops on.
 
     Why: the model writes the end-of-turn token and keeps going, inventing the user's
-    next turn until max_new_tokens: the Llama-3-Instruct `<|eot_id|>` incident, where
-    generation_config.json's eos_token_id held only `<|end_of_text|>`.
+    next turn until max_new_tokens. Meta-Llama-3-8B-Instruct was first published this
+    way: its chat template ends turns with `<|eot_id|>` while generation_config.json's
+    eos_token_id held only `<|end_of_text|>`.
     Fix: add the end-of-turn id to `eos_token_id` in generation_config.json (a list
     is allowed: `"eos_token_id": [128001, 128009]`).
     Fixes: makes generation_config.json's `eos_token_id` the list of the current eos

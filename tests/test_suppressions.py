@@ -13,7 +13,12 @@ from conftest import invoke
 KINDS = {
     "requirements": ("requirements.txt", "transformers{mark}\n", "PIN001", 1),
     "dockerfile": ("Dockerfile", "FROM python:3.11\n{own}RUN pip install transformers\n", "PIN001", None),
-    "yaml": ("docker-compose.yml", "services:\n  tgi:\n    image: ghcr.io/huggingface/text-generation-inference:2.0\n    environment:\n      MODEL_ID: org/name{mark}\n", "PIN004", 5),
+    "yaml": (
+        "docker-compose.yml",
+        "services:\n  tgi:\n    image: ghcr.io/huggingface/text-generation-inference:2.0\n    environment:\n      MODEL_ID: org/name{mark}\n",
+        "PIN004",
+        5,
+    ),
     "python": ("serve.py", 'from transformers import AutoModel\nmodel = AutoModel.from_pretrained("org/name"){mark}\n', "PIN004", 2),
     "shell": ("setup.sh", "#!/bin/sh\npip install transformers{mark}\n", "PIN001", 2),
 }
@@ -67,6 +72,7 @@ def test_unknown_code_and_partly_used_suppression(tiny_llama):
 def test_unused_suppression_of_an_unselected_rule_is_not_reported(tiny_llama):
     # with --select SEC, PIN001 never runs: its suppression is not known to be stale
     (tiny_llama / "requirements.txt").write_text("transformers==4.44.0  # hfcheck: ignore[PIN001]\n")
+
     def unused(*args):
         return [f[0] for f in findings(tiny_llama, *args) if f[0] == "HFC004"]
 
@@ -76,7 +82,7 @@ def test_unused_suppression_of_an_unselected_rule_is_not_reported(tiny_llama):
 
 
 def test_text_that_only_mentions_the_marker_is_no_suppression(tiny_llama):
-    (tiny_llama / "requirements.txt").write_text('transformers\n')
+    (tiny_llama / "requirements.txt").write_text("transformers\n")
     (tiny_llama / "serve.py").write_text('HELP = "write hfcheck: ignore[PIN001] in a comment"\n')
     assert [f[0] for f in findings(tiny_llama)] == ["PIN001"]
 

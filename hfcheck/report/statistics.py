@@ -19,7 +19,14 @@ def render(report, *, rules=(), fixers=None, as_json: bool = False, **_options) 
     rows = []
     for code, count in counts(report):
         fixer = fixers.get(code)
-        rows.append({"code": code, "name": names.get(code, ""), "count": count, "fix": None if fixer is None else ("safe" if fixer.safe else "unsafe")})
+        rows.append(
+            {
+                "code": code,
+                "name": names.get(code, ""),
+                "count": count,
+                "fix": None if fixer is None else ("safe" if fixer.safe else "unsafe"),
+            }
+        )
     if as_json:
         return json.dumps(rows, indent=2) + "\n"
     width = max((len(str(row["count"])) for row in rows), default=1)
