@@ -102,9 +102,11 @@ def _check_one(item) -> TargetReport:
     return check_target(target, settings=settings, baseline=baseline)
 
 
-def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None = None, baseline: set[str] | None = None) -> TargetReport:
+def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None = None, baseline: set[str] | None = None, repo: RepoView | None = None) -> TargetReport:
+    """`repo`: a fresh view of the target that the caller already walked (the result cache
+    lists the files before it checks them)."""
     rules = rules or all_rules()
-    repo = RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
+    repo = target_view(target, settings) if repo is None else repo
     repo.hub = target.hub
     selected = [r for r in rules if matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
     findings: list[Finding] = []
@@ -117,6 +119,10 @@ def check_target(target: Target, *, settings: Settings, rules: list[Rule] | None
         # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
         return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision, hub=target.hub)
     return TargetReport(target.label, target.root, unique, settings)
+
+
+def target_view(target: Target, settings: Settings) -> RepoView:
+    return RepoView(target.root, target.label, exclude=tuple(settings.exclude), settings=settings)
 
 
 def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:

@@ -8,12 +8,12 @@ entry is reused only when all of these match:
 - the key: hfcheck's version, the size and mtime of every module the rules come from
   (an upgrade, a plugin change or an edited source tree invalidates), the plugins'
   distribution versions, the settings, the baseline and the target's label;
-- the manifest: the same files (the check's own walk, excludes applied) with the same
-  content hashes. A file whose size and mtime are unchanged, and whose mtime is at least
-  2 s older than the entry (git's "racy" rule), keeps its stored hash; any other file is
-  hashed again: whole up to 64 MiB, else its size with its first and last MiB, where the
-  static pass reads (safetensors and GGUF headers, the zip directory and pickle of a
-  torch.save file).
+- the manifest: the same files (the check's own walk, excludes applied), each with the
+  size and mtime it had, its mtime at least 2 s older than the entry (git's "racy" rule),
+  or else with the same content hash: whole up to 64 MiB, else its size with its first and
+  last MiB, where the static pass reads (safetensors and GGUF headers, the zip directory
+  and pickle of a torch.save file). A file is hashed only to be compared, or when it is
+  racy at the time of the check, so cold runs and unchanged warm runs read no file.
 
 Entries are JSON (never pickle), validated field by field on load; anything unexpected
 is a miss. --no-cache skips the cache; --cache-dir / HFCHECK_CACHE_DIR move it."""
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -63,15 +64,18 @@ class ResultCache:
         entry_path = self.folder / f"v{FORMAT}" / f"{hashlib.sha256(str(root).encode()).hexdigest()[:40]}.json"
         key = run_key(settings, baseline, target.label)
         stored = _load(entry_path)
-        old_files = stored["files"] if stored and stored["key"] == key else {}
-        written_ns = stored["written_ns"] if stored else 0
-        files = manifest(root, settings, old_files, written_ns)
-        if stored and stored["key"] == key and _same_content(files, stored["files"]):
+        if stored is not None and stored["key"] != key:
+            stored = None
+        started_ns = time.time_ns()
+        from hfcheck.api import target_view
+
+        view = target_view(target, settings)  # the check's own walk: listed once, used twice
+        files, unchanged = manifest(view, stored["files"] if stored else {}, stored["written_ns"] if stored else 0, started_ns)
+        if stored is not None and unchanged:
             report = _report_from(stored, target, settings)
             if report is not None:
                 return report
-        started_ns = time.time_ns()
-        report = check_target(target, settings=settings, baseline=baseline)
+        report = check_target(target, settings=settings, baseline=baseline, repo=view)
         _store(entry_path, {"format": FORMAT, "key": key, "written_ns": started_ns, "files": files, "report": _report_to(report)})
         return report
 
@@ -109,31 +113,40 @@ def source_stamps() -> list:
     return stamps
 
 
-def manifest(root: Path, settings, previous: dict, written_ns: int) -> dict[str, list]:
-    """rel -> [size, mtime_ns, content hash] of every file the check walks."""
-    from hfcheck.repo import RepoView
-
-    view = RepoView(root, exclude=tuple(settings.exclude), settings=settings)
-    files = {}
+def manifest(view, previous: dict, written_ns: int, now_ns: int) -> tuple[dict[str, list], bool]:
+    """(rel -> [size, mtime_ns, content hash or ""], whether the files are those of
+    `previous`) for every file the check walks. A file is read only to compare it with a
+    stored hash after its size or mtime moved, or when it is "racy" (modified within 2 s of
+    an entry, so a same-size edit could keep its mtime): a cold run of a large repo stats
+    its files and reads none of them."""
+    files: dict[str, list] = {}
+    unchanged = bool(previous) and view.files.keys() == previous.keys()
     for rel, entry in view.files.items():
+        old = previous.get(rel)
         try:
             info = os.stat(entry.path)
         except OSError:
-            files[rel] = [-1, -1, "unreadable"]
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            files[rel] = [-1, -1, "special"]  # gone or not a regular file: the check reports it
+            unchanged = unchanged and old == files[rel]
             continue
-        old = previous.get(rel)
-        fresh = info.st_mtime_ns < written_ns - RACY_NS
-        if old and fresh and old[0] == info.st_size and old[1] == info.st_mtime_ns:
+        if old and old[:2] == [info.st_size, info.st_mtime_ns] and info.st_mtime_ns < written_ns - RACY_NS:
             files[rel] = old
-        else:
-            files[rel] = [info.st_size, info.st_mtime_ns, content_hash(entry.path, info.st_size)]
-    return files
+            continue
+        compare = bool(old and old[2])
+        racy_now = info.st_mtime_ns >= now_ns - RACY_NS
+        digest = content_hash(entry.path, info.st_size) if (compare and unchanged) or racy_now else ""
+        files[rel] = [info.st_size, info.st_mtime_ns, digest]
+        unchanged = unchanged and compare and digest == old[2] != "unreadable"
+    return files, unchanged
 
 
 def content_hash(path: Path, size: int) -> str:
     digest = hashlib.sha256(str(size).encode())
     try:
-        with open(path, "rb") as stream:
+        # O_NONBLOCK: a file swapped for a FIFO since the stat must not hang the run
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
             if size <= WHOLE_FILE_BYTES:
                 for block in iter(lambda: stream.read(1 << 20), b""):
                     digest.update(block)
@@ -146,24 +159,31 @@ def content_hash(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def _same_content(files: dict, stored: dict) -> bool:
-    return files.keys() == stored.keys() and all(files[rel][2] == stored[rel][2] != "unreadable" for rel in files)
-
-
 def _report_to(report) -> dict:
-    return {"path": report.path, "root": str(report.root), "findings": [asdict(f) for f in report.findings]}
+    data = {"path": report.path, "root": str(report.root), "findings": [asdict(f) for f in report.findings]}
+    if getattr(report, "units", None) is not None:  # discovery's units (hfcheck.discovery.Unit)
+        data["units"] = [asdict(unit) for unit in report.units]
+    return data
 
 
 def _report_from(stored: dict, target, settings):
+    """The stored report, or None when this hfcheck cannot rebuild it exactly."""
+    from dataclasses import fields
+
     from hfcheck.api import TargetReport
     from hfcheck.findings import Finding
 
     data = stored["report"]
+    extra = {}
     try:
         findings = [Finding(**item) for item in data["findings"]]
-    except TypeError:  # written by another hfcheck whose Finding had other fields
+        if "units" in {f.name for f in fields(TargetReport)}:
+            from hfcheck.discovery import Unit
+
+            extra["units"] = [Unit(**item) for item in data["units"]]
+    except (TypeError, KeyError, ImportError):  # written by an hfcheck whose data had other fields
         return None
-    return TargetReport(data["path"], Path(data["root"]), findings, settings)
+    return TargetReport(data["path"], Path(data["root"]), findings, settings, **extra)
 
 
 def _load(path: Path) -> dict | None:

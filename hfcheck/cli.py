@@ -98,7 +98,9 @@ def _complete_rule(ctx, param, incomplete: str):
     return [word for word in words if word.lower().startswith(incomplete.lower())]
 
 
-@click.group(cls=DefaultGroup, context_settings=CONTEXT)
+@click.group(
+    cls=DefaultGroup, context_settings=CONTEXT, epilog="For help with a command: hfcheck COMMAND --help (e.g. hfcheck check --help)."
+)
 @click.version_option(__version__, "--version", prog_name="hfcheck", message="%(prog)s %(version)s")
 def cli():
     """hfcheck: a production-readiness linter for Hugging Face model repositories.
@@ -107,7 +109,7 @@ def cli():
     """
 
 
-@cli.command(cls=SectionedCommand, context_settings=CONTEXT)
+@cli.command(cls=SectionedCommand, context_settings=CONTEXT, short_help="Check model repositories (the default command).")
 @click.argument("targets", nargs=-1, type=click.Path(path_type=str), metavar="[TARGETS]...")
 @click.option(
     "--format",
@@ -220,7 +222,7 @@ def _run_guarded(options: CheckOptions) -> int:
         return EXIT_USAGE
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, short_help="List the rules, or those matching codes, prefixes or concerns.")
 @click.argument("selectors", nargs=-1, metavar="[CODES]...", shell_complete=_complete_selectors)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 def rules(selectors, fmt):
@@ -280,7 +282,7 @@ def rules_markdown(rules) -> str:
     return "\n".join(lines) + "\n"
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, short_help="Show a rule's documentation, by code or name.")
 @click.argument("rule", metavar="CODE|NAME", shell_complete=_complete_rule)
 def explain(rule):
     """Show a rule's documentation, by code (SPT001) or name (no-pad-token)."""

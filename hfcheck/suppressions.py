@@ -19,10 +19,11 @@ from hfcheck.findings import Finding
 UNUSED_CODE = "HFC004"
 MAX_BYTES = 4 << 20  # dependency, Docker, YAML, shell and Python files are far smaller
 
-# Files whose syntax has `#` comments: requirements/constraints, Dockerfiles, YAML, TOML,
-# INI-like configs, Python, shell, .env files.
-_SUFFIXES = (".txt", ".in", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".py", ".sh", ".bash", ".env", ".dockerfile", ".conf")
-_NAMES = ("Dockerfile", "Containerfile", "Pipfile", ".env", "Procfile")
+# The files hfcheck reports on whose syntax has `#` comments: requirements and constraints
+# files, Dockerfiles, YAML, TOML, setup.cfg, Python, shell, .env. Other text files (a
+# dataset's 100,000 .txt files) are never opened.
+_SUFFIXES = (".yaml", ".yml", ".toml", ".cfg", ".py", ".sh", ".bash", ".env", ".dockerfile")
+_PREFIXES = ("Dockerfile", "Containerfile", "Pipfile", ".env", "requirements", "constraints")
 _MARKER = re.compile(r"#.*?\bhfcheck:\s*ignore\[([^\]\n]*)\]")
 
 
@@ -37,7 +38,7 @@ class Suppression:
 
 def commentable(rel: str) -> bool:
     name = PurePosixPath(rel).name
-    return name.startswith(_NAMES) or name.endswith(_SUFFIXES) or name.startswith("requirements")
+    return name.startswith(_PREFIXES) or name.endswith(_SUFFIXES)
 
 
 def parse(text: str, path: str) -> list[Suppression]:
@@ -59,7 +60,7 @@ def collect(repo) -> list[Suppression]:
     """Every suppression in the repo's commentable files (weights and JSON are never read)."""
     found = []
     for rel, entry in repo.files.items():
-        if not commentable(rel) or entry.size > MAX_BYTES:
+        if not commentable(rel) or not 0 < entry.size <= MAX_BYTES:
             continue
         try:
             with open(entry.path, "rb") as stream:
