@@ -5,15 +5,16 @@ One entry per local target, in the user's cache folder (never inside the checked
 a crafted file there cannot inject results), named by the target's resolved path. An
 entry is reused only when all of these match:
 
-- the key: hfcheck's version, the size and mtime of every module the rules come from
-  (an upgrade, a plugin change or an edited source tree invalidates), the plugins'
-  distribution versions, the settings, the baseline and the target's label;
+- the key: hfcheck's version, a hash of the source of hfcheck and of every module the
+  rules come from (an upgrade, a plugin change or an edited source tree invalidates), the
+  plugins' distribution versions, the settings, the baseline and the target's label;
 - the manifest: the same files (the check's own walk, excludes applied), each with the
   size and mtime it had, its mtime at least 2 s older than the entry (git's "racy" rule),
   or else with the same content hash: whole up to 64 MiB, else its size with its first and
   last MiB, where the static pass reads (safetensors and GGUF headers, the zip directory
-  and pickle of a torch.save file). A file is hashed only to be compared, or when it is
-  racy at the time of the check, so cold runs and unchanged warm runs read no file.
+  and pickle of a torch.save file). An unchanged warm run reads no file; a run that checks
+  hashes every file first (empty files for free), so a later touch without an edit (a
+  fresh CI checkout with a restored cache) is still a hit.
 
 Entries are JSON (never pickle), validated field by field on load; anything unexpected
 is a miss. --no-cache skips the cache; --cache-dir / HFCHECK_CACHE_DIR move it."""
@@ -75,6 +76,9 @@ class ResultCache:
             report = _report_from(stored, target, settings)
             if report is not None:
                 return report
+        for rel, row in files.items():  # hashed now, so a later touch without an edit is still a hit
+            if row[2] == "":
+                row[2] = content_hash(view.files[rel].path, row[0])
         report = check_target(target, settings=settings, baseline=baseline, repo=view)
         _store(entry_path, {"format": FORMAT, "key": key, "written_ns": started_ns, "files": files, "report": _report_to(report)})
         return report
@@ -89,36 +93,38 @@ def run_key(settings, baseline, label: str) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def source_stamps() -> list:
-    """(file, size, mtime) of hfcheck's own modules and data and of every rule module
-    (plugins included): an edited source tree invalidates like an upgrade does."""
+def source_stamps() -> str:
+    """One hash of the contents of hfcheck's own modules and data and of every rule module
+    (plugins included): hfcheck is installed from commits that share a version number, and
+    edited in place in a development tree; file mtimes would change with every fresh
+    install (a CI run), contents do not. About 0.6 MB, a few ms."""
     import hfcheck
     import hfcheck.rules
     from hfcheck.registry import all_rules
 
     folders = {Path(hfcheck.__file__).parent, *map(Path, hfcheck.rules.__path__)}
-    files = {Path(path) for folder in folders for path in folder.rglob("*") if path.suffix in (".py", ".json")}
-    files |= {
-        Path(sys.modules[r.check.__module__].__file__)
-        for r in all_rules()
-        if getattr(sys.modules.get(r.check.__module__), "__file__", None)
-    }
-    stamps = []
+    files = {path for folder in folders for path in folder.rglob("*") if path.suffix in (".py", ".json")}
+    for rule in all_rules():
+        source = getattr(sys.modules.get(rule.check.__module__), "__file__", None)
+        if source:
+            files.add(Path(source))
+    digest = hashlib.sha256()
     for path in sorted(files):
         try:
-            info = path.stat()
+            data = path.read_bytes()
         except OSError:
             continue
-        stamps.append((str(path), info.st_size, info.st_mtime_ns))
-    return stamps
+        digest.update(f"{path.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def manifest(view, previous: dict, written_ns: int, now_ns: int) -> tuple[dict[str, list], bool]:
     """(rel -> [size, mtime_ns, content hash or ""], whether the files are those of
     `previous`) for every file the check walks. A file is read only to compare it with a
     stored hash after its size or mtime moved, or when it is "racy" (modified within 2 s of
-    an entry, so a same-size edit could keep its mtime): a cold run of a large repo stats
-    its files and reads none of them."""
+    an entry, so a same-size edit could keep its mtime); other rows get the hash "" (the
+    caller fills them in before a check)."""
     files: dict[str, list] = {}
     unchanged = bool(previous) and view.files.keys() == previous.keys()
     for rel, entry in view.files.items():
@@ -144,6 +150,8 @@ def manifest(view, previous: dict, written_ns: int, now_ns: int) -> tuple[dict[s
 
 def content_hash(path: Path, size: int) -> str:
     digest = hashlib.sha256(str(size).encode())
+    if size == 0:
+        return digest.hexdigest()
     try:
         # O_NONBLOCK: a file swapped for a FIFO since the stat must not hang the run
         with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,17 +108,31 @@ def test_hfcheck_upgrade_invalidates(tiny_llama, cached_check, monkeypatch):
 
 
 def test_edited_rule_module_invalidates(tiny_llama, cached_check):
-    # an editable install: the version stays, the rule's source changes
+    # an install from another commit, or an edited development tree: same version, other source
     import hfcheck.rules.config as module
 
     cached_check(tiny_llama)
-    info = os.stat(module.__file__)
+    source = Path(module.__file__)
+    original = source.read_bytes()
     try:
-        os.utime(module.__file__, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+        source.write_bytes(original + b"\n# edited\n")
         cached_check(tiny_llama)
     finally:
-        os.utime(module.__file__, ns=(info.st_atime_ns, info.st_mtime_ns))
-    assert cached_check.counting.calls == 2
+        source.write_bytes(original)
+    cached_check(tiny_llama)  # the source as it was: a new entry, then hits again
+    cached_check(tiny_llama)
+    assert cached_check.counting.calls == 3
+
+
+def test_a_fresh_checkout_of_the_same_files_is_a_hit(tiny_llama, cached_check):
+    # CI: the cache folder restored, the repo checked out again (new mtimes, same bytes)
+    cached_check(tiny_llama)
+    later = time.time() + 5
+    for path in tiny_llama.iterdir():
+        path.write_bytes(path.read_bytes())
+        os.utime(path, (later, later))
+    cached_check(tiny_llama)
+    assert cached_check.counting.calls == 1
 
 
 def test_a_crafted_or_corrupt_entry_is_a_miss(tiny_llama, cached_check):

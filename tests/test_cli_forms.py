@@ -133,3 +133,27 @@ def test_shell_completion_of_codes_and_names():
     assert "SEC001" in complete("hfcheck check --select SEC0")
     assert complete("hfcheck explain no-pad") == ["no-pad-token"]
     assert "--show-fixes" in complete("hfcheck check --show")
+
+
+def test_plugin_from_a_zip_install_is_found(tmp_path):
+    # importlib.metadata reads distributions inside zips on sys.path; a hand-written
+    # entry_points.txt reader that lists folders did not.
+    import zipfile
+
+    from test_plugins import PLUGIN
+
+    archive = tmp_path / "acme.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("acme_rules.py", PLUGIN)
+        bundle.writestr("acme_rules-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: acme-rules\nVersion: 1.0\n")
+        bundle.writestr("acme_rules-1.0.dist-info/entry_points.txt", "[hfcheck.rules]\nacme = acme_rules\n")
+    env = {**os.environ, "PYTHONPATH": str(archive)}
+    listing = subprocess.run([sys.executable, "-m", "hfcheck", "rules", "ACM"], capture_output=True, text=True, env=env)
+    assert listing.returncode == 0 and listing.stdout.startswith("ACM001"), listing.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "hfcheck", str(FIXTURES / "tiny-llama"), "--format", "json", "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert [f["code"] for f in json.loads(result.stdout)["targets"][0]["findings"]] == ["ACM001"]
