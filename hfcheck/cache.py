@@ -16,6 +16,7 @@ entry is reused only when all of these match:
   hashes every file first (empty files for free), so a later touch without an edit (a
   fresh CI checkout with a restored cache) is still a hit.
 
+Targets of more than MAX_FILES files and Hub targets are not cached.
 Entries are JSON (never pickle), validated field by field on load; anything unexpected
 is a miss. --no-cache skips the cache; --cache-dir / HFCHECK_CACHE_DIR move it."""
 
@@ -34,6 +35,9 @@ FORMAT = 1
 WHOLE_FILE_BYTES = 64 << 20
 EDGE_BYTES = 1 << 20
 RACY_NS = 2_000_000_000
+# A target of more files (a dataset, not a model) is checked uncached: its manifest (a stat
+# and a JSON row per file) would cost a fifth of the check, for a gain only on a warm run.
+MAX_FILES = 20_000
 
 
 def default_folder() -> Path:
@@ -71,6 +75,8 @@ class ResultCache:
         from hfcheck.api import target_view
 
         view = target_view(target, settings)  # the check's own walk: listed once, used twice
+        if len(view.files) > MAX_FILES:
+            return check_target(target, settings=settings, baseline=baseline, repo=view)
         files, unchanged = manifest(view, stored["files"] if stored else {}, stored["written_ns"] if stored else 0, started_ns)
         if stored is not None and unchanged:
             report = _report_from(stored, target, settings)

@@ -160,3 +160,13 @@ def test_cache_lives_outside_the_repo_and_no_cache_writes_nothing(tiny_llama, tm
     assert len(list((folder / "v1").glob("*.json"))) == 1
     assert cold.stdout == warm.stdout and warm.exit_code == cold.exit_code == 1
     assert sorted(p.name for p in tiny_llama.rglob("*")) == before  # nothing written into the repo
+
+
+def test_a_target_of_very_many_files_is_checked_uncached(tiny_llama, cached_check, monkeypatch):
+    import hfcheck.cache
+
+    monkeypatch.setattr(hfcheck.cache, "MAX_FILES", 5)
+    cached_check(tiny_llama)
+    cached_check(tiny_llama)
+    assert cached_check.counting.calls == 2
+    assert not (cached_check.cache.folder / "v1").exists()
