@@ -92,13 +92,14 @@ def check_many(
     jobs: int = 1,
     extra_targets: list[Target] = (),
     download_pickles: bool = False,
+    cache=None,
 ) -> Report:
     """Check every target; with jobs > 1 the targets run in parallel processes (the
     static pass is CPU-bound Python), and the report keeps the order they were given in."""
     all_rules()  # loads rule modules first: they declare their options
     check_selectors(Settings(**{k: v for k, v in (overrides or {}).items() if v is not None}), "command line: ")
     targets = (resolve_targets(names, download_pickles=download_pickles) if names or not extra_targets else []) + list(extra_targets)
-    work = [(target, config_file, overrides, baseline) for target in targets]
+    work = [(target, config_file, overrides, baseline, cache) for target in targets]
     if jobs > 1 and len(work) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -111,7 +112,12 @@ def check_many(
 
 
 def _check_one(item) -> TargetReport:
-    target, config_file, overrides, baseline = item
+    target, config_file, overrides, baseline, cache = item
+    if cache is not None:  # hfcheck.cache.ResultCache: reuse the report of an unchanged target
+        from functools import partial
+
+        settings = load_settings(target.root, config_file, overrides)
+        return cache.check(target, settings, baseline, partial(check_target, config_file=config_file, overrides=overrides))
     return check_target(target, settings=None, baseline=baseline, config_file=config_file, overrides=overrides)
 
 
@@ -135,22 +141,20 @@ class SettingsLookup:
         return self._cache[path]
 
 
-def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None) -> TargetReport:
+def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None, repo: RepoView | None = None) -> TargetReport:
     """Discover the target's units, run the rules once per unit on a view scoped to it,
     and return the findings, each with its unit. `settings` given (and no `fixed`): the
     target-level settings, with each unit's own still looked up; `fixed`: one Settings
-    for every unit (the API's Settings object)."""
+    for every unit (the API's Settings object). `repo`: the target's view that the caller
+    already walked (the result cache lists the files before it checks them)."""
     from hfcheck.discovery import discover
-    from hfcheck.tree import FileTree
 
     rules = rules or all_rules()
-    tree = FileTree(target.root)
-    lookup = SettingsLookup(target.root, tree.repository_root, config_file, overrides, fixed)
+    if repo is None:
+        settings = settings or SettingsLookup(target.root, _repository_root(target.root), config_file, overrides, fixed)(".")
+        repo = target_view(target, settings)
+    lookup = SettingsLookup(target.root, repo.tree.repository_root, config_file, overrides, fixed)
     settings = settings or lookup(".")
-    tree.exclude = tuple(settings.exclude)
-    if target.alone:
-        tree._files = {rel: entry for rel, entry in _listed(target.root, target.only).items()}
-    repo = RepoView(target.root, target.label, settings=settings, tree=tree)
     repo.hub = target.hub
     found = discover(repo)
     for unit in found.units:
@@ -166,7 +170,11 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
                 if rule.phase == phase:
                     produced.extend(run_rule(rule, view, unit_settings))
         findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, real_paths))
-    unique = sorted(_deduplicated(findings, found), key=Finding.sort_key)
+    # Inline suppressions are judged once for the whole target: a comment that silences a
+    # finding of one unit is used, whichever unit's view read its file.
+    from hfcheck.suppressions import apply
+
+    unique = sorted(apply(_deduplicated(findings, found), repo, settings), key=Finding.sort_key)
     units = found.units
     if target.hub is not None:
         # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
@@ -243,6 +251,23 @@ def _deduplicated(findings: list[Finding], found) -> list[Finding]:
     return list(best.values())
 
 
+def target_view(target: Target, settings: Settings) -> RepoView:
+    """The target's file tree and view, walked once (a file checked alone is its own tree)."""
+    from hfcheck.tree import FileTree
+
+    tree = FileTree(target.root)
+    tree.exclude = tuple(settings.exclude)
+    if target.alone:
+        tree._files = dict(_listed(target.root, target.only))
+    return RepoView(target.root, target.label, settings=settings, tree=tree)
+
+
+def _repository_root(root: Path) -> Path:
+    from hfcheck.tree import FileTree
+
+    return FileTree(root).repository_root
+
+
 def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
     default_fix = rule.default_fix
     try:
@@ -260,8 +285,13 @@ def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
     return findings
 
 
-def visible(findings: list[Finding], settings: Settings, baseline: set[str] | None = None) -> list[Finding]:
-    """The findings a report shows: without per-path ignores and baseline entries."""
+def visible(findings: list[Finding], settings: Settings, baseline: set[str] | None = None, *, repo: RepoView | None = None, unused_suppressions: bool = True) -> list[Finding]:
+    """The findings a report shows: without inline suppressions (given the repo), per-path
+    ignores and baseline entries."""
+    if repo is not None:
+        from hfcheck.suppressions import apply
+
+        findings = apply(findings, repo, settings, report_unused=unused_suppressions)
     findings = [f for f in findings if not _ignored_by_path(f, settings)]
     if baseline:
         findings = [f for f in findings if fingerprint(f) not in baseline]

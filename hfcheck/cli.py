@@ -1,277 +1,309 @@
-"""The command line: parse flags, call the API, pick a formatter, set the exit code.
+"""The command line, on click: parse flags into CheckOptions, hand them to the runner,
+exit with its code. `check` is the default command, so `hfcheck PATH...` checks.
 
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or
-internal error.
-
-argparse, not click: importing click (with the inspect, uuid, datetime and platform
-modules it pulls in) takes ~9 ms, a sixth of checking a 2 GB checkpoint, and was the
-margin between hfcheck and the fastest pickle scanner (issue #8). argparse costs ~1 ms."""
+internal error. Shell completion is click's: `eval "$(_HFCHECK_COMPLETE=bash_source hfcheck)"`
+(zsh_source, fish_source for the other shells)."""
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 
+import click
+
 from hfcheck import __version__
+from hfcheck.options import DEVICES, FAIL_ON, FORMATS, CheckOptions, OptionsError
 
 EXIT_USAGE = 2
-
-USAGE = """\
-hfcheck [OPTIONS] [TARGETS]...   check repos (default: the current folder)
-hfcheck rules                    list every rule
-hfcheck explain CODE             show a rule's documentation"""
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class UsageError(Exception):
-    """A wrong combination of flags: the message is printed with the usage, exit 2."""
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def _non_negative(text: str) -> int:
+class DefaultGroup(click.Group):
+    """A group whose first word, when it is not a command, starts `check`'s arguments:
+    `hfcheck repo` is `hfcheck check repo` (as `ruff path` was `ruff check path`)."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage("hfcheck", "[OPTIONS] [TARGETS]...  |  hfcheck COMMAND [ARGS]...")
+
+
+class SectionedCommand(click.Command):
+    """--help in sections, as ruff prints `ruff check --help`."""
+
+    def format_options(self, ctx, formatter):
+        sections: dict[str, list] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                sections.setdefault(SECTION_OF.get(param.name, "Options"), []).append(record)
+        for title in dict.fromkeys(["Options", *SECTION_OF.values()]):
+            if title in sections:
+                with formatter.section(title):
+                    formatter.write_dl(sections[title])
+
+
+SECTION_OF = {
+    "select": "Rule selection",
+    "ignore": "Rule selection",
+    "fail_on": "Rule selection",
+    "config_file": "Rule selection",
+    "baseline": "Rule selection",
+    "write_baseline": "Rule selection",
+    "format": "Output",
+    "output": "Output",
+    "quiet": "Output",
+    "statistics": "Output",
+    "show_fixes": "Output",
+    "show_files": "Output",
+    "show_settings": "Output",
+    "fix": "Fixes",
+    "unsafe_fixes": "Fixes",
+    "diff": "Fixes",
+    "fix_remove_pickles": "Fixes",
+    "jobs": "Targets",
+    "hf_cache": "Targets",
+    "download_pickles": "Targets",
+    "smoke": "Smoke pass",
+    "device": "Smoke pass",
+    "trust_remote_code": "Smoke pass",
+    "cache": "Cache",
+    "cache_dir": "Cache",
+    "debug": "Miscellaneous",
+}
+
+
+def _complete_selectors(ctx, param, incomplete: str):
+    from hfcheck.findings import CONCERNS
+    from hfcheck.registry import all_rules
+
+    words = [r.code for r in all_rules()] + list(CONCERNS) + ["ALL"]
+    head, _, last = incomplete.rpartition(",")
+    prefix = f"{head}," if head else ""
+    return [prefix + word for word in words if word.upper().startswith(last.upper())]
+
+
+def _complete_rule(ctx, param, incomplete: str):
+    from hfcheck.registry import all_rules
+
+    words = [word for r in all_rules() for word in (r.code, r.name)]
+    return [word for word in words if word.lower().startswith(incomplete.lower())]
+
+
+@click.group(
+    cls=DefaultGroup, context_settings=CONTEXT, epilog="For help with a command: hfcheck COMMAND --help (e.g. hfcheck check --help)."
+)
+@click.version_option(__version__, "--version", prog_name="hfcheck", message="%(prog)s %(version)s")
+def cli():
+    """hfcheck: a production-readiness linter for Hugging Face model repositories.
+
+    `hfcheck [OPTIONS] [TARGETS]...` runs `check` (the default command).
+    """
+
+
+@cli.command(cls=SectionedCommand, context_settings=CONTEXT, short_help="Check model repositories (the default command).")
+@click.argument("targets", nargs=-1, type=click.Path(path_type=str), metavar="[TARGETS]...")
+@click.option(
+    "--format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format; concise is `path:line:col: CODE message`.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE",
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    shell_complete=_complete_selectors,
+    help="Only these codes, prefixes or concerns (comma-separated).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="CODES",
+    shell_complete=_complete_selectors,
+    help="Skip these codes, prefixes or concerns (comma-separated).",
+)
+@click.option("--fail-on", type=click.Choice(FAIL_ON), help="Lowest severity that fails the run [default: error].")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Settings file (instead of the target's pyproject.toml/.hfcheck.yaml).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Do not report findings recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Record the current findings as the baseline and exit 0.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Text output: no fix lines; only findings and the summary.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per code instead of the findings.")
+@click.option("--show-fixes", is_flag=True, help="Mark fixable findings [*] and list what --fix (and --unsafe-fixes) would fix.")
+@click.option("--show-files", is_flag=True, help="Text output: list the files each unit was checked with.")
+@click.option("--show-settings", is_flag=True, help="Text output: show the settings each unit was checked with.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then check again and report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also the unsafe fixes (e.g. converting pickle weights).")
+@click.option("--diff", is_flag=True, help="Show what the fixes would change (unified diff) and write nothing; with --fix too.")
+@click.option("--fix-remove-pickles", is_flag=True, help="With --fix or --diff: delete pickle weights once converted to safetensors.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    metavar="N",
+    help="Check targets in parallel processes (0: one per CPU).  [default: 1]",
+)
+@click.option("--hf-cache", is_flag=True, help="Also check every model snapshot in the local Hugging Face cache.")
+@click.option("--download-pickles", is_flag=True, help="Hub targets: download pickle weights (.bin, .pt, ...) so they are scanned.")
+@click.option("--smoke", is_flag=True, help="After the static pass, load and run the model (needs the smoke extra).")
+@click.option(
+    "--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Smoke pass device; auto skips without a GPU."
+)
+@click.option("--trust-remote-code", is_flag=True, help="Smoke pass: allow the model's own Python code (auto_map).")
+@click.option(
+    "--cache/--no-cache", default=True, help="Reuse results of unchanged targets (kept in the user cache folder).  [default: cache]"
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HFCHECK_CACHE_DIR",
+    metavar="DIR",
+    help="Where the result cache lives [env: HFCHECK_CACHE_DIR].",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def check(**flags):
+    """Check model repositories: folders, HF cache snapshots, files inside a repo, or Hub
+    ids (org/name, org/name@revision, hf://org/name). Default: the current folder."""
+    flags["targets"] = list(flags["targets"])
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is below 0")
-    return value
+        options = CheckOptions(**flags).validate()
+    except OptionsError as error:
+        raise click.UsageError(str(error)) from None
+    sys.exit(_run_guarded(options))
 
 
-def _file(text: str) -> Path:
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
-    return path
+def _run_guarded(options: CheckOptions) -> int:
+    """The runner's exit code; an exception becomes one line on stderr and exit 2 (a
+    traceback only with --debug)."""
+    from hfcheck import runner
 
-
-def _existing_file(text: str) -> Path:
-    if not Path(text).exists():
-        raise argparse.ArgumentTypeError(f"{text!r} does not exist")
-    return _file(text)
-
-
-def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
-def check_parser() -> argparse.ArgumentParser:
-    parser = _parser("hfcheck", "Production-readiness linter for Hugging Face model repositories.\n\n" + USAGE)
-    parser.usage = "hfcheck [OPTIONS] [TARGETS]..."
-    parser.add_argument("--version", action="version", version=f"hfcheck {__version__}")
-    parser.add_argument("targets", nargs="*", metavar="TARGETS", help="folders, HF cache snapshots, files inside a repo, or Hub ids (org/name, org/name@revision, hf://org/name)")
-    option = parser.add_argument
-    option("--format", dest="fmt", choices=["text", "json", "sarif", "github"], default="text", help="Output format (default: text).")
-    option("--output", "-o", type=_file, metavar="FILE", help="Write the report to FILE instead of stdout.")
-    option("--select", action="append", default=[], metavar="CODES", help="Only these codes, prefixes or concerns (comma-separated).")
-    option("--ignore", action="append", default=[], metavar="CODES", help="Skip these codes, prefixes or concerns (comma-separated).")
-    option("--fail-on", choices=["error", "warning", "info", "never"], help="Lowest severity that fails the run (default: error).")
-    option("--config", dest="config_file", type=_existing_file, metavar="FILE", help="Settings file (instead of the target's pyproject.toml/.hfcheck.yaml).")
-    option("--baseline", type=_existing_file, metavar="FILE", help="Do not report findings recorded in this baseline file.")
-    option("--write-baseline", type=_file, metavar="FILE", help="Record the current findings as the baseline and exit 0.")
-    option("--jobs", "-j", type=_non_negative, default=1, metavar="N", help="Check targets in parallel processes (0: one per CPU; default: 1).")
-    option("--hf-cache", action="store_true", help="Also check every model snapshot in the local Hugging Face cache (HF_HUB_CACHE / HF_HOME).")
-    option("--quiet", "-q", action="store_true", help="Text output: no fix lines; print only findings and the summary.")
-    option("--download-pickles", action="store_true", help="Hub targets: download pickle weights (.bin, .pt, ...) so they are scanned; by default they are not.")
-    option("--smoke", action="store_true", help="After the static pass, load and run the model (needs hfcheck[smoke]).")
-    option("--device", choices=["auto", "cuda", "cpu"], default="auto", help="Smoke pass device; auto skips without a GPU (default: auto).")
-    option("--trust-remote-code", action="store_true", help="Smoke pass: allow the model's own Python code (auto_map).")
-    option("--fix", action="store_true", help="Apply the safe fixes, then check again and report what remains.")
-    option("--unsafe-fixes", action="store_true", help="With --fix or --diff: also the unsafe fixes (e.g. converting pickle weights).")
-    option("--diff", action="store_true", help="Show what the fixes would change (unified diff) and write nothing.")
-    option("--fix-remove-pickles", action="store_true", help="With --fix (or --diff): delete pickle weights once they are converted to safetensors.")
-    option("--debug", action="store_true", help="Show tracebacks of internal errors.")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run `hfcheck` with `argv` (default: sys.argv[1:]); always ends in SystemExit
-    carrying the exit code. `rules` and `explain` as the first word are commands,
-    `check` is the default."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    command = args[0] if args else None
-    if command == "rules":
-        rules_command(args[1:])
-    elif command == "explain":
-        explain_command(args[1:])
-    else:
-        check_command(args[1:] if command == "check" else args)
-
-
-def check_command(argv: list[str]) -> None:
-    parser = check_parser()
-    # intermixed: `hfcheck repo-a --format json repo-b` checks both repos
-    options = vars(parser.parse_intermixed_args(argv))
-    debug = options.pop("debug")
     try:
-        code = _check(**options)
-    except UsageError as error:
-        parser.error(str(error))
+        return runner.run(options)
     except Exception as error:
-        if debug:
+        if options.debug:
             raise
         from hfcheck.targets import TargetError
 
         kind = "" if isinstance(error, (TargetError, ValueError, OSError)) else "internal error: "
         _err(f"hfcheck: {kind}{error}")
-        sys.exit(EXIT_USAGE)
-    sys.exit(code)
+        return EXIT_USAGE
 
 
-def _split(values: list[str]) -> list[str] | None:
-    items = [item.strip() for value in values for item in value.split(",") if item.strip()]
-    return items or None
+@cli.command(context_settings=CONTEXT, short_help="List the rules, or those matching codes, prefixes or concerns.")
+@click.argument("selectors", nargs=-1, metavar="[CODES]...", shell_complete=_complete_selectors)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+def rules(selectors, fmt):
+    """List the rules (all, or those matching codes, prefixes or concerns: `hfcheck rules SEC
+    tokenizer`). A fix marked `unsafe` runs only with --unsafe-fixes."""
+    from hfcheck.registry import all_fixers, all_rules, matches
 
-
-def _err(message: str, end: str = "\n") -> None:
-    print(message, end=end, file=sys.stderr, flush=True)
-
-
-def _check(targets, fmt, output, select, ignore, fail_on, config_file, baseline, write_baseline, jobs, hf_cache, quiet, download_pickles, smoke, device, trust_remote_code, fix, unsafe_fixes, diff, fix_remove_pickles) -> int:
-    from hfcheck.api import check_many, fingerprint, read_baseline
-    from hfcheck.api import write_baseline as save_baseline
-    from hfcheck.registry import all_rules
-    from hfcheck.targets import hf_cache_snapshots
-
-    overrides = {"select": _split(select), "ignore": _split(ignore), "fail_on": fail_on}
-    known = read_baseline(baseline) if baseline else None
-    if (unsafe_fixes or fix_remove_pickles) and not (fix or diff):
-        raise UsageError("--unsafe-fixes and --fix-remove-pickles need --fix (apply) or --diff (preview): nothing is changed without --fix")
-    if fix or diff:
-        if fix and diff:
-            raise UsageError("--fix and --diff exclude each other: --diff previews, --fix writes")
-        if hf_cache:
-            raise UsageError("--fix/--diff apply to local folders, not to the Hugging Face cache")
-        plans = _fix(list(targets), config_file, overrides, known, unsafe=unsafe_fixes, remove_pickles=fix_remove_pickles, preview=diff)
-        if diff:
-            for label, plan in plans:
-                _fix_summary(label, plan, None)
-            return 1 if any(plan.edits for _, plan in plans) else 0
-    cached = hf_cache_snapshots() if hf_cache else []
-    report = check_many(
-        list(targets),
-        config_file=config_file,
-        overrides=overrides,
-        baseline=known,
-        jobs=jobs or os.cpu_count() or 1,
-        extra_targets=cached,
-        download_pickles=download_pickles,
-    )
-    if fix:
-        remaining = {t.path: [f.code for f in t.findings] for t in report.targets}
-        for label, plan in plans:
-            _fix_summary(label, plan, remaining.get(label, []))
-    if smoke:
-        _smoke(report, {"device": device, "trust_remote_code": trust_remote_code}, known, quiet=quiet)
-    if write_baseline:
-        save_baseline(report, write_baseline)
-        _err(f"hfcheck: wrote {len(report.findings)} findings to {write_baseline}")
-        return 0
-    from hfcheck.report import render
-
-    color = output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render(report, fmt, rules=all_rules(), fingerprint=fingerprint, color=color, quiet=quiet)
-    if output:
-        output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return report.exit_code()
-
-
-def _fix(names, config_file, overrides, baseline, *, unsafe, remove_pickles, preview) -> list:
-    """Plan and apply the fixes of every target (with preview: print them as a diff)."""
-    from hfcheck.fix import FixError, fix_targets, render_diff
-
-    try:
-        plans = fix_targets(names, config_file=config_file, overrides=overrides, baseline=baseline, unsafe=unsafe, remove_pickles=remove_pickles, apply=not preview)
-    except FixError as error:
-        _err(f"hfcheck: fix failed, nothing was changed: {error}")
-        sys.exit(EXIT_USAGE)
-    for label, plan in plans:
-        if plan.refused:
-            _err(f"hfcheck: {label}: not fixed: {plan.refused}")
-        if preview:
-            sys.stdout.write(render_diff(plan))
-    return plans
-
-
-def _fix_summary(label, plan, remaining: list[str] | None) -> None:
-    """What was fixed, refused or left for --unsafe-fixes, on stderr; after --fix,
-    `remaining` (the codes the re-check still reports) says what a fix did not remove."""
-    for outcome in plan.outcomes:
-        count = f"{outcome.findings} finding{'s' if outcome.findings != 1 else ''}"
-        if outcome.status == "fixed":
-            left = remaining.count(outcome.code) if remaining is not None else 0
-            if remaining is None:
-                _err(f"hfcheck: {label}: would fix {outcome.code} ({count}): {outcome.message}")
-            else:
-                done = f"{count}" if not left else f"{max(outcome.findings - left, 0)} of {count}; {left} remain{'s' if left == 1 else ''}"
-                _err(f"hfcheck: {label}: fixed {outcome.code} ({done}): {outcome.message}")
-            for reason in outcome.refused:
-                _err(f"hfcheck: {label}: not fixed {outcome.code}: {reason}")
-        elif outcome.status == "unsafe":
-            _err(f"hfcheck: {label}: {outcome.code} ({count}) has an unsafe fix: add --unsafe-fixes to apply it")
-        elif outcome.status == "refused" and outcome.refused:
-            for reason in outcome.refused:
-                _err(f"hfcheck: {label}: not fixed {outcome.code}: {reason}")
-        elif outcome.status == "refused":
-            _err(f"hfcheck: {label}: not fixed {outcome.code} ({count}): {outcome.message}")
-    if plan.edits:
-        _err(f"hfcheck: {label}: {'changed' if remaining is not None else 'would change'} {', '.join(sorted(plan.edits))}")
-    elif not plan.outcomes and not plan.refused:
-        _err(f"hfcheck: {label}: nothing to fix")
-
-
-def _smoke(report, options, baseline, quiet: bool = False) -> None:
-    """The smoke pass after the static one; progress goes to stderr (a bar on a terminal,
-    plain lines in CI, nothing with --quiet) so stdout keeps only the report."""
-    from hfcheck.smoke import smoke_target
-    from hfcheck.smoke.progress import smoke_progress
-
-    for target in report.targets:
-        with smoke_progress(target.path, quiet=quiet) as progress:
-            smoke_target(target, progress=progress, baseline=baseline, **options)
-
-
-def rules_command(argv: list[str]) -> None:
-    parser = _parser("hfcheck rules", "List every rule: code, concern, default severity, fixable, summary.")
-    parser.add_argument("--format", dest="fmt", choices=["text", "json", "markdown"], default="text", help="(default: text)")
-    fmt = parser.parse_args(argv).fmt
-    from hfcheck.registry import all_rules
-
-    rules = all_rules()
+    chosen = all_rules()
+    if selectors:
+        wanted = [part for part in (s.strip() for value in selectors for s in value.split(",")) if part]
+        unknown = [w for w in wanted if not any(matches(r.code, [w]) for r in chosen)]
+        if unknown:
+            raise click.UsageError(f"no rule matches {', '.join(map(repr, unknown))}; `hfcheck rules` lists them")
+        chosen = [r for r in chosen if matches(r.code, wanted)]
+    fixers = all_fixers()
     if fmt == "json":
         import json
 
-        rows = [{"code": r.code, "name": r.name, "concern": r.concern, "severity": r.severity, "fixable": r.fixable, "summary": r.summary} for r in rules]
-        print(json.dumps(rows, indent=2))
+        rows = [
+            {
+                "code": r.code,
+                "name": r.name,
+                "concern": r.concern,
+                "severity": r.severity,
+                "fixable": r.fixable,
+                "fix": fix_kind(r, fixers),
+                "summary": r.summary,
+            }
+            for r in chosen
+        ]
+        click.echo(json.dumps(rows, indent=2))
     elif fmt == "markdown":
-        sys.stdout.write(rules_markdown(rules))
+        click.echo(rules_markdown(chosen), nl=False)
     else:
-        width = max(len(r.name) for r in rules)
-        for r in rules:
-            print(f"{r.code}  {r.name:<{width}}  {r.concern:<14} {r.severity:<7} {'fix' if r.fixable else '   '}  {r.summary}")
-    sys.exit(0)
+        width = max(len(r.name) for r in chosen)
+        for r in chosen:
+            click.echo(f"{r.code}  {r.name:<{width}}  {r.concern:<14} {r.severity:<7} {(fix_kind(r, fixers) or ''):<6}  {r.summary}")
+
+
+def fix_kind(rule, fixers) -> str | None:
+    """ "safe" (--fix applies it), "unsafe" (only with --unsafe-fixes) or None."""
+    fixer = fixers.get(rule.code)
+    if fixer is None:
+        return None
+    return "safe" if fixer.safe else "unsafe"
 
 
 def rules_markdown(rules) -> str:
     """The rules table of the README (a test keeps the README in step with it)."""
+    from hfcheck.registry import all_fixers
+
+    fixers = all_fixers()
+    label = {"safe": "yes", "unsafe": "unsafe", None: ""}
     lines = ["| Code | Name | Concern | Severity | Fixable | What it catches |", "| --- | --- | --- | --- | --- | --- |"]
     for r in rules:
-        lines.append(f"| {r.code} | {r.name} | {r.concern} | {r.severity} | {'yes' if r.fixable else ''} | {r.summary.replace('|', '/')} |")
+        lines.append(f"| {r.code} | {r.name} | {r.concern} | {r.severity} | {label[fix_kind(r, fixers)]} | {r.summary.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
 
-def explain_command(argv: list[str]) -> None:
-    parser = _parser("hfcheck explain", "Show the documentation of one rule.")
-    parser.add_argument("code", metavar="CODE")
-    code = parser.parse_args(argv).code
-    from hfcheck.registry import get_rule
+@cli.command(context_settings=CONTEXT, short_help="Show a rule's documentation, by code or name.")
+@click.argument("rule", metavar="CODE|NAME", shell_complete=_complete_rule)
+def explain(rule):
+    """Show a rule's documentation, by code (SPT001) or name (no-pad-token)."""
+    from hfcheck.registry import all_fixers, all_rules, find_rule
 
-    found = get_rule(code)
+    found = find_rule(rule)
     if found is None:
-        _err(f"hfcheck: no rule {code!r}; `hfcheck rules` lists them")
+        import difflib
+
+        words = [word for r in all_rules() for word in (r.code, r.name)]
+        close = difflib.get_close_matches(rule.lower() if "-" in rule else rule.upper(), words, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        _err(f"hfcheck: no rule {rule!r}{hint}; `hfcheck rules` lists them")
         sys.exit(EXIT_USAGE)
-    print(f"{found.code} {found.name} ({found.concern}, {found.severity}{', fixable' if found.fixable else ''})\n")
-    print(found.doc)
-    sys.exit(0)
+    kind = fix_kind(found, all_fixers())
+    fixable = {"safe": ", fixable", "unsafe": ", fixable with --unsafe-fixes", None: ""}[kind]
+    click.echo(f"{found.code} {found.name} ({found.concern}, {found.severity}{fixable})\n")
+    click.echo(found.doc)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run `hfcheck` with `argv` (default: sys.argv[1:]); always ends in SystemExit
+    carrying the exit code."""
+    cli.main(args=argv, prog_name="hfcheck")

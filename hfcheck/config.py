@@ -76,9 +76,9 @@ class Settings:
 
 
 _LIST_KEYS = ("select", "ignore", "exclude")
-_TOP_KEYS = {"select", "ignore", "severity", "fail_on", "fail-on", "per_path_ignores", "per-path-ignores", "exclude", "deploy", "options", "models"}
+_TOP_KEYS = {"select", "ignore", "severity", "fail_on", "fail-on", "per_path_ignores", "per-path-ignores", "per_file_ignores", "per-file-ignores", "exclude", "deploy", "options", "models"}
 # What a `models:` entry may set for its model.
-_MODEL_KEYS = {"select", "ignore", "severity", "per_path_ignores", "per-path-ignores", "deploy", "options"}
+_MODEL_KEYS = {"select", "ignore", "severity", "per_path_ignores", "per-path-ignores", "per_file_ignores", "per-file-ignores", "deploy", "options"}
 
 
 class SelectorError(ValueError):
@@ -239,6 +239,8 @@ def _apply(settings: Settings, raw: dict, label: str, keys: set[str] = _TOP_KEYS
 
     for key, value in raw.items():
         name = str(key).replace("-", "_")
+        if name == "per_file_ignores":  # ruff's name for the same table
+            name = "per_path_ignores"
         if key not in keys:
             problem(f"unknown setting {key!r} (known: {', '.join(sorted(k for k in keys if '-' not in k))})")
         elif name == "models":

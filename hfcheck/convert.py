@@ -56,7 +56,9 @@ def _torch():
         import torch
         from safetensors.torch import save
     except ImportError as error:
-        raise FixRefused(f"converting pickle weights needs torch and safetensors: pip install 'hfcheck[smoke]' ({error.name} is missing)") from error
+        from hfcheck import SMOKE_INSTALL_HINT
+
+        raise FixRefused(f"converting pickle weights needs torch and safetensors ({error.name} is missing): {SMOKE_INSTALL_HINT}") from error
     return torch, save
 
 

@@ -139,7 +139,7 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
                     staged[rel] = copy
             pending.clear()
             view = base.overlaid(staged) if staged else base
-            current = visible(run_rule(get_rule(code), view, settings), settings, baseline)
+            current = visible(run_rule(get_rule(code), view, settings), settings, baseline, repo=view, unused_suppressions=False)
             if not current:
                 plan.outcomes.append(FixOutcome(code, "nothing", by_code[code], "already resolved by an earlier fix"))
                 continue

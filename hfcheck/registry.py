@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import pkgutil
 import re
-import sys
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
@@ -135,57 +133,35 @@ def _load() -> None:
     for module in pkgutil.iter_modules(builtin.__path__):
         if not module.name.startswith("_"):
             importlib.import_module(f"hfcheck.rules.{module.name}")
-    for name, value in plugin_entry_points():
+    for entry_point in plugin_entry_points():
         try:
-            module, _, attribute = value.partition(":")
-            loaded = importlib.import_module(module.strip())  # importing the module registers its rules
-            for part in filter(None, attribute.strip().split(".")):
-                loaded = getattr(loaded, part)
+            entry_point.load()  # importing the module registers its rules
         except Exception as error:  # a broken plugin must not hide the built-in rules
-            raise RegistryError(f"cannot load rule plugin {name!r} ({value}): {error}") from error
+            raise RegistryError(f"cannot load rule plugin {entry_point.name!r} ({entry_point.value}): {error}") from error
 
 
-def plugin_entry_points(group: str = "hfcheck.rules") -> list[tuple[str, str]]:
-    """(name, "module:attr") of every entry point in `group` of the distributions on
-    sys.path, the first distribution of a name winning, as importlib.metadata finds them.
-    importlib.metadata is not used: importing it (email, csv, zipfile, ...) costs ~11 ms on
-    every run, a tenth of a whole check; this reads the same entry_points.txt files."""
+def plugin_entry_points(group: str = "hfcheck.rules") -> list:
+    """The entry points of `group`, as importlib.metadata finds them: dist-info and
+    egg-info folders, zipped installs and custom finders alike (one per name: the first
+    distribution on sys.path wins, as Python's own lookup does)."""
+    from importlib.metadata import entry_points
+
     found, seen = [], set()
-    for folder in sys.path:
-        try:
-            names = sorted(os.listdir(folder or "."))
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
-                continue
-            distribution = re.sub(r"[-_.]+", "-", name.rsplit(".", 1)[0].split("-")[0]).lower()
-            if distribution in seen:
-                continue
-            seen.add(distribution)
-            try:
-                with open(os.path.join(folder or ".", name, "entry_points.txt"), encoding="utf-8") as stream:
-                    text = stream.read()
-            except (OSError, UnicodeDecodeError):
-                continue
-            if group in text:
-                found += _entry_points_in(text, group)
+    for entry_point in entry_points(group=group):
+        if entry_point.name not in seen:
+            seen.add(entry_point.name)
+            found.append(entry_point)
     return found
 
 
-def _entry_points_in(text: str, group: str) -> list[tuple[str, str]]:
-    """The `name = value` lines of one [group] section of an entry_points.txt (INI)."""
-    found, current = [], None
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = line[1:-1].strip()
-        elif current == group and "=" in line:
-            name, _, value = line.partition("=")
-            found.append((name.strip(), value.split("[", 1)[0].strip()))  # drop [extras]
-    return found
+def plugin_versions() -> list[tuple[str, str, str]]:
+    """(entry point, distribution, version) of every rule plugin: part of the result
+    cache's key, so upgrading a plugin invalidates results its rules produced."""
+    rows = []
+    for entry_point in plugin_entry_points():
+        dist = getattr(entry_point, "dist", None)
+        rows.append((entry_point.value, dist.name if dist else "", dist.version if dist else ""))
+    return rows
 
 
 def all_rules() -> list[Rule]:
@@ -196,6 +172,21 @@ def all_rules() -> list[Rule]:
 def get_rule(code: str) -> Rule | None:
     _load()
     return _RULES.get(code.upper())
+
+
+def find_rule(code_or_name: str) -> Rule | None:
+    """A rule by its code (`spt001`) or its name (`no-pad-token`, `no_pad_token`)."""
+    found = get_rule(code_or_name)
+    if found is not None:
+        return found
+    name = code_or_name.strip().lower().replace("_", "-")
+    return next((r for r in _RULES.values() if r.name == name), None)
+
+
+def all_fixers() -> dict[str, Fixer]:
+    """The fixers of registered rules, by code."""
+    _load()
+    return {code: fixer for code, fixer in _FIXERS.items() if code in _RULES}
 
 
 def matches(code: str, patterns: Iterable[str]) -> bool:

@@ -67,3 +67,21 @@ def nothing_to_check(repo):
     listed = len(repo.files)
     what = f"{listed} file{'s' if listed != 1 else ''}" if listed else "no files"
     yield Finding.at(None, f"nothing to check: {what}, and no model or deployment among them; looked for {LOOKED_FOR}")
+
+
+@rule("HFC005", concern="config", severity="warning", phase="final")
+def unused_suppression(repo):
+    """A `# hfcheck: ignore[CODE]` comment silenced nothing: no CODE finding is on its line
+    (or, for a comment on a line of its own, on the next line), or CODE is no rule.
+
+    Why: a suppression outlives the problem it silenced; left in place it would hide the
+    same problem when it comes back, and a misspelt code silences nothing at all.
+    Fix: remove the code from the comment (or the whole comment when it names nothing
+    else); `hfcheck rules` lists the codes.
+    Example: `transformers  # hfcheck: ignore[PIN001]` in requirements.txt after
+    transformers was pinned.
+    """
+    # The findings pipeline (hfcheck/suppressions.py) reports these: only it knows which
+    # suppressions silenced a finding. This entry registers the code, its docs and its
+    # severity, so select/ignore/explain treat HFC005 as any other rule.
+    return ()

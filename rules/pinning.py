@@ -34,9 +34,9 @@ def transformers_unpinned(repo):
     """transformers is installed without an exact version (unpinned, or a range).
 
     Why: the next image build installs whatever transformers is newest; a minor
-    release has changed tokenizer defaults (special tokens, padding, chat templates)
-    and silently changed every prediction (the seed incident: all outputs turned
-    positive after a rebuild). Ranges (`>=4.40`, `^4.40`, `~=4.40`) leave the same door
+    release has changed tokenizer defaults (special tokens, padding, chat templates),
+    and a classifier rebuilt that way can change every prediction without one error.
+    Ranges (`>=4.40`, `^4.40`, `~=4.40`) leave the same door
     open.
     Fix: pin the version you tested, or install from a lock file (poetry.lock, uv.lock,
     pip-compile output with hashes). The finding names the version the fixer writes

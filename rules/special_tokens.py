@@ -224,8 +224,9 @@ def end_of_turn_not_eos(repo):
     ids generation stops on, or is not the tokenizer's own eos_token.
 
     Why: the model writes the end-of-turn token and keeps going, inventing the user's
-    next turn until max_new_tokens: the Llama-3-Instruct `<|eot_id|>` incident, where
-    generation_config.json's eos_token_id held only `<|end_of_text|>`.
+    next turn until max_new_tokens. Meta-Llama-3-8B-Instruct was first published this
+    way: its chat template ends turns with `<|eot_id|>` while generation_config.json's
+    eos_token_id held only `<|end_of_text|>`.
     The tokenizer's own eos is compared too: servers and scripts that stop on the
     tokenizer's eos (`tokenizer.eos_token_id`, llama.cpp conversions, custom loops)
     stop late when it is `<|end_of_text|>` while turns end with `<|eot_id|>`, even

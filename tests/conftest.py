@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "repos"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_result_cache(tmp_path_factory):
+    """The CLI's result cache (hfcheck/cache.py) in a folder of this session, for the
+    in-process runs and every `python -m hfcheck` child: never the user's own cache."""
+    os.environ["HFCHECK_CACHE_DIR"] = str(tmp_path_factory.mktemp("hfcheck-cache"))
+
+
 def copy_repo(source: Path, dest: Path) -> Path:
     shutil.copytree(source, dest, symlinks=True)
     return dest
@@ -67,8 +74,9 @@ class _Stream(io.StringIO):
         self.log = log
 
     def write(self, text):
+        written = super().write(text)  # raises on bytes (click probes streams with b"")
         self.log.append(text)
-        return super().write(text)
+        return written
 
 
 def invoke(*args, env: dict | None = None) -> CliResult:

@@ -45,7 +45,7 @@ def test_version_does_not_load_rules():
 
 def test_parsers_of_absent_files_are_not_imported():
     # tiny-llama has no requirements, manifests, Dockerfiles or Python code
-    absent = ("hfcheck.formats.requirements", "hfcheck.formats.dependency_files", "hfcheck.formats.shell", "hfcheck.formats.python_code", "click")
+    absent = ("hfcheck.formats.requirements", "hfcheck.formats.dependency_files", "hfcheck.formats.shell", "hfcheck.formats.python_code")
     # no chat template, Keras, SavedModel, GGUF or ONNX file either
     absent += ("jinja2", "hfcheck.formats.chat_template", "hfcheck.formats.keras", "hfcheck.formats.gguf", "hfcheck.formats.onnx", "hfcheck.formats.tf_saved_model", "h5py")
     assert loaded_modules(FIXTURES / "tiny-llama", "--format", "json", watched=absent) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from hfcheck import __version__
+from hfcheck import SOURCE_URL, __version__
 from hfcheck.report import display_path
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -29,7 +29,7 @@ def render(report, *, rules=(), fingerprint=None, **_options) -> str:
                 "name": "hfcheck",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": "https://pypi.org/project/hfcheck/",
+                "informationUri": SOURCE_URL,
                 "rules": descriptors,
             }
         },

@@ -27,7 +27,7 @@ def units_lines(target, *, show_files: bool = False, show_settings: bool = False
     return lines
 
 
-def render(report, *, color: bool = False, quiet: bool = False, show_files: bool = False, show_settings: bool = False, **_options) -> str:
+def render(report, *, color: bool = False, quiet: bool = False, fixers=None, show_files: bool = False, show_settings: bool = False, **_options) -> str:
     def style(text, *names):
         return f"\x1b[{';'.join(_STYLES[n] for n in names)}m{text}\x1b[0m" if color else text
 
@@ -49,10 +49,13 @@ def render(report, *, color: bool = False, quiet: bool = False, show_files: bool
             for finding in findings:
                 where = f"{finding.line}" if finding.line else "-"
                 severity = style(f"{finding.severity:<7}", _COLOURS[finding.severity])
-                out.append(f"  {where:>5}  {severity} {style(finding.code, 'bold')}  {finding.message}")
+                marker = " [*]" if fixers and finding.code in fixers else ""
+                out.append(f"  {where:>5}  {severity} {style(finding.code, 'bold')}{marker}  {finding.message}")
                 if finding.fix and not quiet:
                     out.append(f"{'':16}{style('fix:', 'dim')} {finding.fix}")
             out.append("")
+    if fixers is not None:
+        out += _fixable(report, fixers)
     counts = report.summary
     total = sum(counts.values())
     targets = len(report.targets)
@@ -62,3 +65,23 @@ def render(report, *, color: bool = False, quiet: bool = False, show_files: bool
     else:
         out.append(style(f"All checks passed ({targets} target{'s' if targets != 1 else ''}).", "green"))
     return "\n".join(out) + "\n"
+
+
+def _fixable(report, fixers) -> list[str]:
+    """--show-fixes: what --fix, and --fix --unsafe-fixes, would fix."""
+    safe: dict[str, int] = {}
+    unsafe: dict[str, int] = {}
+    for finding in report.findings:
+        fixer = fixers.get(finding.code)
+        if fixer is not None:
+            table = safe if fixer.safe else unsafe
+            table[finding.code] = table.get(finding.code, 0) + 1
+    if not safe and not unsafe:
+        return ["No finding has a fix.", ""]
+    lines = []
+    for label, table in (("with --fix", safe), ("only with --fix --unsafe-fixes", unsafe)):
+        if table:
+            total = sum(table.values())
+            codes = ", ".join(f"{code} ({count})" for code, count in sorted(table.items()))
+            lines.append(f"[*] {total} fixable {label}: {codes}")
+    return lines + [""]

@@ -62,7 +62,9 @@ def run_smoke(
         import torch
         import transformers
     except ImportError as error:
-        return SmokeResult("refused", f"the smoke extra is not installed ({error.name} missing): pip install 'hfcheck[smoke]'", kind=plan.kind)
+        from hfcheck import SMOKE_INSTALL_HINT
+
+        return SmokeResult("refused", f"the smoke extra is not installed ({error.name} missing): {SMOKE_INSTALL_HINT}", kind=plan.kind)
 
     if device == "auto":
         if not torch.cuda.is_available():

@@ -1,0 +1,128 @@
+"""Start-up and check time of two hfcheck installs side by side (issue #20: the CLI on
+click, plugins through importlib.metadata), and the result cache cold vs warm (issue #21).
+
+    python benchmarks/cli_startup.py --before /work/venvs/main --after /work/venvs/cli-gate [--runs 15] [--dir DIR]
+
+Inputs (built once under --dir): the tiny-llama fixture (a small repo); ckpt-2gb, a real
+~2 GB torch.save checkpoint (16 x 128 MiB float32, as benchmarks/run_all.py builds it,
+with the `after` interpreter's torch); llama70b-pt, a Llama-3-70B-shaped repo of 30 sparse
+torch.save shards plus its index (benchmarks/sparse_70b.py), the large repo for the cache.
+The runs of `before` and `after` alternate, so load on the machine hits both alike; each
+figure is the median wall time of a child process. `after` runs with --no-cache except in
+the cache rows. Both use one bytecode cache (PYTHONPYCACHEPREFIX under --dir), warmed up
+before timing. Cache rows: cold = an empty cache folder before every run, warm = the entry of the
+previous run; touched = config.json rewritten with the same bytes (new mtime: hashed again,
+still a hit); content changed = config.json's bytes differ from the entry's (a miss: the
+whole target is checked again, the cache is per target, not per file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user+system) of one child run. On a shared machine the
+    CPU time is the steadier figure: waiting for a core counts in wall time only."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, _, usage = os.wait4(process.pid, 0)
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+
+
+def medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
+def build(workdir: Path, python: str) -> dict[str, Path]:
+    from run_all import build_checkpoint
+    from sparse_70b import LLAMA_3_70B, write_sparse_repo
+
+    checkpoint = workdir / "ckpt-2gb" / "pytorch_model.bin"
+    if not checkpoint.exists():
+        build_checkpoint(checkpoint, python)
+    large = workdir / "llama70b-pt"
+    if not (large / "pytorch_model.bin.index.json").exists():
+        write_sparse_repo(large, LLAMA_3_70B, shards=30, pickle=True)
+    return {"tiny-llama": ROOT / "fixtures" / "repos" / "tiny-llama", "ckpt-2gb": checkpoint, "llama70b-pt": large}
+
+
+def side_by_side(before: Path, after: Path, args: list[str], runs: int, env: dict) -> tuple[tuple, tuple]:
+    times: dict[str, list] = {"before": [], "after": []}
+    extra = [] if args == ["--version"] else ["--no-cache"]
+    for _ in range(runs):
+        times["before"].append(timed([str(before / "bin" / "hfcheck"), *args], env))
+        times["after"].append(timed([str(after / "bin" / "hfcheck"), *args, *extra], env))
+    return medians(times["before"]), medians(times["after"])
+
+
+def cache_rows(after: Path, target: Path, runs: int, env: dict) -> dict[str, tuple]:
+    hfcheck = str(after / "bin" / "hfcheck")
+    folder = Path(tempfile.mkdtemp(prefix="hfcheck-cache-bench-"))
+    cached = {**env, "HFCHECK_CACHE_DIR": str(folder)}
+    rows: dict[str, list] = {"no cache": [], "cold": [], "warm": [], "config.json touched (same bytes)": [], "config.json content changed": []}
+    config = target / "config.json"
+    original = config.read_bytes()
+    for _ in range(runs):
+        rows["no cache"].append(timed([hfcheck, str(target), "--no-cache"], env))
+        shutil.rmtree(folder, ignore_errors=True)
+        rows["cold"].append(timed([hfcheck, str(target)], cached))
+        rows["warm"].append(timed([hfcheck, str(target)], cached))
+        config.write_bytes(config.read_bytes())
+        rows["config.json touched (same bytes)"].append(timed([hfcheck, str(target)], cached))
+        config.write_bytes(original + b" " * (len(rows["cold"]) % 2))  # a different file each round
+        rows["config.json content changed"].append(timed([hfcheck, str(target)], cached))
+    config.write_bytes(original)
+    shutil.rmtree(folder, ignore_errors=True)
+    return {name: medians(values) for name, values in rows.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", type=Path, required=True, help="virtualenv of the old hfcheck")
+    parser.add_argument("--after", type=Path, required=True, help="virtualenv of the new hfcheck")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "hfcheck-bench")
+    args = parser.parse_args()
+    paths = build(args.dir, str(args.after / "bin" / "python"))
+    # One bytecode cache for both installs, outside their trees (a source tree that cannot
+    # hold __pycache__ would otherwise compile every module on every run), warmed up first.
+    env = {k: v for k, v in os.environ.items() if k not in ("HFCHECK_CACHE_DIR", "PYTHONDONTWRITEBYTECODE")}
+    env["PYTHONPYCACHEPREFIX"] = str(args.dir / "pycache")
+    for install in (args.before, args.after):
+        for target in paths.values():
+            timed([str(install / "bin" / "hfcheck"), str(target)], {**env, "HFCHECK_CACHE_DIR": str(args.dir / "warm-up-cache")})
+    print(f"median of {args.runs} runs each, before and after alternating; wall time (CPU time user+sys)\n")
+    print("| command | before | after | difference (CPU) |")
+    print("| --- | --- | --- | --- |")
+    for label, command in (
+        ("hfcheck --version", ["--version"]),
+        ("hfcheck tiny-llama (small repo)", [str(paths["tiny-llama"])]),
+        ("hfcheck ckpt-2gb/pytorch_model.bin (2 GB .bin)", [str(paths["ckpt-2gb"])]),
+        ("hfcheck llama70b-pt (30 sparse .bin shards)", [str(paths["llama70b-pt"])]),
+    ):
+        old, new = side_by_side(args.before, args.after, command, args.runs, env)
+        print(
+            f"| `{label}` | {old[0] * 1000:.0f} ms ({old[1] * 1000:.0f}) | {new[0] * 1000:.0f} ms ({new[1] * 1000:.0f}) | {(new[1] - old[1]) * 1000:+.0f} ms |"
+        )
+    print("\nresult cache, `after`, llama70b-pt:\n")
+    print("| run | wall | CPU |")
+    print("| --- | --- | --- |")
+    for name, (wall, cpu) in cache_rows(args.after, paths["llama70b-pt"], args.runs, env).items():
+        print(f"| {name} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms |")
+
+
+if __name__ == "__main__":
+    main()
