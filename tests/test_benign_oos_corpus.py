@@ -16,13 +16,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus" / "benign
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text())["files"]
 
 # False positives of today's scanner (#15 "False positives on real files").
-KNOWN_FALSE_POSITIVES: dict[str, str] = {
-    "lightning/last.ckpt": "#15 FP: omegaconf data classes and protocol-2 __builtin__.dict in Lightning hparams are SEC002 errors",
-    "omegaconf/checkpoint_last.pt": "#15 FP: fairseq/omegaconf-style checkpoint (omegaconf classes, __builtin__.dict) is a SEC002 error",
-    "sklearn/model.joblib": "#15 FP: scikit-learn estimator classes in a joblib file are SEC002 errors, not a trust warning",
-    "sklearn/model_compressed.joblib": "#15 FP: scikit-learn estimator classes in a compressed joblib file are SEC002 errors",
-    "torchscript/model_scripted.pt": "#15 FP: torch.jit.save archives (torch.jit._pickle.*) are SEC001 errors instead of being judged as torch.jit.load",
-}
+KNOWN_FALSE_POSITIVES: dict[str, str] = {}  # all five of the first measurement are fixed (#15)
 
 
 def test_corpus_spans_ten_libraries_and_every_file_is_listed():

@@ -39,12 +39,6 @@ def test_run_executed_its_budget_on_every_loader(bounded_run):
     assert sum(bounded_run.restarts.values()) <= 2, "oracle workers crashed or timed out"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#15 families 1, 2, 3, 4 and 12 (sniff head, INT text read as int(x, 0), multi-stream "
-    "compression, numpy object dtypes, opcodes crossing a FRAME): the seeded run meets some of them "
-    "today; the minimised cases are in tests/fuzz/cases",
-)
 def test_no_disagreement_between_hfcheck_and_the_loaders(bounded_run):
     found = [(d.loader, d.recipe, d.oracle) for d in bounded_run.disagreements]
     assert found == []

@@ -23,9 +23,7 @@ from observe_peers import OBSERVATIONS_FILE, PEERS, expected_error, peer_verdict
 OBSERVATIONS = json.loads(OBSERVATIONS_FILE.read_text())
 
 # Files hfcheck gets wrong today: flip to passing when #15's fixes merge.
-KNOWN_WRONG: dict[str, str] = {
-    "picklescan/tests/data/malicious1.7z": "#15 family 13: a pickle inside a .7z archive (which picklescan opens) is not scanned",
-}
+KNOWN_WRONG: dict[str, str] = {}  # the .7z (family 13) is scanned since #15
 
 
 def _cases():

@@ -84,12 +84,15 @@ def first_stream_is_pickle(ctx: ScanContext, finished: bool, proto_header: bool)
     """After running the first stream of a file into `ctx`: is it a pickle to a loader?
 
     It is when it reached STOP (with a PROTO header, or cleanly: a protocol 0/1 data
-    pickle), or when it imported an importable-looking global before it failed: the
-    unpickler would already have imported (and maybe called) it. A failure of the scanner
+    pickle), or when it imported a global from an importable-looking module before it
+    failed: the unpickler would already have imported the module (and maybe called the
+    global). A failure of the scanner
     itself (InternalError) counts as a pickle: fail closed, never "not a pickle"."""
     if getattr(ctx, "internal_failure", False):
         return True
-    imported = any(not g.resolved or (_dotted_identifier(g.module) and _dotted_identifier(g.name)) for g in ctx.imported)
+    # find_class imports the module before it looks the name up: an importable module is
+    # already a side effect, whatever the name (CPython resolves "posix" for any name line).
+    imported = any(not g.resolved or _dotted_identifier(g.module) for g in ctx.imported)
     if finished:
         return proto_header or imported or not ctx.problems
     return imported
