@@ -32,7 +32,9 @@ def dockerfile_copies(text: str) -> list[PathMap]:
             continue
         if "--from=" in rest:
             continue
-        words = _json_list(rest)
+        from hfcheck.formats.shell import exec_form  # on first use, like every parser
+
+        words = exec_form(rest)
         if words is None:
             try:
                 words = shlex.split(rest, comments=False)
@@ -58,18 +60,6 @@ def _joined(text: str):
             continue
         yield pending + raw
         pending = ""
-
-
-def _json_list(rest: str) -> list | None:
-    if not rest.startswith("["):
-        return None
-    import json
-
-    try:
-        value = json.loads(rest)
-    except ValueError:
-        return None
-    return [str(v) for v in value] if isinstance(value, list) else None
 
 
 def volume_maps(data) -> list[PathMap]:

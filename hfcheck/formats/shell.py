@@ -187,13 +187,13 @@ def parse_dockerfile(text: str) -> ShellDoc:
             _docker_env(rest, number, env, instruction == "ARG")
         elif instruction == "RUN":
             rest = re.sub(r"^(--[a-z]+=\S+\s+)+", "", rest)  # RUN --mount=... flags
-            words = _json_form(rest)
+            words = exec_form(rest)
             if words is not None:
                 stage.commands.append(Command([_expand(w, env) for w in words], number))
             elif rest:
                 stage.commands.extend(_simple_commands(rest, number, env))
         elif instruction in ("CMD", "ENTRYPOINT"):
-            words = _json_form(rest)
+            words = exec_form(rest)
             words = [_expand(w, env) for w in (words if words is not None else _split(rest) or [])]
             _set_runs(stage, instruction, words, number)
     for stage in doc.stages:
@@ -236,7 +236,8 @@ def _run_commands(stage: Stage) -> list[Command]:
     return [stage.runs]
 
 
-def _json_form(rest: str) -> list | None:
+def exec_form(rest: str) -> list | None:
+    """A Dockerfile instruction's JSON ("exec") form, `["python", "serve.py"]`, as words."""
     if not rest.startswith("["):
         return None
     try:
