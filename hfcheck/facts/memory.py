@@ -22,7 +22,7 @@ tokens followed by a few greedy decode steps, all in inference mode:
   eager attention adds the score matrix: batch x heads x seq_len^2 x (4 + bytes), since
   the softmax runs in float32 (sdpa and flash attention need no such matrix).
   Plus the last position's logits in float32 (batch x vocab x 4), which is all that
-  generate() computes at prefill.
+  generate() computes at prefill, and cuBLAS's 32 MiB workspace.
 
 The coefficients are structural, counted from transformers' Llama/BERT forward code, not
 fitted. benchmarks/envelope_proof.py measures the real peak on a GPU and
@@ -47,6 +47,9 @@ DTYPE_BYTES = {"float16": 2, "fp16": 2, "half": 2, "bfloat16": 2, "bf16": 2, "fl
 COMPOSITE_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python", "gelu_accurate")
 GATE_TENSORS = ("gate_proj", "gate_up_proj", ".w3.", "gated_layers")
 DECODE_STEPS = 4  # the decode steps the smoke pass runs after the envelope's prefill
+# cuBLAS/cuBLASLt workspace: PyTorch allocates it through its caching allocator (so it is
+# in max_memory_allocated), 32 MiB per handle on Hopper (ATen's CublasHandlePool).
+CUBLAS_WORKSPACE_BYTES = 32 << 20
 
 
 def dtype_bytes(value) -> int | None:
@@ -160,7 +163,7 @@ def estimate(repo, *, batch: int, seq_len: int, dtype_bytes: int | None = None, 
         activations += batch * shape.heads * seq_len * seq_len * (4 + per)
     if shape.decoder:
         activations += batch * shape.vocab * 4
-    return MemoryEstimate(weights, kv, activations)
+    return MemoryEstimate(weights, kv, activations + CUBLAS_WORKSPACE_BYTES)
 
 
 def serving_envelope(repo) -> Envelope | None:
