@@ -144,12 +144,16 @@ class SettingsLookup:
 def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None, repo: RepoView | None = None) -> TargetReport:
     """Discover the target's units, run the rules once per unit on a view scoped to it,
     and return the findings, each with its unit. `settings` given (and no `fixed`): the
-    target-level settings, with each unit's own still looked up; `fixed`: one Settings
-    for every unit (the API's Settings object). `repo`: the target's view that the caller
+    target-level settings, with each unit's own still looked up from `config_file` and
+    `overrides`; `fixed` (or `settings` alone): one Settings for every unit. `repo`: the target's view that the caller
     already walked (the result cache lists the files before it checks them)."""
     from hfcheck.discovery import discover
 
     rules = rules or all_rules()
+    if settings is not None and fixed is None and config_file is None and overrides is None:
+        # The caller made the settings (the fix engine, the result cache's callers): nested
+        # settings files could not repeat its overrides, so they apply to every unit.
+        fixed = settings
     if repo is None:
         settings = settings or SettingsLookup(target.root, _repository_root(target.root), config_file, overrides, fixed)(".")
         repo = target_view(target, settings)

@@ -116,7 +116,9 @@ def _did_you_mean(text: str, codes: set[str], concerns: set[str]) -> str:
     import difflib
 
     families = {code.rstrip("0123456789") for code in codes}  # CFG, PIN, TOK, ...
-    close = difflib.get_close_matches(text.upper(), sorted(codes | families), n=1, cutoff=0.6) or difflib.get_close_matches(text.lower(), sorted(concerns), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(text.upper(), sorted(codes | families), n=3, cutoff=0.6) or difflib.get_close_matches(text.lower(), sorted(concerns), n=3, cutoff=0.6)
+    # Among equally close names, a typo usually keeps the first letter (CGF -> CFG, not GGF).
+    close.sort(key=lambda name: name[:1].upper() != text[:1].upper())
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{hint} (`hfcheck rules` lists the codes; concerns: {', '.join(sorted(concerns))})"
 
