@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "jsonl", "sarif", "github")
 
 
 def render(report, fmt: str, **options) -> str:
