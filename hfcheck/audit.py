@@ -319,6 +319,7 @@ def audit(
     record as it finishes; `progress` is called after each."""
     settings = settings or AuditSettings()
     executor = executor or LocalExecutor()
+    _check_options(settings)
     fingerprint = settings.fingerprint()
     todo = [t for t in targets if t.name not in skip]
     state = Progress(total=len(todo), skipped=len(targets) - len(todo))
@@ -336,6 +337,16 @@ def audit(
     missing = [t.name for t in todo if t.name not in reported]
     if missing:
         raise RuntimeError(f"the {executor.name} executor lost {len(missing)} targets: {', '.join(missing[:5])}")
+
+
+def _check_options(settings: AuditSettings) -> None:
+    """An unknown rule code or option is a usage error before the first target, not an
+    error record on every one of ten thousand."""
+    from hfcheck.config import Settings, check_selectors
+    from hfcheck.registry import all_rules
+
+    all_rules()  # rule modules declare their options
+    check_selectors(Settings(**{k: v for k, v in settings.overrides.items() if v is not None}), "command line: ")
 
 
 def recorded(lines: Iterable[str], settings: AuditSettings | None = None) -> set[str]:
@@ -425,10 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-num-cpus", type=int, default=None, help="CPUs of a local Ray cluster started here")
     parser.add_argument("--select"), parser.add_argument("--ignore"), parser.add_argument("--fail-on")
     parser.add_argument("--config", dest="config_file", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="the smoke pass after the static one (Ray: a task asking for the deployment's GPUs)")
+    parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
     split = lambda text: [p.strip() for p in text.split(",") if p.strip()] if text else None  # noqa: E731
-    settings = AuditSettings(config_file=args.config_file, overrides={"select": split(args.select), "ignore": split(args.ignore), "fail_on": args.fail_on})
+    overrides = {"select": split(args.select), "ignore": split(args.ignore), "fail_on": args.fail_on}
+    settings = AuditSettings(config_file=args.config_file, overrides=overrides, smoke=args.smoke, smoke_options={"device": args.device} if args.smoke else {})
     try:
         if args.targets_from == "-":
             targets = read_targets(sys.stdin, "<stdin>")
@@ -447,9 +461,13 @@ def main(argv: list[str] | None = None) -> int:
     out = open_for_resume(args.resume) if args.resume else (open(args.output, "w", encoding="utf-8") if args.output else sys.stdout)
     executor = RayExecutor(args.ray_address, num_cpus=args.ray_num_cpus) if args.executor == "ray" else LocalExecutor(args.jobs)
     writer, codes = JsonlWriter(out), []
-    for record in audit(targets, settings, executor=executor, skip=skip, progress=None if args.quiet else text_progress()):
-        writer.write(record)
-        codes.append(record)
+    try:
+        for record in audit(targets, settings, executor=executor, skip=skip, progress=None if args.quiet else text_progress()):
+            writer.write(record)
+            codes.append(record)
+    except (ValueError, TypeError, RuntimeError) as error:
+        print(f"hfcheck: {error}", file=sys.stderr)
+        return 2
     return exit_code(codes)
 
 

@@ -5,6 +5,7 @@ and the static pass never importing Ray."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -180,3 +181,55 @@ def test_the_static_pass_and_a_local_audit_never_import_ray(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
     assert records_of((tmp_path / "out.jsonl").read_text())[0]["exit_code"] == 0
+
+
+def test_a_local_worker_process_killed_mid_target_is_retried_and_reported_once(hub, hub_env, tmp_path):
+    import signal
+    import threading
+    import time
+
+    names = serve_registry(hub, tmp_path, 8)
+    slow = "slow/model"
+    hub.add(slow, FIXTURES / "tiny-llama")
+    asked, release = threading.Event(), threading.Event()
+    real_resolve = hub.resolve
+
+    def resolve(repo_id, revision):
+        # the first request for the slow repo holds its worker until the test has killed the workers
+        if repo_id == slow and not release.is_set():
+            asked.set()
+            release.wait(60)
+        return real_resolve(repo_id, revision)
+
+    hub.resolve = resolve
+    targets = tmp_path / "fleet.txt"
+    targets.write_text("\n".join(names[:4] + [slow] + names[4:]) + "\n")
+    driver = subprocess.Popen([sys.executable, "-P", "-m", "hfcheck.audit", "--targets-from", str(targets), "--jobs", "2", "--quiet"], env=hub_env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert asked.wait(120)
+        workers = [int(pid) for pid in Path(f"/proc/{driver.pid}/task/{driver.pid}/children").read_text().split()]
+        assert workers
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        release.set()
+        stdout, _ = driver.communicate(timeout=240)
+    finally:
+        release.set()
+        driver.kill()
+    records = records_of(stdout)
+    assert sorted(r["target"] for r in records) == sorted(names + [slow])  # each exactly once
+    assert all(r["error"] is None for r in records), [r["error"] for r in records if r["error"]]
+    asked_slow = [path for _, path, _ in hub.requests if path.startswith(f"/api/models/{slow}")]
+    assert asked_slow.count(asked_slow[0]) >= 2  # asked by the killed worker, then by the retry
+
+
+def test_an_unknown_rule_code_is_a_usage_error_before_any_target(tmp_path):
+    targets = tmp_path / "fleet.txt"
+    targets.write_text(f"{FIXTURES / 'tiny-llama'}\n")
+    result = run_audit(dict(os.environ), "--targets-from", targets, "--select", "NOPE999", "--quiet")
+    assert result.returncode == 2 and "NOPE999" in result.stderr and result.stdout == ""
+    bad = tmp_path / "bad.txt"
+    bad.write_text("org/name\norg/na me\n")
+    result = run_audit(dict(os.environ), "--targets-from", bad, "--quiet")
+    assert result.returncode == 2 and "bad.txt:2:" in result.stderr and "Traceback" not in result.stderr
