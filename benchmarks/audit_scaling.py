@@ -135,13 +135,16 @@ def table(rows, overhead, count: int) -> str:
     out = [
         f"{count} Hub targets on the local Hub test server (`benchmarks/audit_scaling.py`, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs):",
         "",
-        "| executor | targets/s | speed-up | check time per target | test server CPU (of one core) | start |",
-        "|---|---|---|---|---|---|",
+        "| executor | targets/s | speed-up | check time per target | worker time not checking, per target | test server CPU (of one core) | start |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for label, _workers, row in rows:
+    for label, workers, row in rows:
         rate = row["targets"] / row["audit_s"]
+        # a worker slot's time spent outside check_one: the executor's own cost (and idling)
+        idle = 1000 * (row["audit_s"] * workers - row["busy_s"]) / row["targets"]
         out.append(
-            f"| {label} | {rate:.1f} | {rate / serial:.2f}x | {1000 * row['busy_s'] / row['targets']:.0f} ms | {100 * row['server_cpu_s'] / row['audit_s']:.0f}% | {row['start_s']:.1f} s |"
+            f"| {label} | {rate:.1f} | {rate / serial:.2f}x | {1000 * row['busy_s'] / row['targets']:.0f} ms | {idle:.1f} ms |"
+            f" {100 * row['server_cpu_s'] / row['audit_s']:.0f}% | {row['start_s']:.1f} s |"
         )
     if overhead:
         out += ["", "Executor overhead per target (targets that fail at once: nothing but the executor's own work):", "", "| executor | targets | per target |", "|---|---|---|"]
@@ -151,7 +154,20 @@ def table(rows, overhead, count: int) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
+    if sys.argv[1:2] == ["--table-from"]:
+        # the table again from the `# label: {...}` lines a run printed on stderr
+        import ast
+
+        measured, noop_rows = [], []
+        for line in Path(sys.argv[2]).read_text().splitlines():
+            label, _, row = line[2:].partition(": ")
+            if line.startswith("# overhead "):
+                noop_rows.append((label[len("overhead ") :], ast.literal_eval(row)))
+            elif line.startswith("# "):
+                workers = 1 if label == "serial" else int(label.split()[-1] if "jobs" in label else label.split()[1])
+                measured.append((label, workers, ast.literal_eval(row)))
+        print(table(measured, noop_rows, measured[0][2]["targets"]))
+    elif sys.argv[1:2] == ["--serve"]:
         serve(int(sys.argv[2]), Path(sys.argv[3]))
     elif sys.argv[1:2] == ["--drive"]:
         drive(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), "--noop-run" in sys.argv)
