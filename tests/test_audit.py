@@ -36,6 +36,13 @@ def serve_registry(hub: FakeHub, tmp_path: Path, count: int) -> list[str]:
     return names
 
 
+@pytest.fixture
+def audit_env(hub_env):
+    """hub_env without TRANSFORMERS_OFFLINE: huggingface_hub reads it as HF_HUB_OFFLINE, and the
+    smoke tests' in-process runs leave it set in this process's environment."""
+    return {k: v for k, v in hub_env.items() if not k.startswith("TRANSFORMERS_")}
+
+
 def run_audit(env, *args, stdin=None):
     return subprocess.run([sys.executable, "-P", "-m", "hfcheck.audit", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=300)
 
@@ -50,7 +57,9 @@ def finding_keys(findings) -> list:
 
 def serial_findings(env, names) -> dict:
     """Ground truth: the plain CLI on the same targets, one process, no audit code."""
-    report = json_report(run_hfcheck(env, *names, "--format", "json"))
+    result = run_hfcheck(env, *names, "--format", "json")
+    assert result.stdout, result.stderr[-2000:]
+    report = json_report(result)
     return {t["path"]: finding_keys(t["findings"]) for t in report["targets"]}
 
 
@@ -91,40 +100,40 @@ def test_settings_fingerprint_follows_options_and_the_settings_file_bytes(tmp_pa
 # -- local executor over the Hub test server ---------------------------------------------------
 
 
-def test_local_audit_reports_every_target_once_with_the_serial_findings(hub, hub_env, tmp_path):
+def test_local_audit_reports_every_target_once_with_the_serial_findings(hub, audit_env, tmp_path):
     names = serve_registry(hub, tmp_path, 24)
     targets = tmp_path / "fleet.txt"
     targets.write_text("# fleet\n" + "\n".join(names) + "\nmissing/model\n")
-    result = run_audit(hub_env, "--targets-from", targets, "--jobs", "2", "--quiet")
+    result = run_audit(audit_env, "--targets-from", targets, "--jobs", "2", "--quiet")
     records = records_of(result.stdout)
     assert sorted(r["target"] for r in records) == sorted(names + ["missing/model"])
     assert result.returncode == 2  # the missing repo: an error record, loud
     missing = next(r for r in records if r["target"] == "missing/model")
     assert missing["exit_code"] == 2 and "missing/model" in missing["error"]
-    expected = serial_findings(hub_env, names)
+    expected = serial_findings(audit_env, names)
     assert {r["target"]: finding_keys(r["findings"]) for r in records if r["error"] is None} == expected
     assert len({tuple(map(tuple, v)) for v in expected.values()}) == 3  # three different outcomes were compared
     assert all(r["revision"] and r["hfcheck"] and r["settings"] == records[0]["settings"] for r in records if r["error"] is None)
 
 
-def test_targets_come_from_stdin(hub, hub_env, tmp_path):
+def test_targets_come_from_stdin(hub, audit_env, tmp_path):
     names = serve_registry(hub, tmp_path, 3)
-    result = run_audit(hub_env, "--targets-from", "-", "--quiet", stdin="\n".join(names) + "\n")
+    result = run_audit(audit_env, "--targets-from", "-", "--quiet", stdin="\n".join(names) + "\n")
     assert sorted(r["target"] for r in records_of(result.stdout)) == sorted(names)
 
 
-def test_resume_after_an_interrupted_run_checks_only_the_rest(hub, hub_env, tmp_path):
+def test_resume_after_an_interrupted_run_checks_only_the_rest(hub, audit_env, tmp_path):
     names = serve_registry(hub, tmp_path, 12)
     targets = tmp_path / "fleet.txt"
     targets.write_text("\n".join(names) + "\n")
     results = tmp_path / "audit.jsonl"
-    assert run_audit(hub_env, "--targets-from", targets, "--resume", results, "--quiet").returncode == 1
+    assert run_audit(audit_env, "--targets-from", targets, "--resume", results, "--quiet").returncode == 1
     full = results.read_text().splitlines()
     # interrupted: five records written, the sixth torn mid-line by the kill
     results.write_text("\n".join(full[:5]) + "\n" + full[5][:40])
     kept = {json.loads(line)["target"] for line in full[:5]}
     hub.requests.clear()
-    result = run_audit(hub_env, "--targets-from", targets, "--resume", results, "--quiet")
+    result = run_audit(audit_env, "--targets-from", targets, "--resume", results, "--quiet")
     lines = results.read_text().splitlines()
     appended = [json.loads(line) for line in lines[6:]]
     assert sorted(r["target"] for r in appended) == sorted(set(names) - kept)
@@ -183,7 +192,7 @@ def test_the_static_pass_and_a_local_audit_never_import_ray(tmp_path):
     assert records_of((tmp_path / "out.jsonl").read_text())[0]["exit_code"] == 0
 
 
-def test_a_local_worker_process_killed_mid_target_is_retried_and_reported_once(hub, hub_env, tmp_path):
+def test_a_local_worker_process_killed_mid_target_is_retried_and_reported_once(hub, audit_env, tmp_path):
     import signal
     import threading
     import time
@@ -204,7 +213,7 @@ def test_a_local_worker_process_killed_mid_target_is_retried_and_reported_once(h
     hub.resolve = resolve
     targets = tmp_path / "fleet.txt"
     targets.write_text("\n".join(names[:4] + [slow] + names[4:]) + "\n")
-    driver = subprocess.Popen([sys.executable, "-P", "-m", "hfcheck.audit", "--targets-from", str(targets), "--jobs", "2", "--quiet"], env=hub_env, stdout=subprocess.PIPE, text=True)
+    driver = subprocess.Popen([sys.executable, "-P", "-m", "hfcheck.audit", "--targets-from", str(targets), "--jobs", "2", "--quiet"], env=audit_env, stdout=subprocess.PIPE, text=True)
     try:
         assert asked.wait(120)
         workers = [int(pid) for pid in Path(f"/proc/{driver.pid}/task/{driver.pid}/children").read_text().split()]

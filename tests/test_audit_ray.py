@@ -28,9 +28,12 @@ def registry(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("registry")
     hub = FakeHub().start()
     names = serve_registry(hub, tmp, TARGETS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "HFCHECK_"))}
+    # TRANSFORMERS_OFFLINE counts as HF_HUB_OFFLINE, and the smoke tests leave both set in this
+    # process; Ray's workers inherit its environment, so both are overridden for them
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "HFCHECK_", "TRANSFORMERS_"))}
     hub_vars = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp / "hf-home"), "HF_HUB_CACHE": str(tmp / "hf-hub"), "HF_HUB_DISABLE_TELEMETRY": "1"}
-    env.update(hub_vars, NO_COLOR="1")
+    hub_vars.update(HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0")
+    env.update({k: v for k, v in hub_vars.items() if not k.endswith("OFFLINE")}, NO_COLOR="1")
     ray.init(num_cpus=2, runtime_env={"env_vars": hub_vars}, include_dashboard=False, log_to_driver=False)
     yield hub, names, env
     ray.shutdown()
