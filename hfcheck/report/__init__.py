@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-FORMATS = ("text", "concise", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "jsonl", "sarif", "github")
 
 
 def render(report, fmt: str, **options) -> str:

@@ -1,0 +1,244 @@
+"""Auditing a registry (hfcheck.audit) on this machine: the targets file, JSONL records equal
+to the serial CLI's findings, every target once, resume after an interrupted run, progress,
+and the static pass never importing Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "hub"))  # the Hub test server lives beside its own tests
+from hubserver import FakeHub, hub, hub_env, json_report, run_hfcheck  # noqa: E402, F401  (fixtures)
+from test_imports import loaded_modules  # noqa: E402
+
+from hfcheck.audit import AuditSettings, AuditTarget, LocalExecutor, Progress, TargetsFileError, audit, read_targets, recorded, report_from_records  # noqa: E402
+
+
+def model_variants(tmp_path: Path) -> list[Path]:
+    """Three real repos with different findings: clean, a broken config.json, no model card."""
+    no_card = shutil.copytree(FIXTURES / "tiny-llama", tmp_path / "no-card")
+    (no_card / "README.md").unlink()
+    return [FIXTURES / "tiny-llama", FIXTURES / "tiny-llama-broken-config", no_card]
+
+
+def serve_registry(hub: FakeHub, tmp_path: Path, count: int) -> list[str]:
+    variants = model_variants(tmp_path)
+    names = [f"org{i % 5}/model-{i}" for i in range(count)]
+    for i, name in enumerate(names):
+        hub.add(name, variants[i % len(variants)])
+    return names
+
+
+@pytest.fixture
+def audit_env(hub_env):
+    """hub_env without TRANSFORMERS_OFFLINE: huggingface_hub reads it as HF_HUB_OFFLINE, and the
+    smoke tests' in-process runs leave it set in this process's environment."""
+    return {k: v for k, v in hub_env.items() if not k.startswith("TRANSFORMERS_")}
+
+
+def run_audit(env, *args, stdin=None):
+    return subprocess.run([sys.executable, "-P", "-m", "hfcheck.audit", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def records_of(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def finding_keys(findings) -> list:
+    return sorted((f["code"], f["path"], f["line"], f["message"], f["unit"]) for f in findings)
+
+
+def serial_findings(env, names) -> dict:
+    """Ground truth: the plain CLI on the same targets, one process, no audit code."""
+    result = run_hfcheck(env, *names, "--format", "json")
+    assert result.stdout, result.stderr[-2000:]
+    report = json_report(result)
+    return {t["path"]: finding_keys(t["findings"]) for t in report["targets"]}
+
+
+# -- the targets file ---------------------------------------------------------------------
+
+
+def test_targets_file_takes_paths_and_hub_ids_with_comments_and_blank_lines(tmp_path):
+    local = tmp_path / "model"
+    local.mkdir()
+    lines = ["# the serving fleet\n", "\n", "org/name\n", "org/name@v1.0   # pinned\n", f"{local}\n", "hf://org/other@refs/pr/3\n", "org/name\n", "  \n"]
+    assert read_targets(lines) == [AuditTarget("org/name", 3), AuditTarget("org/name@v1.0", 4), AuditTarget(str(local), 5), AuditTarget("hf://org/other@refs/pr/3", 6)]
+
+
+def test_bad_target_lines_are_errors_naming_each_line():
+    with pytest.raises(TargetsFileError) as error:
+        read_targets(["org/name\n", "org/name extra\n", "org/../x\n", "a/b/c\n", "ok/fine@\n"], "fleet.txt")
+    message = str(error.value)
+    assert "fleet.txt:2:" in message and "fleet.txt:3:" in message and "fleet.txt:4:" in message and "fleet.txt:5:" in message
+    assert "fleet.txt:1:" not in message
+
+
+def test_a_targets_file_without_targets_is_an_error_not_a_pass():
+    with pytest.raises(TargetsFileError, match="no targets"):
+        read_targets(["# nothing yet\n", "\n"], "fleet.txt")
+
+
+def test_settings_fingerprint_follows_options_and_the_settings_file_bytes(tmp_path):
+    config = tmp_path / "policy.toml"
+    config.write_text("[tool.hfcheck]\nignore = ['CARD001']\n")
+    base = AuditSettings(config_file=config, overrides={"select": None, "fail_on": "error"})
+    assert base.fingerprint() == AuditSettings(config_file=config, overrides={"fail_on": "error"}).fingerprint()
+    assert base.fingerprint() != AuditSettings(config_file=config, overrides={"fail_on": "warning"}).fingerprint()
+    before = base.fingerprint()
+    config.write_text("[tool.hfcheck]\nignore = []\n")
+    assert base.fingerprint() != before
+
+
+# -- local executor over the Hub test server ---------------------------------------------------
+
+
+def test_local_audit_reports_every_target_once_with_the_serial_findings(hub, audit_env, tmp_path):
+    names = serve_registry(hub, tmp_path, 24)
+    targets = tmp_path / "fleet.txt"
+    targets.write_text("# fleet\n" + "\n".join(names) + "\nmissing/model\n")
+    result = run_audit(audit_env, "--targets-from", targets, "--jobs", "2", "--quiet")
+    records = records_of(result.stdout)
+    assert sorted(r["target"] for r in records) == sorted(names + ["missing/model"])
+    assert result.returncode == 2  # the missing repo: an error record, loud
+    missing = next(r for r in records if r["target"] == "missing/model")
+    assert missing["exit_code"] == 2 and "missing/model" in missing["error"]
+    expected = serial_findings(audit_env, names)
+    assert {r["target"]: finding_keys(r["findings"]) for r in records if r["error"] is None} == expected
+    assert len({tuple(map(tuple, v)) for v in expected.values()}) == 3  # three different outcomes were compared
+    assert all(r["revision"] and r["hfcheck"] and r["settings"] == records[0]["settings"] for r in records if r["error"] is None)
+
+
+def test_targets_come_from_stdin(hub, audit_env, tmp_path):
+    names = serve_registry(hub, tmp_path, 3)
+    result = run_audit(audit_env, "--targets-from", "-", "--quiet", stdin="\n".join(names) + "\n")
+    assert sorted(r["target"] for r in records_of(result.stdout)) == sorted(names)
+
+
+def test_resume_after_an_interrupted_run_checks_only_the_rest(hub, audit_env, tmp_path):
+    names = serve_registry(hub, tmp_path, 12)
+    targets = tmp_path / "fleet.txt"
+    targets.write_text("\n".join(names) + "\n")
+    results = tmp_path / "audit.jsonl"
+    assert run_audit(audit_env, "--targets-from", targets, "--resume", results, "--quiet").returncode == 1
+    full = results.read_text().splitlines()
+    # interrupted: five records written, the sixth torn mid-line by the kill
+    results.write_text("\n".join(full[:5]) + "\n" + full[5][:40])
+    kept = {json.loads(line)["target"] for line in full[:5]}
+    hub.requests.clear()
+    result = run_audit(audit_env, "--targets-from", targets, "--resume", results, "--quiet")
+    lines = results.read_text().splitlines()
+    appended = [json.loads(line) for line in lines[6:]]
+    assert sorted(r["target"] for r in appended) == sorted(set(names) - kept)
+    asked = {"/".join(path.split("/")[3:5]) for _, path, _ in hub.requests if path.startswith("/api/models/")}
+    assert asked == set(names) - kept  # the recorded repos were not fetched again
+    assert result.returncode in (0, 1)
+    # the whole file now holds every target once (the torn line is skipped)
+    assert recorded(lines, AuditSettings(overrides={})) == set(names)
+
+
+def test_resume_reruns_targets_recorded_with_other_settings_or_errors(tmp_path):
+    settings = AuditSettings(overrides={"fail_on": "warning"})
+    other = AuditSettings()
+    base = {"hfcheck": __import__("hfcheck").__version__, "error": None}
+    lines = [
+        json.dumps({**base, "target": "a/same", "settings": settings.fingerprint()}),
+        json.dumps({**base, "target": "a/other", "settings": other.fingerprint()}),
+        json.dumps({**base, "target": "a/failed", "settings": settings.fingerprint(), "error": "cannot reach the Hub"}),
+        json.dumps({**base, "target": "a/old", "settings": settings.fingerprint(), "hfcheck": "0.0.1"}),
+    ]
+    assert recorded(lines, settings) == {"a/same"}
+
+
+# -- in-process API: progress, one report from the records ---------------------------------------
+
+
+def test_progress_counts_done_and_failing_and_the_records_render_as_the_api_report(tmp_path):
+    from hfcheck.api import check_many
+    from hfcheck.report import render
+
+    variants = [str(p) for p in model_variants(tmp_path)]
+    seen = []
+    records = list(audit([AuditTarget(v, i + 1) for i, v in enumerate(variants)], executor=LocalExecutor(1), progress=lambda p: seen.append((p.done, p.failing, p.total, p.eta_seconds))))
+    assert [s[0] for s in seen] == [1, 2, 3] and seen[-1][2] == 3 and seen[-1][3] == 0
+    failing = sum(r["exit_code"] == 1 for r in records)
+    assert failing >= 1 and seen[-1][1] == failing
+    direct = json.loads(render(check_many(variants), "json"))
+    merged = json.loads(render(report_from_records(records), "json"))
+    assert merged == direct
+
+
+def test_progress_line_says_rate_and_eta():
+    state = Progress(total=10, done=5, failing=2, errors=1)
+    state.started -= 5.0
+    line = state.line()
+    assert line.startswith("5/10 checked, 2 failing, 1 errors") and "1.0/s" in line and "ETA 5s" in line
+
+
+def test_the_static_pass_and_a_local_audit_never_import_ray(tmp_path):
+    assert loaded_modules(FIXTURES / "tiny-llama", "--format", "json", watched=("ray",)) == []
+    targets = tmp_path / "fleet.txt"
+    targets.write_text(f"{FIXTURES / 'tiny-llama'}\n")
+    probe = f"import sys\nfrom hfcheck.audit import main\nmain(['--targets-from', {str(targets)!r}, '--quiet', '-o', {str(tmp_path / 'out.jsonl')!r}])\nprint('ray' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+    assert records_of((tmp_path / "out.jsonl").read_text())[0]["exit_code"] == 0
+
+
+def test_a_local_worker_process_killed_mid_target_is_retried_and_reported_once(hub, audit_env, tmp_path):
+    import signal
+    import threading
+    import time
+
+    names = serve_registry(hub, tmp_path, 8)
+    slow = "slow/model"
+    hub.add(slow, FIXTURES / "tiny-llama")
+    asked, release = threading.Event(), threading.Event()
+    real_resolve = hub.resolve
+
+    def resolve(repo_id, revision):
+        # the first request for the slow repo holds its worker until the test has killed the workers
+        if repo_id == slow and not release.is_set():
+            asked.set()
+            release.wait(60)
+        return real_resolve(repo_id, revision)
+
+    hub.resolve = resolve
+    targets = tmp_path / "fleet.txt"
+    targets.write_text("\n".join(names[:4] + [slow] + names[4:]) + "\n")
+    driver = subprocess.Popen([sys.executable, "-P", "-m", "hfcheck.audit", "--targets-from", str(targets), "--jobs", "2", "--quiet"], env=audit_env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert asked.wait(120)
+        workers = [int(pid) for pid in Path(f"/proc/{driver.pid}/task/{driver.pid}/children").read_text().split()]
+        assert workers
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        release.set()
+        stdout, _ = driver.communicate(timeout=240)
+    finally:
+        release.set()
+        driver.kill()
+    records = records_of(stdout)
+    assert sorted(r["target"] for r in records) == sorted(names + [slow])  # each exactly once
+    assert all(r["error"] is None for r in records), [r["error"] for r in records if r["error"]]
+    asked_slow = [path for _, path, _ in hub.requests if path.startswith(f"/api/models/{slow}")]
+    assert asked_slow.count(asked_slow[0]) >= 2  # asked by the killed worker, then by the retry
+
+
+def test_an_unknown_rule_code_is_a_usage_error_before_any_target(tmp_path):
+    targets = tmp_path / "fleet.txt"
+    targets.write_text(f"{FIXTURES / 'tiny-llama'}\n")
+    result = run_audit(dict(os.environ), "--targets-from", targets, "--select", "NOPE999", "--quiet")
+    assert result.returncode == 2 and "NOPE999" in result.stderr and result.stdout == ""
+    bad = tmp_path / "bad.txt"
+    bad.write_text("org/name\norg/na me\n")
+    result = run_audit(dict(os.environ), "--targets-from", bad, "--quiet")
+    assert result.returncode == 2 and "bad.txt:2:" in result.stderr and "Traceback" not in result.stderr
