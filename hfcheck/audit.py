@@ -1,7 +1,7 @@
 """Audit a whole model registry: a list of targets, checked on one machine's processes
 or on a Ray cluster, each result streamed as it finishes, resumable.
 
-Meant for these CLI flags (the CLI wires them; this module is the API behind them):
+The API behind these flags of `hfcheck check`:
 
   --targets-from FILE|-   read_targets(): one local path or `org/name[@revision]` per
                           line, `#` comments, blank lines ignored
@@ -18,8 +18,8 @@ Meant for these CLI flags (the CLI wires them; this module is the API behind the
 
 Every target is reported exactly once: a target that cannot be checked (a missing path,
 an unknown repo, a worker lost more often than the retries allow) is an error record
-with exit code 2, never a silent gap. `python -m hfcheck.audit` runs the same loop until
-the CLI has the flags. Ray is imported only by RayExecutor (the extra `hfcheck[ray]`).
+with exit code 2, never a silent gap. `hfcheck --targets-from FILE` runs `run()`;
+`python -m hfcheck.audit` is the same loop. Ray is imported only by RayExecutor (the extra `hfcheck[ray]`).
 """
 
 from __future__ import annotations
@@ -353,15 +353,20 @@ def recorded(lines: Iterable[str], settings: AuditSettings | None = None) -> set
     """Targets a JSONL file already holds for this hfcheck version and these settings.
     Error records are not counted (a Hub outage must not be resumed as done); a torn last
     line (the audit was killed while writing it) is ignored."""
+    return {record.get("target") for record in recorded_records(lines, settings)}
+
+
+def recorded_records(lines: Iterable[str], settings: AuditSettings | None = None) -> list[dict]:
+    """The finished records of `recorded`, for the exit code of a resumed audit."""
     fingerprint = (settings or AuditSettings()).fingerprint()
-    done = set()
+    done = []
     for line in lines:
         try:
             record = json.loads(line)
         except ValueError:
             continue
         if isinstance(record, dict) and record.get("hfcheck") == __version__ and record.get("settings") == fingerprint and record.get("error") is None:
-            done.add(record.get("target"))
+            done.append(record)
     return done
 
 
@@ -442,33 +447,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     split = lambda text: [p.strip() for p in text.split(",") if p.strip()] if text else None  # noqa: E731
     overrides = {"select": split(args.select), "ignore": split(args.ignore), "fail_on": args.fail_on}
-    settings = AuditSettings(config_file=args.config_file, overrides=overrides, smoke=args.smoke, smoke_options={"device": args.device} if args.smoke else {})
+    return run(args.targets_from, overrides=overrides, config_file=args.config_file, resume=args.resume, output=args.output, executor=args.executor,
+               jobs=args.jobs, ray_address=args.ray_address, ray_num_cpus=args.ray_num_cpus, smoke=args.smoke, device=args.device, quiet=args.quiet)  # fmt: skip
+
+
+def run(targets_from: str, *, overrides: dict, config_file: Path | None = None, resume: Path | None = None, output: Path | None = None, executor: str = "local",
+        jobs: int = 1, ray_address: str | None = None, ray_num_cpus: int | None = None, smoke: bool = False, device: str = "auto", quiet: bool = False) -> int:  # fmt: skip
+    """One audit as `hfcheck --targets-from FILE` runs it: JSONL out, the exit code back."""
+    settings = AuditSettings(config_file=config_file, overrides=overrides, smoke=smoke, smoke_options={"device": device} if smoke else {})
     try:
-        if args.targets_from == "-":
+        if targets_from == "-":
             targets = read_targets(sys.stdin, "<stdin>")
         else:
-            with open(args.targets_from, encoding="utf-8") as stream:
-                targets = read_targets(stream, args.targets_from)
+            with open(targets_from, encoding="utf-8") as stream:
+                targets = read_targets(stream, targets_from)
     except (TargetsFileError, OSError) as error:
         print(f"hfcheck: {error}", file=sys.stderr)
         return 2
     from hfcheck.report.jsonl import JsonlWriter
 
-    skip = set()
-    if args.resume and args.resume.exists():
-        with open(args.resume, encoding="utf-8") as stream:
-            skip = recorded(stream, settings)
-    out = open_for_resume(args.resume) if args.resume else (open(args.output, "w", encoding="utf-8") if args.output else sys.stdout)
-    executor = RayExecutor(args.ray_address, num_cpus=args.ray_num_cpus) if args.executor == "ray" else LocalExecutor(args.jobs)
+    earlier: list[dict] = []
+    if resume and resume.exists():
+        with open(resume, encoding="utf-8") as stream:
+            earlier = recorded_records(stream, settings)
+    skip = {record.get("target") for record in earlier}
+    out = open_for_resume(resume) if resume else (open(output, "w", encoding="utf-8") if output else sys.stdout)
+    runner = RayExecutor(ray_address, num_cpus=ray_num_cpus) if executor == "ray" else LocalExecutor(jobs)
     writer, codes = JsonlWriter(out), []
     try:
-        for record in audit(targets, settings, executor=executor, skip=skip, progress=None if args.quiet else text_progress()):
+        for record in audit(targets, settings, executor=runner, skip=skip, progress=None if quiet else text_progress()):
             writer.write(record)
             codes.append(record)
     except (ValueError, TypeError, RuntimeError) as error:
         print(f"hfcheck: {error}", file=sys.stderr)
         return 2
-    return exit_code(codes)
+    # A resumed audit answers for the whole list: a failing target checked by an earlier
+    # run still fails the gate.
+    return exit_code(codes + [record for record in earlier if record.get("target") in {t.name for t in targets}])
 
 
 if __name__ == "__main__":

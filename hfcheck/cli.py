@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from hfcheck import __version__
-from hfcheck.options import DEVICES, FAIL_ON, FORMATS, CheckOptions, OptionsError
+from hfcheck.options import DEVICES, EXECUTORS, FAIL_ON, FORMATS, CheckOptions, OptionsError
 
 EXIT_USAGE = 2
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -77,6 +77,10 @@ SECTION_OF = {
     "trust_remote_code": "Smoke pass",
     "cache": "Cache",
     "cache_dir": "Cache",
+    "targets_from": "Auditing a registry",
+    "resume": "Auditing a registry",
+    "executor": "Auditing a registry",
+    "ray_address": "Auditing a registry",
     "debug": "Miscellaneous",
 }
 
@@ -194,6 +198,10 @@ def cli():
     help="Where the result cache lives [env: HFCHECK_CACHE_DIR].",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--targets-from", metavar="FILE", help="Audit the targets listed in FILE (- for stdin): one path or org/name[@revision] a line; JSONL out.")
+@click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="With --targets-from: skip what FILE (JSONL) holds, append the rest.")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True, help="With --targets-from: processes here (--jobs) or a Ray cluster.")
+@click.option("--ray-address", metavar="ADDR", help="With --executor ray: auto, ray://host:10001; none starts a local Ray cluster.")
 def check(**flags):
     """Check model repositories: folders, HF cache snapshots, files inside a repo, or Hub
     ids (org/name, org/name@revision, hf://org/name). Default: the current folder."""

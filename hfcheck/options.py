@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-FORMATS = ("text", "concise", "json", "sarif", "github")
+from hfcheck.report import FORMATS  # one list of report formats
+
+EXECUTORS = ("local", "ray")
 FAIL_ON = ("error", "warning", "info", "never")
 DEVICES = ("auto", "cuda", "cpu")
 
@@ -47,6 +49,11 @@ class CheckOptions:
     cache: bool = True
     cache_dir: Path | None = None
     debug: bool = False
+    # auditing a registry (hfcheck.audit): a targets file, JSONL out, resumable, local or Ray
+    targets_from: str | None = None
+    resume: Path | None = None
+    executor: str = "local"
+    ray_address: str | None = None
 
     @classmethod
     def from_mapping(cls, values: dict) -> CheckOptions:
@@ -61,6 +68,12 @@ class CheckOptions:
     def validate(self) -> CheckOptions:
         """Judge the combination once; returns self so it chains."""
         _one_of("format", self.format, FORMATS)
+        _one_of("executor", self.executor, EXECUTORS)
+        auditing = self.targets_from is not None
+        if (self.resume or self.executor == "ray" or self.ray_address) and not auditing:
+            raise OptionsError("--resume, --executor ray and --ray-address audit a targets file: give --targets-from FILE")
+        if auditing and (self.targets or self.hf_cache or self.fix or self.diff or self.format not in ("jsonl", "text")):
+            raise OptionsError("--targets-from takes its targets from the file and writes JSONL: no TARGETS, --hf-cache, --fix/--diff or other --format")
         _one_of("device", self.device, DEVICES)
         if self.fail_on is not None:
             _one_of("fail-on", self.fail_on, FAIL_ON)

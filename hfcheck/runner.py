@@ -18,6 +18,12 @@ def err(message: str, end: str = "\n") -> None:
 
 def run(options: CheckOptions) -> int:
     """The exit code of one check run (options already validated)."""
+    if options.targets_from is not None:
+        from hfcheck import audit
+
+        return audit.run(options.targets_from, overrides=options.overrides(), config_file=options.config_file, resume=options.resume, output=options.output,
+                         executor=options.executor, jobs=options.jobs or os.cpu_count() or 1, ray_address=options.ray_address, smoke=options.smoke,
+                         device=options.device, quiet=options.quiet)  # fmt: skip
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck.registry import all_fixers, all_rules

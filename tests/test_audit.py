@@ -242,3 +242,30 @@ def test_an_unknown_rule_code_is_a_usage_error_before_any_target(tmp_path):
     bad.write_text("org/name\norg/na me\n")
     result = run_audit(dict(os.environ), "--targets-from", bad, "--quiet")
     assert result.returncode == 2 and "bad.txt:2:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_cli_audits_a_targets_file_into_jsonl(tmp_path):
+    """`hfcheck --targets-from FILE --resume OUT`: the CLI runs the same audit, one JSON
+    record a target; a second run with --resume checks nothing again and still answers
+    for the whole list."""
+    import json
+    import subprocess
+    import sys
+
+    clean = tmp_path / "clean"
+    shutil.copytree(FIXTURES / "tiny-llama", clean)
+    broken = tmp_path / "broken"
+    shutil.copytree(FIXTURES / "tiny-llama-broken-config", broken)
+    listing = tmp_path / "targets.txt"
+    listing.write_text(f"# two local models\n{clean}\n{broken}\n")
+    out = tmp_path / "audit.jsonl"
+    command = [sys.executable, "-m", "hfcheck", "--targets-from", str(listing), "--resume", str(out), "--quiet"]
+    first = subprocess.run(command, capture_output=True, text=True)
+    assert first.returncode == 1, first.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["target"] for r in records) == sorted([str(clean), str(broken)])
+    second = subprocess.run(command, capture_output=True, text=True)
+    # nothing is checked again, and the broken target recorded by the first run still fails the gate
+    assert second.returncode == 1 and out.read_text().count("\n") == 2, second.stderr
+    usage = subprocess.run([sys.executable, "-m", "hfcheck", "--resume", str(out), str(clean)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "--targets-from" in usage.stderr
