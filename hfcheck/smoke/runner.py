@@ -27,6 +27,7 @@ ROUND_TRIP_TEXT = "Production incidents rarely raise errors; they return garbage
 # side or mask changes the logits completely (differences of order 1).
 BATCH_TOLERANCE = {"float32": 2e-3, "float16": 5e-2, "bfloat16": 1e-1}
 NEW_TOKENS_GPU = 32
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 NEW_TOKENS_CPU = 8
 
 Progress = Callable[[str], None]
@@ -55,9 +56,21 @@ def run_smoke(
     if plan.refusal:
         return SmokeResult("refused", plan.refusal, kind=plan.kind)
 
-    # Set before transformers/huggingface_hub are imported: they read it at import.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    # Set before transformers/huggingface_hub are imported: they read it at import. Put
+    # back afterwards: the caller's process (a Hub check after the smoke pass) is not ours.
+    saved = {name: os.environ.get(name) for name in OFFLINE_VARIABLES}
+    os.environ.update(dict.fromkeys(OFFLINE_VARIABLES, "1"))
+    try:
+        return _run_offline(plan, device, load_kwargs, trust_remote_code, say, new_tokens, envelope)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_offline(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens, envelope) -> SmokeResult:
     try:
         import torch
         import transformers

@@ -240,3 +240,14 @@ def test_modules_that_land_on_cpu_against_the_deployments_intent_are_errors(tiny
 def test_a_named_gpu_left_empty_is_an_error(tiny_llama):
     [finding] = _placed(tiny_llama, {"model.embed_tokens": 0, "model.layers": 1, "model.norm": 1, "lm_head": 1}, None, {"": "cuda:0"})
     assert finding.message.startswith("cuda:1 is named by the deployment but holds no module")
+
+
+def test_the_smoke_pass_gives_the_callers_environment_back(tiny_llama, monkeypatch):
+    """It runs offline, but a Hub check later in the same process must not be."""
+    import os
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    _, result = smoke(tiny_llama)
+    assert result.status == "ran"
+    assert "HF_HUB_OFFLINE" not in os.environ and os.environ["TRANSFORMERS_OFFLINE"] == "0"
