@@ -145,8 +145,9 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
     """Discover the target's units, run the rules once per unit on a view scoped to it,
     and return the findings, each with its unit. `settings` given (and no `fixed`): the
     target-level settings, with each unit's own still looked up from `config_file` and
-    `overrides`; `fixed` (or `settings` alone): one Settings for every unit. `repo`: the target's view that the caller
-    already walked (the result cache lists the files before it checks them)."""
+    `overrides`; `fixed` (or `settings` alone): one Settings for every unit. `repo`: the
+    target's view that the caller already walked (the result cache lists the files
+    before it checks them)."""
     from hfcheck.discovery import discover
 
     rules = rules or all_rules()
@@ -154,16 +155,15 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
         # The caller made the settings (the fix engine, the result cache's callers): nested
         # settings files could not repeat its overrides, so they apply to every unit.
         fixed = settings
-    if repo is None:
-        settings = settings or SettingsLookup(target.root, _repository_root(target.root), config_file, overrides, fixed)(".")
-        repo = target_view(target, settings)
-    lookup = SettingsLookup(target.root, repo.tree.repository_root, config_file, overrides, fixed)
+    repository_root = repo.tree.repository_root if repo is not None else _repository_root(target.root)
+    lookup = SettingsLookup(target.root, repository_root, config_file, overrides, fixed)
     settings = settings or lookup(".")
+    if repo is None:
+        repo = target_view(target, settings)
     repo.hub = target.hub
     found = discover(repo)
     for unit in found.units:
-        unit_settings = lookup(unit.path if unit.is_model else unit.path)
-        unit.settings_file = unit_settings.source
+        unit.settings_file = lookup(unit.path).source
     findings = []
     for unit_path, view, unit_settings, model_only in _plan(repo, found, lookup, target.only):
         real_paths = getattr(view, "real_paths", None)
