@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--after", type=Path, required=True, help="virtualenv of the new hfcheck")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "hfcheck-bench")
+    parser.add_argument("--out", type=Path, help="also write the report here (benchmarks/results/cli_startup.md feeds the README)")
     args = parser.parse_args()
     paths = build(args.dir, str(args.after / "bin" / "python"))
     # One bytecode cache for both installs, outside their trees (a source tree that cannot
@@ -104,9 +105,7 @@ def main() -> None:
     for install in (args.before, args.after):
         for target in paths.values():
             timed([str(install / "bin" / "hfcheck"), str(target)], {**env, "HFCHECK_CACHE_DIR": str(args.dir / "warm-up-cache")})
-    print(f"median of {args.runs} runs each, before and after alternating; wall time (CPU time user+sys)\n")
-    print("| command | before | after | difference (CPU) |")
-    print("| --- | --- | --- | --- |")
+    lines = ["| command | before | after | difference (CPU) |", "| --- | --- | --- | --- |"]
     for label, command in (
         ("hfcheck --version", ["--version"]),
         ("hfcheck tiny-llama (small repo)", [str(paths["tiny-llama"])]),
@@ -114,15 +113,27 @@ def main() -> None:
         ("hfcheck llama70b-pt (30 sparse .bin shards)", [str(paths["llama70b-pt"])]),
     ):
         old, new = side_by_side(args.before, args.after, command, args.runs, env)
-        print(
-            f"| `{label}` | {old[0] * 1000:.0f} ms ({old[1] * 1000:.0f}) | {new[0] * 1000:.0f} ms ({new[1] * 1000:.0f}) | {(new[1] - old[1]) * 1000:+.0f} ms |"
-        )
-    print("\nresult cache, `after`, llama70b-pt:\n")
-    print("| run | wall | CPU |")
-    print("| --- | --- | --- |")
+        lines.append(f"| `{label}` | {old[0] * 1000:.0f} ms ({old[1] * 1000:.0f}) | {new[0] * 1000:.0f} ms ({new[1] * 1000:.0f}) | {(new[1] - old[1]) * 1000:+.0f} ms |")
+    lines += ["", "Result cache, `after`, llama70b-pt:", "", "| run | wall | CPU |", "| --- | --- | --- |"]
     for name, (wall, cpu) in cache_rows(args.after, paths["llama70b-pt"], args.runs, env).items():
-        print(f"| {name} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms |")
+        lines.append(f"| {name} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms |")
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines[:0] = [
+        f"`python benchmarks/cli_startup.py --before {args.before.name} --after {args.after.name} --runs {args.runs}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},",
+        f"{os.cpu_count()} CPUs, load average at the end {load}; `before` = hfcheck {_described(args.before)}, `after` = hfcheck {_described(args.after)}.",
+        f"Median of {args.runs} runs each, before and after alternating; wall time (CPU time user+sys).",
+        "",
+    ]
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+
+def _described(venv: Path) -> str:
+    """The install's version and the virtualenv's name (the caller's label for the build)."""
+    code = "import importlib.metadata as m; print(m.version('hfcheck'))"
+    version = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True).stdout.strip()
+    return f"{version} in {venv.name}"
 
 if __name__ == "__main__":
     main()

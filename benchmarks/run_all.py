@@ -188,6 +188,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120, help="seconds before one run is given up")
     parser.add_argument("--inputs", nargs="*", help="only these inputs (default: all)")
     parser.add_argument("--modelaudit-runs", type=int, default=1, help="modelaudit takes seconds to minutes per input")
+    parser.add_argument("--out", type=Path, help="also write the report here (benchmarks/results/run_all.md feeds the README)")
     args = parser.parse_args()
     hfcheck = shutil.which("hfcheck") or sys.exit("hfcheck is not installed in this environment")
     anchors = (args.anchors_venv / "bin") if args.anchors_venv else Path(sys.executable).parent
@@ -198,8 +199,9 @@ def main() -> int:
     paths = inputs(args.workdir, torch_python)
     cpus = os.cpu_count() or 1
 
+    # --no-cache: every run is a whole check (the result cache is measured by its own benchmark)
     def hf(target, *extra):
-        return [hfcheck, str(target), "--format", "json", "--fail-on", "never", *extra]
+        return [hfcheck, str(target), "--format", "json", "--fail-on", "never", "--no-cache", *extra]
 
     anchor_tools = {
         "picklescan": lambda p: [str(anchors / "picklescan"), "--path", str(p)],
@@ -221,8 +223,9 @@ def main() -> int:
             continue
         if name.startswith("hf-cache"):
             env = {"HF_HUB_CACHE": str(path)}
-            jobs["hfcheck"] = ([hfcheck, "--hf-cache", "--format", "json", "--fail-on", "never"], args.runs, env, (0, 1))
-            jobs[f"hfcheck --jobs {cpus}"] = ([hfcheck, "--hf-cache", "--jobs", str(cpus), "--format", "json", "--fail-on", "never"], args.runs, env, (0, 1))
+            cached = [hfcheck, "--hf-cache", "--format", "json", "--fail-on", "never", "--no-cache"]
+            jobs["hfcheck"] = (cached, args.runs, env, (0, 1))
+            jobs[f"hfcheck --jobs {cpus}"] = ([*cached, "--jobs", str(cpus)], args.runs, env, (0, 1))
         else:
             jobs["hfcheck"] = (hf(path), args.runs, env, (0, 1))
         if name == "llama70b-st" and "llama70b-st-2x" in paths:
@@ -238,7 +241,10 @@ def main() -> int:
             jobs[tool] = (command(path), runs, {}, tuple(range(0, 8)))
         print(f"{name}: {', '.join(jobs)} ...", file=sys.stderr, flush=True)
         rows[name] = {**measure_together(jobs, args.timeout), **missing}
-    report(rows, baseline, paths, args, cpus)
+    lines = report(rows, baseline, paths, args, cpus, anchors)
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 
@@ -251,38 +257,55 @@ def _size(path: Path) -> tuple[float, float]:
     return sum(p.stat().st_size for p in files) / 1e9, sum(p.stat().st_blocks * 512 for p in files) / 1e6
 
 
-def report(rows, baseline, paths, args, cpus) -> None:
+def report(rows, baseline, paths, args, cpus, anchors) -> list[str]:
+    """The Markdown report: the machine and versions, the table and the goals checked."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    print(f"\nmachine: {cpus} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}; {args.runs} runs each, median\n")
-    for label, cell in baseline.items():
-        print(f"{label}: {cell.get('median', 0):.3f} s")
-    print("\n| input | apparent GB | on disk MB | tool | median s | min-max s | peak RSS MiB | hfcheck / tool |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    anchor_python = str(anchors / "python")
+    versions = ", ".join(f"{name} {_version(name, anchor_python)}" for name in ("picklescan", "modelscan", "fickling", "modelaudit"))
+    hfcheck_python = str(Path(shutil.which("hfcheck")).parent / "python")
+    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    lines = [
+        f"`python benchmarks/run_all.py WORKDIR --runs {args.runs} --timeout {args.timeout:.0f}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}:",
+        f"{cpus} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}; load average at the end {load};",
+        f"hfcheck {_version('hfcheck', hfcheck_python)} at commit {commit} (run with --no-cache), anchors: {versions}.",
+        f"{args.runs} runs each (modelaudit {args.modelaudit_runs}), the tools taking turns; whole processes, median wall time. hfcheck / tool below 1: hfcheck is faster.",
+        "",
+        " · ".join(f"`{label}` {cell.get('median', 0):.3f} s" for label, cell in baseline.items()),
+        "",
+        "| input | apparent GB | on disk MB | tool | median s | min-max s | peak RSS MiB | hfcheck / tool |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     evil = rows.pop("evil-torch-zip", {})
     for name, tools in rows.items():
         apparent, on_disk = _size(paths[name])
         ours = tools["hfcheck"].get("median")
         for tool, cell in tools.items():
             if "error" in cell:
-                print(f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | - | - | - | n/a: {cell['error']} |")
+                lines.append(f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | - | - | - | n/a: {cell['error']} |")
                 continue
             # below 1: hfcheck is faster than the tool (the anchors are the denominator)
             ratio = f"{ours / cell['median']:.2f}" if ours else "-"
             spread = f"{cell['min']:.3f}-{cell['max']:.3f}"
-            print(f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | {cell['median']:.3f} | {spread} | {cell['peak']:.0f} | {ratio} |")
+            lines.append(f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | {cell['median']:.3f} | {spread} | {cell['peak']:.0f} | {ratio} |")
     if evil:
-        print("\nflags a malicious torch.save zip: " + ", ".join(f"{tool} {'yes' if cell['flagged'] else 'NO'}" for tool, cell in evil.items()))
-    goals(rows, baseline, evil)
+        lines += ["", "Flags a malicious `torch.save` zip (an anchor that does not, does not scan the format): " + ", ".join(f"{tool} {'yes' if cell['flagged'] else 'NO'}" for tool, cell in evil.items()) + "."]
+    return lines + goals(rows, baseline, evil)
 
 
-def goals(rows, baseline, evil) -> None:
+def _version(distribution: str, python: str) -> str:
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    found = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return found.stdout.strip() or "not installed"
+
+
+def goals(rows, baseline, evil) -> list[str]:
     def median(name, tool="hfcheck"):
         return rows.get(name, {}).get(tool, {}).get("median")
 
     checks = []
     if not {"llama70b-st", "ckpt-2gb", "hf-cache-100", "hf-cache-200"} <= rows.keys():
-        print("\ngoals: need every input (run without --inputs)")
-        return
+        return ["", "Goals: need every input (run without --inputs)."]
     st = rows["llama70b-st"]["hfcheck"]
     peak = st.get("peak", 1e9)
     checks.append(("70B sparse safetensors: < 0.3 s and < 150 MB", st.get("median", 9) < 0.3 and peak < 150, f"{st.get('median', 0):.3f} s, {peak:.0f} MiB"))
@@ -303,9 +326,7 @@ def goals(rows, baseline, evil) -> None:
     if jobs and "median" in rows["hf-cache-200"][jobs[0]]:
         parallel = rows["hf-cache-200"][jobs[0]]["median"]
         checks.append((f"200 snapshots: {jobs[0].split()[-1]} jobs use the cores", parallel < c200, f"{c200:.2f} s serial, {parallel:.2f} s parallel"))
-    print("\ngoals:")
-    for text, ok, detail in checks:
-        print(f"  [{'PASS' if ok else 'FAIL'}] {text}: {detail}")
+    return ["", "Goals:", ""] + [f"- {'PASS' if ok else '**FAIL**'} {text}: {detail}" for text, ok, detail in checks]
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--anchors-python", default=sys.executable, help="interpreter that has the anchor scanners installed")
+    parser.add_argument("--out", type=Path, help="also write a Markdown table here (benchmarks/results/scanners.md feeds the README)")
     args = parser.parse_args()
     corpus = args.workdir / "corpus"
     if not (corpus / "manifest.json").exists():
@@ -108,14 +109,30 @@ def main() -> None:
     benign = [p for p, v in expected.items() if v == "benign"]
     print(f"corpus: {len(malicious)} malicious, {len(benign)} benign, {sum(v == 'review' for v in expected.values())} review")
     print(f"{'tool':<11} {'recall':>8} {'false pos.':>10} {'seconds':>8}  missed")
+    table = [
+        f"`python benchmarks/scanners.py WORKDIR` on {time.strftime('%Y-%m-%d', time.gmtime())}: {len(malicious)} malicious samples (one per technique),",
+        f"{len(benign)} benign real files; the allowlist was derived from this corpus's benign half, so hfcheck's row is in-sample.",
+        "",
+        "| tool | recall | false positives | seconds (whole corpus, one process) |",
+        "| --- | --- | --- | --- |",
+    ]
     for tool, (seconds, verdicts) in runs.items():
         caught = [p for p in malicious if verdicts.get(p)]
         false_positives = [p for p in benign if verdicts.get(p)]
         missed = sorted(set(malicious) - set(caught))
         print(f"{tool:<11} {len(caught) / len(malicious):>8.1%} {len(false_positives):>10} {seconds:>8.2f}  {len(missed)}: {', '.join(m.split('/')[-1] for m in missed[:6])}{' ...' if len(missed) > 6 else ''}")
+        name = f"{tool} {_anchor_version(args.anchors_python, tool)}" if tool != "hfcheck" else "**hfcheck**"
+        table.append(f"| {name} | {len(caught) / len(malicious):.1%} | {len(false_positives)} | {seconds:.2f} |")
     canaries = list(corpus.glob("CANARY*"))
     print(f"canary markers after all runs: {len(canaries)}")
+    table += ["", f"Canary markers created by any tool's run: {len(canaries)}."]
+    if args.out:
+        args.out.write_text("\n".join(table) + "\n", encoding="utf-8")
 
+
+def _anchor_version(python: str, distribution: str) -> str:
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
 
 if __name__ == "__main__":
     main()
