@@ -34,6 +34,7 @@ import random
 import shutil
 import struct
 import tempfile
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -206,6 +207,10 @@ GLOBAL_POOL = [
     ("numpy", "load"),
     ("shutil", "rmtree"),
 ]
+
+# Imported by every oracle child before its hook is armed (see OracleWorker's `preload`):
+# otherwise each mutant naming a torch global costs the pickle/numpy/joblib child a torch import.
+PRELOAD = tuple(sorted({module for module, _ in GLOBAL_POOL}))
 
 INT_TEXTS = [b"0x10", b"0o7", b"0b1", b"1_0", b"010", b"-0x1", b" 5", b"00", b"1e3"]
 
@@ -499,6 +504,13 @@ class RunStats:
     recycled: dict[str, int] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     completed_loads: dict[str, int] = field(default_factory=dict)
+    # Seconds per loader spent deriving inputs, in the oracle (file write and load) and in
+    # hfcheck: where a run's time goes.
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add_time(self, loader: str, part: str, seconds: float) -> None:
+        parts = self.seconds.setdefault(loader, {"mutation": 0.0, "oracle": 0.0, "scanner": 0.0})
+        parts[part] += seconds
 
 
 class DifferentialRun:
@@ -520,7 +532,7 @@ class DifferentialRun:
 
     def worker(self, loader: str) -> OracleWorker:
         if loader not in self.workers:
-            self.workers[loader] = OracleWorker(loader)
+            self.workers[loader] = OracleWorker(loader, preload=PRELOAD)
         return self.workers[loader]
 
     def hfcheck_errors(self, name: str, data: bytes) -> list[str]:
@@ -535,6 +547,7 @@ class DifferentialRun:
         return self.verdict_cache[key]
 
     def execute(self, loader: str, name: str, data: bytes, recipe: str, *, counted: bool = True) -> Disagreement | None:
+        started = time.perf_counter()
         path = self.workdir / f"oracle-{loader}" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -545,17 +558,27 @@ class DifferentialRun:
             stats.executions[loader] = stats.executions.get(loader, 0) + 1
             stats.completed_loads[loader] = stats.completed_loads.get(loader, 0) + seen.completed
             stats.oracle_dangerous[loader] = stats.oracle_dangerous.get(loader, 0) + bool(reasons)
+        scanned = time.perf_counter()
+        if counted:
+            stats.add_time(loader, "oracle", scanned - started)
         if not reasons:
             return None
-        if self.hfcheck_errors(name, data):
+        errors = self.hfcheck_errors(name, data)
+        if counted:
+            stats.add_time(loader, "scanner", time.perf_counter() - scanned)
+        if errors:
             return None
         return Disagreement(loader, name, data, recipe, reasons, seen)
 
-    def run(self, loader: str, executions: int) -> None:
+    def run(self, loader: str, executions: int, rng: random.Random | None = None) -> None:
+        """`executions` fuzz inputs for `loader`, drawn from `rng` (the run's own by default)."""
+        rng = rng or self.rng
         pool = self.seeds[loader]
         for _ in range(executions):
-            sample = self.rng.choice(pool)
-            data, name, recipe = derive(sample, self.rng, pool)
+            started = time.perf_counter()
+            sample = rng.choice(pool)
+            data, name, recipe = derive(sample, rng, pool)
+            self.stats.add_time(loader, "mutation", time.perf_counter() - started)
             found = self.execute(loader, name, data, recipe)
             if found is not None:
                 self.stats.disagreements.append(found)
