@@ -65,6 +65,8 @@ def main() -> int:
     parser.add_argument("--log", type=Path, help="the run's JSON log (default: OUT/log-seedS-wN.json)")
     parser.add_argument("--machine", default="", help="a words-only description of the machine, for the log")
     parser.add_argument("--commit", default="", help="the commit of the code under test, for the log")
+    parser.add_argument("--oracle-timeout", type=float, default=5.0,
+                        help="seconds for one load; a load that runs out restarts its oracle child (a load takes milliseconds; a timeout is a lost observation either way)")
     parser.add_argument("--minimise-budget", type=int, default=400)
     parser.add_argument("--minimise-max", type=int, default=40, help="distinct disagreements minimised per loader and worker; the rest are saved as found")
     parser.add_argument("--chunk", type=int, default=2_000, help="atheris: executions between progress lines")
@@ -114,6 +116,7 @@ def _snapshot(run: DifferentialRun) -> dict:
         "executions": dict(stats.executions),
         "completed_loads": dict(stats.completed_loads),
         "oracle_dangerous": dict(stats.oracle_dangerous),
+        "unimportable_only": dict(stats.unimportable_only),
         "disagreements": dict(Counter(d.loader for d in stats.disagreements)),
         "hfcheck_calls": stats.hfcheck_calls,
         "recycled": {loader: w.recycled for loader, w in run.workers.items()},
@@ -129,7 +132,7 @@ def _worker(index: int, settings: dict, events) -> None:
     streams = {loader: random.Random(stream_seed(args.seed, args.workers, index, loader)) for loader in args.loaders}
     found, minimised = [], Counter()
     with tempfile.TemporaryDirectory() as scratch:
-        run = DifferentialRun(Path(scratch), on_disagreement=found.append)
+        run = DifferentialRun(Path(scratch), on_disagreement=found.append, oracle_timeout=args.oracle_timeout)
         try:
             while any(left.values()) and time.time() < args.deadline:
                 for loader in args.loaders:
@@ -201,6 +204,8 @@ class _Tally:
                 "executions_per_second": round(executions / max(elapsed, 1e-9), 1),
                 "completed_loads": self.total("completed_loads", loader),
                 "oracle_dangerous": self.total("oracle_dangerous", loader),
+                # failed imports of modules no installed module is named like, alone: no error needed
+                "unimportable_only": self.total("unimportable_only", loader),
                 "disagreements": self.total("disagreements", loader),
                 "distinct_disagreements": len(records),
                 "open_at_end": sum(r.get("open_at_end", True) for r in records),
@@ -267,7 +272,7 @@ def _parallel(args) -> int:
     # One thread per process: the workers and their oracle children fill the cores already.
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
-    settings = {key: value for key, value in vars(args).items() if key in ("loaders", "executions", "seed", "workers", "round", "minimise_budget", "minimise_max")}
+    settings = {key: value for key, value in vars(args).items() if key in ("loaders", "executions", "seed", "workers", "round", "minimise_budget", "minimise_max", "oracle_timeout")}
     settings["deadline"] = time.time() + args.time_limit if args.time_limit else math.inf
     context = multiprocessing.get_context("spawn")  # no fork of a parent that has threads
     events = context.Queue()

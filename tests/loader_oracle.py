@@ -86,6 +86,9 @@ class Observation:
     side_effects: list[str] = field(default_factory=list)
     completed: bool = False
     error: str | None = None
+    # Globals whose module was not imported after the load: find_class was called (the
+    # audit event comes first) but the import failed, so nothing was resolved.
+    unresolved: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def fired(self) -> bool:
@@ -120,6 +123,7 @@ def observe(path: str | os.PathLike, loader: str, *, timeout: float = 60.0) -> O
         side_effects=data["side_effects"],
         completed=data["completed"],
         error=data["error"],
+        unresolved=[tuple(g) for g in data.get("unresolved", [])],
     )
 
 
@@ -181,6 +185,7 @@ class OracleWorker:
                 side_effects=data["side_effects"],
                 completed=data["completed"],
                 error=data["error"],
+                unresolved=[tuple(g) for g in data.get("unresolved", [])],
             )
         except (ValueError, KeyError, TypeError):
             self._restart()
@@ -403,6 +408,7 @@ def _load_once(hook: _Hook, load, path: str) -> dict:
     finally:
         hook.armed = False
     record = hook.record
+    record["unresolved"] = [g for g in record["globals"] if g[0] not in sys.modules]
     if record["side_effects"]:
         record["completed"] = False
         record["error"] = None
