@@ -650,11 +650,13 @@ def _extension(opname: str):
 # calls and object building
 def _inst(m, arg, offset):
     module, name = arg
-    items = m.pop_mark()
+    # pickle.py (joblib's unpickler) imports the class before it looks for the MARK; the C
+    # unpickler looks first. The import happens in one of them, so it is recorded first.
     try:
         cls = m.new_global(module.decode("utf-8"), name.decode("utf-8"), offset)
     except UnicodeDecodeError:
         raise ScanHalt("INST names are not UTF-8") from None
+    items = m.pop_mark()
     m.push(m.call("INST", cls, tuple(items), offset))
 
 
