@@ -13,7 +13,8 @@ Four measurements, each on its own data:
    under the loader oracle, reached a side effect or resolved an off-allowlist global, or a
    fail-closed case) caught, and files that need none but get an error;
 4. the differential fuzzing: minimised disagreements kept as regression cases (open ones per
-   #15 family) and, from --fuzz-log files of fuzz/pickle_differential.py, executions per loader.
+   #15 family) and, from --fuzz-log JSON logs of fuzz/pickle_differential.py, each run's
+   executions per loader, machine, wall time and disagreements (found, open then, open now).
 
 hfcheck is judged through its public API: an error-severity SEC finding on the file.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -91,15 +91,45 @@ def fuzz_cases() -> tuple[int, Counter]:
     return len(cases), Counter(c["family"] for c in cases if c.get("open"))
 
 
-def fuzz_executions(logs: list[Path]) -> dict[str, int]:
-    """The last progress line per loader of fuzz/pickle_differential.py logs."""
-    executions: dict[str, int] = {}
-    for log in logs:
-        for line in log.read_text().splitlines():
-            match = re.match(r"(\w+): (\d+) executions", line)
-            if match:
-                executions[match[1]] = int(match[2])
-    return executions
+def fuzz_runs(logs: list[Path]) -> list[str]:
+    """One table row per JSON log of fuzz/pickle_differential.py: executions per loader, the
+    machine and wall time, distinct disagreements found, open at the end of that run, and
+    open now: the current scanner is clean on the saved bytes while the loader, under the
+    oracle and the current property, still needs an error."""
+    rows = []
+    for path in logs:
+        log = json.loads(path.read_text())
+        loaders = log["loaders"]
+        executions = ", ".join(f"{name} {v['executions']:,}" for name, v in sorted(loaders.items()))
+        found = log["disagreements"]
+        machine = log["machine"].get("description") or f"{log['machine']['cpus']} CPUs"
+        versions = log["versions"]
+        where = (f"{machine}, {log['workers']} workers, seed {log['seed']}, {log['wall_seconds']:.0f} s; python {versions['python']}, "
+                 f"torch {versions['torch']}, numpy {versions['numpy']}, joblib {versions['joblib']}")
+        rows.append(f"| fuzz run {path.name} | {where} | {executions}; {len(found)} distinct disagreements found, "
+                    f"{log['open_at_end']} open at the end of the run, {_open_now(found)} open now |")
+    return rows
+
+
+def _open_now(records: list[dict]) -> int:
+    from differential import PRELOAD, oracle_verdict
+    from loader_oracle import OracleWorker
+
+    workers: dict[str, OracleWorker] = {}
+    still = 0
+    try:
+        for record in records:
+            with tempfile.TemporaryDirectory() as scratch:
+                target = Path(scratch) / record["name"]
+                target.write_bytes(bytes.fromhex(record["hex"]))
+                if hfcheck_errors(Path(scratch)):
+                    continue
+                worker = workers.setdefault(record["loader"], OracleWorker(record["loader"], preload=PRELOAD))
+                still += bool(oracle_verdict(worker.observe(target)))
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return still
 
 
 def main() -> int:
@@ -119,9 +149,8 @@ def main() -> int:
         print(f"| peer suite {suite} | files needing an error / needing none (loader oracle) | {caught}/{need} caught, {flagged}/{clean} flagged |")
     families = ", ".join(f"family {family}: {count}" for family, count in sorted(open_by_family.items())) or "none"
     print(f"| fuzz disagreements | tests/fuzz/cases (minimised) | {total_cases} cases, open: {families} |")
-    executions = fuzz_executions(args.fuzz_log)
-    if executions:
-        print(f"| fuzz executions | fuzz/pickle_differential.py logs | {', '.join(f'{k} {v:,}' for k, v in sorted(executions.items()))} |")
+    for row in fuzz_runs(args.fuzz_log):
+        print(row)
     if oos_flagged:
         print("\nout-of-sample benign files with an error: " + ", ".join(oos_flagged))
     return 0

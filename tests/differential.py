@@ -34,6 +34,7 @@ import random
 import shutil
 import struct
 import tempfile
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -54,10 +55,25 @@ def classify_global(module: str, name: str) -> str:
     return classify(module, name)[0]
 
 
-def oracle_verdict(seen: Observation) -> list[str]:
-    """Why the loader's behaviour demands an error: side effects and off-allowlist globals."""
+def could_be_installed(module: str) -> bool:
+    """Installed modules have dotted-identifier names (the scanner's own test for streams
+    without a PROTO header, which text files can resemble)."""
+    return bool(module) and all(part.isidentifier() for part in module.split("."))
+
+
+def oracle_verdict(seen: Observation, *, exclude_unimportable: bool = True) -> list[str]:
+    """Why the loader's behaviour demands an error: side effects and off-allowlist globals.
+
+    A global counts when the loader resolved it, and also when it only tried: find_class
+    failed to import the module here, but a module of that name may be installed where
+    the file is loaded. The one exception is a module whose import failed and whose name
+    no installed module has (not a dotted identifier: 'posi|', 'po\x07six'): the load
+    failed there and resolved nothing, wherever it runs."""
     reasons = [f"side effect {s}" for s in seen.side_effects]
+    unresolved = set(seen.unresolved)
     for module, name in seen.globals:
+        if exclude_unimportable and (module, name) in unresolved and not could_be_installed(module):
+            continue
         verdict = classify_global(module, name)
         if verdict not in ("allowed", "data"):
             reasons.append(f"{verdict} global {module}.{name}")
@@ -206,6 +222,10 @@ GLOBAL_POOL = [
     ("numpy", "load"),
     ("shutil", "rmtree"),
 ]
+
+# Imported by every oracle child before its hook is armed (see OracleWorker's `preload`):
+# otherwise each mutant naming a torch global costs the pickle/numpy/joblib child a torch import.
+PRELOAD = tuple(sorted({module for module, _ in GLOBAL_POOL}))
 
 INT_TEXTS = [b"0x10", b"0o7", b"0b1", b"1_0", b"010", b"-0x1", b" 5", b"00", b"1e3"]
 
@@ -499,12 +519,22 @@ class RunStats:
     recycled: dict[str, int] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     completed_loads: dict[str, int] = field(default_factory=dict)
+    # Loads whose only off-allowlist globals were failed imports of modules no installed
+    # module can be named like (oracle_verdict's exception): counted, so the log shows it.
+    unimportable_only: dict[str, int] = field(default_factory=dict)
+    # Seconds per loader spent deriving inputs, in the oracle (file write and load) and in
+    # hfcheck: where a run's time goes.
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add_time(self, loader: str, part: str, seconds: float) -> None:
+        parts = self.seconds.setdefault(loader, {"mutation": 0.0, "oracle": 0.0, "scanner": 0.0})
+        parts[part] += seconds
 
 
 class DifferentialRun:
     """Fuzz inputs through the oracle and hfcheck; keeps one oracle worker per loader."""
 
-    def __init__(self, workdir: Path, seeds: dict[str, list[Sample]] | None = None, *, rng_seed: int = 0, on_disagreement=None):
+    def __init__(self, workdir: Path, seeds: dict[str, list[Sample]] | None = None, *, rng_seed: int = 0, on_disagreement=None, oracle_timeout: float = 30.0):
         self.workdir = Path(workdir)
         self.seeds = seeds if seeds is not None else seed_samples()
         self.rng = random.Random(rng_seed)
@@ -513,6 +543,7 @@ class DifferentialRun:
         self.verdict_cache: dict[bytes, list[str]] = {}
         self.seen_signatures: set[tuple] = set()
         self.on_disagreement = on_disagreement
+        self.oracle_timeout = oracle_timeout
 
     def close(self):
         for worker in self.workers.values():
@@ -520,7 +551,7 @@ class DifferentialRun:
 
     def worker(self, loader: str) -> OracleWorker:
         if loader not in self.workers:
-            self.workers[loader] = OracleWorker(loader)
+            self.workers[loader] = OracleWorker(loader, preload=PRELOAD, timeout=self.oracle_timeout)
         return self.workers[loader]
 
     def hfcheck_errors(self, name: str, data: bytes) -> list[str]:
@@ -535,6 +566,7 @@ class DifferentialRun:
         return self.verdict_cache[key]
 
     def execute(self, loader: str, name: str, data: bytes, recipe: str, *, counted: bool = True) -> Disagreement | None:
+        started = time.perf_counter()
         path = self.workdir / f"oracle-{loader}" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -545,17 +577,29 @@ class DifferentialRun:
             stats.executions[loader] = stats.executions.get(loader, 0) + 1
             stats.completed_loads[loader] = stats.completed_loads.get(loader, 0) + seen.completed
             stats.oracle_dangerous[loader] = stats.oracle_dangerous.get(loader, 0) + bool(reasons)
+            if not reasons and seen.unresolved and oracle_verdict(seen, exclude_unimportable=False):
+                stats.unimportable_only[loader] = stats.unimportable_only.get(loader, 0) + 1
+        scanned = time.perf_counter()
+        if counted:
+            stats.add_time(loader, "oracle", scanned - started)
         if not reasons:
             return None
-        if self.hfcheck_errors(name, data):
+        errors = self.hfcheck_errors(name, data)
+        if counted:
+            stats.add_time(loader, "scanner", time.perf_counter() - scanned)
+        if errors:
             return None
         return Disagreement(loader, name, data, recipe, reasons, seen)
 
-    def run(self, loader: str, executions: int) -> None:
+    def run(self, loader: str, executions: int, rng: random.Random | None = None) -> None:
+        """`executions` fuzz inputs for `loader`, drawn from `rng` (the run's own by default)."""
+        rng = rng or self.rng
         pool = self.seeds[loader]
         for _ in range(executions):
-            sample = self.rng.choice(pool)
-            data, name, recipe = derive(sample, self.rng, pool)
+            started = time.perf_counter()
+            sample = rng.choice(pool)
+            data, name, recipe = derive(sample, rng, pool)
+            self.stats.add_time(loader, "mutation", time.perf_counter() - started)
             found = self.execute(loader, name, data, recipe)
             if found is not None:
                 self.stats.disagreements.append(found)

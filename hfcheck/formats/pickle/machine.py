@@ -15,7 +15,7 @@ import struct
 
 from hfcheck.formats.pickle.numpy_dtypes import pickled_dtype_has_object, pickled_dtype_itemsize
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL, OPCODES, ArgLayout
-from hfcheck.formats.pickle.reader import BadArgument, FileWindow, StreamReader, Truncated
+from hfcheck.formats.pickle.reader import LINE_MAX, BadArgument, FileWindow, StreamReader, Truncated
 from hfcheck.formats.pickle.results import InternalError, ScanContext, ScanHalt
 from hfcheck.formats.pickle.text_arguments import parse_float_line, parse_int_line, parse_long_line, parse_memo_index
 from hfcheck.formats.pickle.values import OPAQUE, BigBlob, CallResult, DictValue, ImportedGlobal, Opaque, PersistentRef, SetValue
@@ -93,8 +93,15 @@ class StreamMachine:
             if entry is None:
                 raise ScanHalt("unknown opcode 0x%02x" % code)
             read_argument, handler = entry
-            arg = read_argument(reader) if read_argument is not None else None
+            try:
+                arg = read_argument(reader) if read_argument is not None else None
+            except Truncated:
+                if handler is _global or handler is _inst:
+                    self.line_pair_at_end(offset)
+                raise
             if handler is _stop:
+                if self.frame_end is not None and reader.pos < self.frame_end:
+                    self.stop_inside_frame(offset)
                 return self.pop()
             handler(self, arg, offset)
             if self.frame_end is not None and reader.pos >= self.frame_end:
@@ -110,6 +117,33 @@ class StreamMachine:
         self.ctx.problem(
             "%s at byte %d crosses the end of its FRAME (frame ends at byte %d): readers disagree on what follows"
             % (OPCODES[code].name, offset, self.frame_end),
+            offset,
+            self.member,
+        )
+
+    def line_pair_at_end(self, offset: int) -> None:
+        """A GLOBAL/INST whose lines run into the end of the data: the C unpickler stops
+        there, but pickle.py (joblib's unpickler) reads the last line without its newline
+        and cuts its last byte as if it were one, then imports the module (find_class
+        with an empty name when the module line is the last)."""
+        reader = self.reader
+        reader.f.seek(offset + 1)
+        rest = reader.f.read(min(reader.end - offset - 1, 2 * LINE_MAX))
+        module, newline, name = rest.partition(b"\n")
+        module, name = (module[:-1], b"") if not newline else (module, name[:-1])
+        if module and b"\n" not in name:
+            self.new_global(module.decode("utf-8", "replace"), name.decode("utf-8", "replace"), offset)
+
+    def stop_inside_frame(self, offset: int) -> None:
+        # The C unpickler reads a whole FRAME from the file before it runs its opcodes, so a
+        # STOP inside the frame leaves the file after the frame's end: a loader that reads
+        # on (torch's legacy format, pickle.load in a loop) starts its next pickle there,
+        # past bytes a scanner that goes on after STOP reads instead. Pickler output always
+        # ends its frame with STOP.
+        self.ctx.stream_ends_inside_frame = True
+        self.ctx.problem(
+            "STOP at byte %d ends the stream inside its FRAME (frame ends at byte %d): the next pickle a loader reads starts elsewhere"
+            % (offset, self.frame_end),
             offset,
             self.member,
         )
@@ -616,11 +650,13 @@ def _extension(opname: str):
 # calls and object building
 def _inst(m, arg, offset):
     module, name = arg
-    items = m.pop_mark()
+    # pickle.py (joblib's unpickler) imports the class before it looks for the MARK; the C
+    # unpickler looks first. The import happens in one of them, so it is recorded first.
     try:
         cls = m.new_global(module.decode("utf-8"), name.decode("utf-8"), offset)
     except UnicodeDecodeError:
         raise ScanHalt("INST names are not UTF-8") from None
+    items = m.pop_mark()
     m.push(m.call("INST", cls, tuple(items), offset))
 
 

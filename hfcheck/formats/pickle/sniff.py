@@ -88,11 +88,14 @@ def first_stream_is_pickle(ctx: ScanContext, finished: bool, proto_header: bool)
     failed: the unpickler would already have imported the module (and maybe called the
     global). A failure of the scanner
     itself (InternalError) counts as a pickle: fail closed, never "not a pickle"."""
-    if getattr(ctx, "internal_failure", False):
-        return True
+    if getattr(ctx, "internal_failure", False) or getattr(ctx, "stream_ends_inside_frame", False):
+        return True  # a STOP inside a FRAME is binary pickle structure, and a problem
     # find_class imports the module before it looks the name up: an importable module is
     # already a side effect, whatever the name (CPython resolves "posix" for any name line).
-    imported = any(not g.resolved or _dotted_identifier(g.module) for g in ctx.imported)
+    # After a PROTO header (no text file starts with one) every module string counts, as
+    # __import__ takes any string; without one (protocol 0/1, which text can resemble) a
+    # module counts when it is a dotted identifier, the names installed modules have.
+    imported = any(not g.resolved or proto_header or _dotted_identifier(g.module) for g in ctx.imported)
     if finished:
         return proto_header or imported or not ctx.problems
     return imported
