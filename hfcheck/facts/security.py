@@ -45,11 +45,36 @@ def pickle_files(repo) -> list[str]:
             if not head or _ruled_out(head_rules_out_pickle, head, entry.size):
                 continue
             scan = repo.pickle_scan(rel)
-            if scan is not None and holds_pickle(scan):
+            if scan is not None and holds_pickle(scan) and not _text_read_as_protocol_0(repo, rel, scan):
                 found.append(rel)
         return sorted(found)
 
     return repo.memo(("facts", "pickle_files"), compute)
+
+
+def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
+    """A text file under a text name that the unpickler would merely fail on: labels.txt
+    holding "cat\ndog\n" reads as protocol 0 (GLOBAL of module "at", name "dog", then the
+    data ends). Such a file is text, not a disguised pickle, when its one raw stream has no
+    PROTO header, fails before STOP, calls nothing, and imports only modules that are in
+    neither the standard library nor the policy's tables: the unpickler stops at the first
+    import (there is no such module), and where one exists it imports it and stops, calling
+    nothing. Anything under a name that holds pickles (.pkl, .bin, ...) stays judged as a
+    pickle, as does any stream that reaches STOP, calls, or names a module that exists
+    everywhere (os, builtins) or that the policy knows (torch, numpy)."""
+    if rel.lower().endswith(PICKLE_SUFFIXES) or scan.container != "pickle" or scan.streams != 1:
+        return False
+    if not scan.problems or scan.calls or repo.head(rel, 1) == b"\x80":
+        return False
+    import sys
+
+    from hfcheck.formats.pickle.policy import classify
+
+    for item in scan.globals:
+        top = item.module.partition(".")[0]
+        if not item.resolved or top in sys.stdlib_module_names or classify(item.module, item.name)[0] != "unknown":
+            return False
+    return bool(scan.globals)
 
 
 def _sniff_head(repo, rel: str) -> bytes | None:

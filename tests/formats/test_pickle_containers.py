@@ -421,6 +421,27 @@ def test_text_starting_like_a_zlib_header_is_not_a_pickle(tmp_path, name, text):
     assert not security_errors(tmp_path, name)
 
 
+# Text that protocol 0 reads as GLOBAL + failure: "cat\ndog" is GLOBAL at.dog. Under a text
+# name it is text; under a pickle name, or naming a module every Python has, it is judged.
+TEXT_READ_AS_PROTOCOL_0 = [("labels.txt", "cat\ndog\nbird\nfish\n"), ("DEVICE", "cpu"), ("latest", "checkpoint\n"), ("notes.txt", "cuda"), ("classes.txt", "car\nbus\n")]
+
+
+@pytest.mark.parametrize("name,text", TEXT_READ_AS_PROTOCOL_0)
+def test_text_that_protocol_0_reads_as_a_global_is_not_a_pickle(tmp_path, name, text):
+    path = put(tmp_path, name, text.encode())
+    seen = observe(path, "pickle")
+    assert not seen.fired and not seen.completed and set(seen.globals) <= set(seen.unresolved), seen  # it fails, resolving nothing
+    assert not security_errors(tmp_path, name)
+    put(tmp_path, "model.pkl", text.encode())  # the same bytes under a name loaders open: judged
+    assert security_errors(tmp_path, "model.pkl")
+
+
+@pytest.mark.parametrize("text", ["cos\nsystem\n", "cbuiltins\nexec\n(S'1'\ntR", "cnot_installed_here\nrun\n(tR"])
+def test_text_named_file_that_imports_the_stdlib_or_calls_is_judged(tmp_path, text):
+    put(tmp_path, "notes.txt", text.encode())
+    assert security_errors(tmp_path, "notes.txt")
+
+
 def test_old_joblib_zf_file(tmp_path):
     """joblib < 0.10: 'ZF' + the hex length padded to 19 characters (21 bytes), then zlib."""
     inner = pickle.dumps({"w": [1.0, 2.0]}, protocol=2)
