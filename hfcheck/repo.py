@@ -55,11 +55,8 @@ class RepoView:
         self.settings = settings
         self.tree = tree if tree is not None else FileTree(self.root, self.limits, self.exclude)
         self.read_errors: dict[str, ReadError] = self.tree.errors
-        self.rule_crashes: list[tuple[str, str]] = []  # (rule code, error), filled by the runner
         self._files: dict[str, FileEntry] | None = None
         self._cache: dict[Any, Any] = {}
-        self.unit = None  # the hfcheck.discovery.Unit this view checks, when discovery made it
-        self.discovery = None  # the hfcheck.discovery.Discovery of the whole target
         self.real_paths: dict[str, str] | None = None  # a unit view: its names -> the target's
         self._reader = SafeReader(self._record)
 
@@ -119,6 +116,11 @@ class RepoView:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def replace_memo(self, key, value: Any) -> None:
+        """Set a derived fact, replacing one already computed: how the facts layer narrows
+        a view discovery scoped (hfcheck.facts.deploy.scope_deployment)."""
+        self._cache[key] = value
 
     def json(self, rel: str) -> JsonDoc | None:
         """The parsed file (check `.error`), or None when absent or unreadable."""

@@ -7,7 +7,7 @@ file and line it comes from, so findings point at the deployment file that cause
 Public accessors (others build on them; extend, do not rename): dependencies, model_loads,
 servings, has_deployment, is_hub_id, shell_doc, requirement_files, shell_files,
 env_files, yaml_files, pip_installs, smoke_load; added: notebook_files, deploy_problems,
-is_tooling, engine_calls."""
+is_tooling, engine_calls, dependency_file_kind."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 SHA = re.compile(r"^[0-9a-f]{40}$")
 # requirement files of development tools, not of the service
 _DEV_FILE = re.compile(r"(^|[-_./])(dev|test|tests|testing|docs?|lint|ci|bench|benchmarks?)([-_.]|$)", re.IGNORECASE)
-# files formats/dependency_files.py reads, besides lock files (*.lock, conda-lock.*)
-_MANIFESTS = ("pyproject.toml", "Pipfile", "setup.cfg", "environment.yml", "environment.yaml")
+# The kind of each dependency manifest formats/dependency_files.py reads (lock files,
+# *.lock and conda-lock.*, aside): the one table the facts and the pin fixer share.
+MANIFEST_KINDS = {"pyproject.toml": "pyproject", "Pipfile": "pipfile", "setup.cfg": "setup.cfg", "environment.yml": "environment", "environment.yaml": "environment"}
+_MANIFESTS = tuple(MANIFEST_KINDS)
 _SERVING_MARKERS = ("text-generation-inference", "text-generation-launcher", "vllm", "MODEL_ID", "tensor-parallel", "max-model-len", "HF_MODEL_ID", "tgi", "sglang", "lmdeploy", "fastchat",
                     "serving.kserve.io", "kubeai.org", "RayService", "serveConfigV2", "model_loading_config", "engine_config", "accelerators", "python_packages", "hf://")  # fmt: skip
 # Files that are tooling, not the service: a deliberate CPU load or a one-off
@@ -83,6 +85,18 @@ def requirement_files(repo) -> list[str]:
         elif name.endswith(".in") and "requirements" in name:
             continue
     return sorted(out)
+
+
+def dependency_file_kind(repo, rel: str) -> str:
+    """How a file that declares dependencies is written: a manifest's kind
+    (MANIFEST_KINDS), "dockerfile", "shell", or "requirements" (requirement files and
+    the files they include with -r/-c)."""
+    name = _name(rel)
+    if name in MANIFEST_KINDS:
+        return MANIFEST_KINDS[name]
+    if rel in shell_files(repo):
+        return "dockerfile" if name.startswith(("Dockerfile", "Containerfile")) or name.endswith(".dockerfile") else "shell"
+    return "requirements"
 
 
 def shell_files(repo) -> list[str]:
@@ -281,14 +295,14 @@ def dependencies(repo) -> Dependencies:
         if manifests:
             from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
 
-            parsers = {"pyproject.toml": parse_pyproject, "Pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment.yml": parse_environment_yml, "environment.yaml": parse_environment_yml}
+            parsers = {"pyproject": parse_pyproject, "pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment": parse_environment_yml}
         for rel in manifests:
             name = _name(rel)
-            if name in parsers:
+            if name in MANIFEST_KINDS:
                 text = repo.text(rel)
                 if text is None:
                     continue
-                parsed = parsers[name](text)
+                parsed = parsers[MANIFEST_KINDS[name]](text)
                 if parsed.error:
                     deps.problems.append((rel, parsed.error))
                     continue
@@ -355,6 +369,19 @@ def _normalise(path: str) -> str:
     return "/".join(parts)
 
 
+_MODEL_LOADS = ("facts", "deploy", "model_loads")
+_SERVINGS = ("facts", "deploy", "servings")
+
+
+def scope_deployment(view, loads: list, servings: list) -> None:
+    """Discovery's narrowing of a unit view to the model loads and serving configs that
+    load that unit (of the deployment files linked to it, only those that load this
+    unit apply), replacing what discovery computed from the view's files, before any
+    rule reads model_loads or servings. These memo keys have one owner: this module."""
+    view.replace_memo(_MODEL_LOADS, loads)
+    view.replace_memo(_SERVINGS, servings)
+
+
 def model_loads(repo) -> list:
     """(path, ModelLoad) for every from_pretrained / pipeline call in the tree's Python
     files, except the model's own remote code (what auto_map imports)."""
@@ -363,7 +390,7 @@ def model_loads(repo) -> list:
 
         return [(rel, load) for rel, scan in python_scans(repo) for load in scan.loads]
 
-    return repo.memo(("facts", "deploy", "model_loads"), compute)
+    return repo.memo(_MODEL_LOADS, compute)
 
 
 _LOAD_MARKERS = ("from_pretrained", "pipeline", "HuggingFaceModel", "LLM(", "EngineArgs")
@@ -452,7 +479,7 @@ def servings(repo) -> list:
         found.extend(_triton_servings(repo, pbtxts))
         return found
 
-    return repo.memo(("facts", "deploy", "servings"), compute)
+    return repo.memo(_SERVINGS, compute)
 
 
 class _NONE:
