@@ -162,7 +162,6 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
     settings = settings or lookup(".")
     if repo is None:
         repo = target_view(target, settings)
-    repo.hub = target.hub
     found = discover(repo)
     for unit in found.units:
         unit.settings_file = lookup(unit.path).source
@@ -266,7 +265,7 @@ def target_view(target: Target, settings: Settings) -> RepoView:
     tree.exclude = tuple(settings.exclude)
     if target.alone:
         tree._files = dict(_listed(target.root, target.only))
-    return RepoView(target.root, target.label, settings=settings, tree=tree)
+    return RepoView(target.root, target.label, settings=settings, tree=tree, hub=target.hub)
 
 
 def _repository_root(root: Path) -> Path:

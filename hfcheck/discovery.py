@@ -356,10 +356,9 @@ def rest_view_of(view, rest: list[str]):
     def build():
         from hfcheck.repo import RepoView
 
-        scoped = RepoView(view.root, view.label, limits=view.limits, exclude=view.exclude, settings=view.settings, tree=view.tree)
+        scoped = RepoView(view.root, view.label, limits=view.limits, exclude=view.exclude, settings=view.settings, tree=view.tree, hub=view.hub)
         scoped._files = {rel: view.files[rel] for rel in rest}
         scoped.read_errors = {}
-        scoped.hub = view.hub
         return scoped
 
     return view.memo(("discovery", "rest"), build)
@@ -489,9 +488,8 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
 
     root = view.root if unit.path == "." else view.root / unit.path
     scoped = RepoView(
-        root, view.label if unit.path == "." else f"{view.label}/{unit.path}", limits=view.limits, settings=settings, tree=view.tree
+        root, view.label if unit.path == "." else f"{view.label}/{unit.path}", limits=view.limits, settings=settings, tree=view.tree, hub=view.hub
     )
-    scoped.hub = view.hub
     nested = {u.path for u in found.models if u.path != unit.path}
     own = [rel for rel in unit.files if rel not in nested]
     linked_deployments = [u for u in found.deployments if u.path in unit.links]

@@ -130,33 +130,37 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
             if not current:
                 plan.outcomes.append(FixOutcome(code, "nothing", by_code[code], "already resolved by an earlier fix"))
                 continue
-            try:
-                planned = list(found.plan(context, current) or ())
-                # a fixer that fixes some findings and declines others lists a FixRefused per declined part
-                declined = [str(item) for item in planned if isinstance(item, FixRefused)]
-                edits = [item for item in planned if not isinstance(item, FixRefused)]
-                for edit in edits:
-                    _checked_rel(plan.root, edit.path)
-            except FixRefused as refused:
-                plan.outcomes.append(FixOutcome(code, "refused", len(current), str(refused)))
-                continue
-            except Exception as error:  # a broken fixer must not stop the others; nothing was written
-                plan.outcomes.append(FixOutcome(code, "refused", len(current), f"the fixer failed: {type(error).__name__}: {error}"))
-                continue
-            if not edits:
-                if declined:
-                    plan.outcomes.append(FixOutcome(code, "refused", len(current), "; ".join(declined), declined))
-                else:
-                    plan.outcomes.append(FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"))
-                continue
+            outcome, edits = _run_fixer(found, context, current, plan.root)
+            plan.outcomes.append(outcome)
             for edit in edits:
                 plan.edits[edit.path] = edit
                 pending.append(edit.path)
-            plan.outcomes.append(FixOutcome(code, "fixed", len(current), found.summary, declined))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     plan.edits = {rel: edit for rel, edit in plan.edits.items() if not _unchanged(plan.root, edit)}
     return plan
+
+
+def _run_fixer(found, context, current: list, root: Path) -> tuple[FixOutcome, list[Edit]]:
+    """One fixer's outcome on the findings it is to remove, and its edits (checked to
+    stay inside the target); a fixer that raises or declines gives no edit."""
+    code = found.code
+    try:
+        planned = list(found.plan(context, current) or ())
+        # a fixer that fixes some findings and declines others lists a FixRefused per declined part
+        declined = [str(item) for item in planned if isinstance(item, FixRefused)]
+        edits = [item for item in planned if not isinstance(item, FixRefused)]
+        for edit in edits:
+            _checked_rel(root, edit.path)
+    except FixRefused as refused:
+        return FixOutcome(code, "refused", len(current), str(refused)), []
+    except Exception as error:  # a broken fixer must not stop the others; nothing was written
+        return FixOutcome(code, "refused", len(current), f"the fixer failed: {type(error).__name__}: {error}"), []
+    if not edits:
+        if declined:
+            return FixOutcome(code, "refused", len(current), "; ".join(declined), declined), []
+        return FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"), []
+    return FixOutcome(code, "fixed", len(current), found.summary, declined), edits
 
 
 def _unchanged(root: Path, edit: Edit) -> bool:

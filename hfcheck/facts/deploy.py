@@ -271,80 +271,101 @@ def _parse_requirements(text: str, *, constraint: bool):
 
 
 def dependencies(repo) -> Dependencies:
+    """Every dependency the tree declares: requirement files (following -r/-c), the
+    manifests and lock files, and the pip installs of shell scripts, Dockerfiles,
+    notebooks and deployment YAML."""
+
     def compute():
         deps = Dependencies()
-        seen = set()
-        pending = [(rel, False) for rel in requirement_files(repo) if not _is_dev(rel)]
-        while pending:
-            rel, as_constraint = pending.pop(0)
-            if rel in seen or not repo.exists(rel):
-                continue
-            seen.add(rel)
-            text = repo.text(rel)
-            if text is None:
-                continue
-            parsed = _parse_requirements(text, constraint=as_constraint or _name(rel).startswith("constraints"))
-            deps.files.append(rel)
-            for dep in parsed.dependencies:
-                deps.declared.append(Declared(rel, dep, parsed.compiled or dep.hashed or dep.constraint))
-            folder = str(PurePosixPath(rel).parent)
-            for kind, target, _line in parsed.includes:
-                resolved = str(PurePosixPath(folder) / target) if folder != "." else target
-                pending.append((_normalise(resolved), kind == "constraint"))
-        manifests = [rel for rel in repo.files if _name(rel) in _MANIFESTS or _name(rel).endswith(".lock") or _name(rel).startswith("conda-lock.")]
-        if manifests:
-            from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
-
-            parsers = {"pyproject": parse_pyproject, "pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment": parse_environment_yml}
-        for rel in manifests:
-            name = _name(rel)
-            if name in MANIFEST_KINDS:
-                text = repo.text(rel)
-                if text is None:
-                    continue
-                parsed = parsers[MANIFEST_KINDS[name]](text)
-                if parsed.error:
-                    deps.problems.append((rel, parsed.error))
-                    continue
-                if parsed.dependencies:
-                    deps.files.append(rel)
-                deps.declared.extend(Declared(rel, dep) for dep in parsed.dependencies)
-            elif name in LOCK_FILES:
-                text = repo.text(rel)
-                if text is None:
-                    continue
-                lock = parse_lock(name, text)
-                deps.files.append(rel)
-                for package, version in lock.versions.items():
-                    deps.lock_versions.setdefault(package, (version, rel))
-        command_sources = [(rel, shell_doc(repo, rel).commands) for rel in shell_files(repo) if shell_doc(repo, rel) is not None]
-        command_sources += [(rel, notebook_commands(repo, rel)) for rel in notebook_files(repo)]
-        for rel in yaml_files(repo):
-            parsed = deploy_yaml(repo, rel)
-            if parsed is None:
-                continue
-            command_sources.append((rel, parsed.commands))
-            if parsed.packages:
-                deps.files.append(rel)
-                deps.declared.extend(Declared(rel, dep) for dep in _listed_packages(parsed.packages))
-        for rel, commands in command_sources:
-            for command in commands:
-                installed = pip_installs(command.words, command.line)
-                if installed is None:
-                    continue
-                if rel not in deps.files:
-                    deps.files.append(rel)
-                deps.declared.extend(Declared(rel, dep) for dep in installed.dependencies)
-                for kind, target, _line in installed.includes:
-                    for candidate in (_normalise(target), _normalise(target.lstrip("/")).split("/", 1)[-1]):
-                        if candidate not in seen and repo.exists(candidate) and kind == "constraint":
-                            parsed = _parse_requirements(repo.text(candidate) or "", constraint=True)
-                            seen.add(candidate)
-                            deps.files.append(candidate)
-                            deps.declared.extend(Declared(candidate, dep, True) for dep in parsed.dependencies)
+        seen: set[str] = set()
+        _requirement_dependencies(repo, deps, seen)
+        _manifest_dependencies(repo, deps)
+        _command_dependencies(repo, deps, seen)
         return deps
 
     return repo.memo(("facts", "deploy", "dependencies"), compute)
+
+
+def _requirement_dependencies(repo, deps: Dependencies, seen: set[str]) -> None:
+    """The requirement files (not the development ones) and the files they include."""
+    pending = [(rel, False) for rel in requirement_files(repo) if not _is_dev(rel)]
+    while pending:
+        rel, as_constraint = pending.pop(0)
+        if rel in seen or not repo.exists(rel):
+            continue
+        seen.add(rel)
+        text = repo.text(rel)
+        if text is None:
+            continue
+        parsed = _parse_requirements(text, constraint=as_constraint or _name(rel).startswith("constraints"))
+        deps.files.append(rel)
+        for dep in parsed.dependencies:
+            deps.declared.append(Declared(rel, dep, parsed.compiled or dep.hashed or dep.constraint))
+        folder = str(PurePosixPath(rel).parent)
+        for kind, target, _line in parsed.includes:
+            resolved = str(PurePosixPath(folder) / target) if folder != "." else target
+            pending.append((_normalise(resolved), kind == "constraint"))
+
+
+def _manifest_dependencies(repo, deps: Dependencies) -> None:
+    """pyproject.toml, Pipfile, setup.cfg, environment.yml, and the lock files' versions."""
+    manifests = [rel for rel in repo.files if _name(rel) in _MANIFESTS or _name(rel).endswith(".lock") or _name(rel).startswith("conda-lock.")]
+    if not manifests:
+        return
+    from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
+
+    parsers = {"pyproject": parse_pyproject, "pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment": parse_environment_yml}
+    for rel in manifests:
+        name = _name(rel)
+        if name in MANIFEST_KINDS:
+            text = repo.text(rel)
+            if text is None:
+                continue
+            parsed = parsers[MANIFEST_KINDS[name]](text)
+            if parsed.error:
+                deps.problems.append((rel, parsed.error))
+                continue
+            if parsed.dependencies:
+                deps.files.append(rel)
+            deps.declared.extend(Declared(rel, dep) for dep in parsed.dependencies)
+        elif name in LOCK_FILES:
+            text = repo.text(rel)
+            if text is None:
+                continue
+            lock = parse_lock(name, text)
+            deps.files.append(rel)
+            for package, version in lock.versions.items():
+                deps.lock_versions.setdefault(package, (version, rel))
+
+
+def _command_dependencies(repo, deps: Dependencies, seen: set[str]) -> None:
+    """pip installs in shell scripts, Dockerfiles, notebooks and deployment YAML (whose
+    package lists count too), with the constraint files they name."""
+    command_sources = [(rel, shell_doc(repo, rel).commands) for rel in shell_files(repo) if shell_doc(repo, rel) is not None]
+    command_sources += [(rel, notebook_commands(repo, rel)) for rel in notebook_files(repo)]
+    for rel in yaml_files(repo):
+        parsed = deploy_yaml(repo, rel)
+        if parsed is None:
+            continue
+        command_sources.append((rel, parsed.commands))
+        if parsed.packages:
+            deps.files.append(rel)
+            deps.declared.extend(Declared(rel, dep) for dep in _listed_packages(parsed.packages))
+    for rel, commands in command_sources:
+        for command in commands:
+            installed = pip_installs(command.words, command.line)
+            if installed is None:
+                continue
+            if rel not in deps.files:
+                deps.files.append(rel)
+            deps.declared.extend(Declared(rel, dep) for dep in installed.dependencies)
+            for kind, target, _line in installed.includes:
+                for candidate in (_normalise(target), _normalise(target.lstrip("/")).split("/", 1)[-1]):
+                    if candidate not in seen and repo.exists(candidate) and kind == "constraint":
+                        parsed = _parse_requirements(repo.text(candidate) or "", constraint=True)
+                        seen.add(candidate)
+                        deps.files.append(candidate)
+                        deps.declared.extend(Declared(candidate, dep, True) for dep in parsed.dependencies)
 
 
 def _listed_packages(packages: list) -> list:
