@@ -12,7 +12,7 @@ from hfcheck.config import Settings, check_selectors, load_settings
 from hfcheck.context import CheckContext, SecurityVerdict
 from hfcheck.discovery import MODEL_ONLY_CONCERNS
 from hfcheck.findings import SEVERITY_RANK, Finding
-from hfcheck.registry import Rule, matches
+from hfcheck.registry import Rule, matches, selected
 from hfcheck.repo import RepoView
 from hfcheck.targets import Target, resolve_targets
 
@@ -276,7 +276,7 @@ def _repository_root(root: Path) -> Path:
 
 def selected_rules(rules: list[Rule], settings: Settings) -> list[Rule]:
     """The rules the settings select and do not ignore."""
-    return [r for r in rules if matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
+    return [r for r in rules if selected(r.code, settings)]
 
 
 def context_of(view: RepoView, settings: Settings | None = None, **given) -> CheckContext:

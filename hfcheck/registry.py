@@ -195,6 +195,11 @@ def matches(code: str, patterns: Iterable[str]) -> bool:
     return any(_matches_one(code, p) for p in patterns)
 
 
+def selected(code: str, settings) -> bool:
+    """The settings select the code and do not ignore it (per-path ignores aside)."""
+    return matches(code, settings.select) and not matches(code, settings.ignore)
+
+
 def _matches_one(code: str, pattern: str) -> bool:
     pattern = pattern.strip()
     if pattern.upper() == "ALL":

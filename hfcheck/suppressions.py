@@ -111,9 +111,9 @@ def apply(findings: list[Finding], repo, settings, *, report_unused: bool = True
 
 
 def _selected(code: str, settings) -> bool:
-    from hfcheck.registry import matches
+    from hfcheck.registry import selected
 
-    return matches(code, settings.select) and not matches(code, settings.ignore)
+    return selected(code, settings)
 
 
 def _unused(suppression: Suppression, message: str, settings) -> Finding:

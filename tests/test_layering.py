@@ -18,8 +18,8 @@ PRODUCT_FILES = sorted((ROOT / "hfcheck").rglob("*.py")) + RULE_FILES
 REGISTRY_LOOKUPS = {"all_rules", "all_fixers", "get_rule", "get_fixer", "find_rule"}
 REGISTRY_OWNERS = {"hfcheck/registry.py", "hfcheck/catalogue.py"}
 # What a rule module may take from the registry: the decorators that register it, and the
-# selector match (a pure function of a code and patterns).
-RULE_REGISTRY_NAMES = {"rule", "fixer", "matches"}
+# selector matches (pure functions of a code and patterns or settings).
+RULE_REGISTRY_NAMES = {"rule", "fixer", "matches", "selected"}
 # Modules that read sys.modules, each with the reason; none today.
 SYS_MODULES_READERS: dict[str, str] = {}
 
