@@ -155,3 +155,19 @@ def test_the_context_is_read_only_and_answers_for_its_view(tmp_path):
     with pytest.raises(AttributeError):
         context.smoke = "a result"
     assert context.security.errors == () and context.security.available
+
+
+def _foreign_cache_writes(tree: ast.Module) -> list[int]:
+    """Lines that reach into another object's `_cache` (a view's memo) instead of asking
+    the facts layer (hfcheck.facts.deploy.scope_deployment narrows a unit view)."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "_cache" and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+    ]
+
+
+def test_nobody_writes_facts_into_a_view_from_outside():
+    found = {_rel(path): lines for path in PRODUCT_FILES if (lines := _foreign_cache_writes(_tree(path)))}
+    assert found == {}, "a view's memo is filled by the facts that own its keys"
+    assert _foreign_cache_writes(ast.parse("view._cache[('facts', 'x')] = 1\n")) == [1]
