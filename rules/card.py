@@ -5,8 +5,8 @@ A repo without a card is reported once (CRD001); the other card rules need a car
 stay silent without one, and rules that need its metadata stay silent when CRD002 says
 the front matter is broken."""
 
-from hfcheck.edits import Edit
 from hfcheck.config import declare_options
+from hfcheck.edits import Edit
 from hfcheck.facts.card import base_model_claims, card_base_models, card_metadata, has_section, key_line, looks_like_hub_id, looks_like_model_repo, same_model, section_titles
 from hfcheck.findings import Finding
 from hfcheck.registry import fixer, rule

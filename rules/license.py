@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from hfcheck.facts.card import RECOGNISABLE, card_metadata, closest_license, edited_card_metadata, looks_like_model_repo, hub_licenses, identify_license_text, key_line, license_files, license_ids
 from hfcheck.edits import Edit
+from hfcheck.facts.card import RECOGNISABLE, card_metadata, closest_license, edited_card_metadata, looks_like_model_repo, hub_licenses, identify_license_text, key_line, license_files, license_ids
 from hfcheck.findings import Finding
 from hfcheck.registry import fixer, rule
 
