@@ -24,8 +24,9 @@ def run(options: CheckOptions) -> int:
         return audit.run(options.targets_from, overrides=options.overrides(), config_file=options.config_file, resume=options.resume, output=options.output,
                          executor=options.executor, jobs=options.jobs or os.cpu_count() or 1, ray_address=options.ray_address, smoke=options.smoke,
                          device=options.device, quiet=options.quiet)  # fmt: skip
-    from hfcheck.api import check_many, read_baseline
+    from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
+    from hfcheck import catalogue
     from hfcheck.targets import hf_cache_snapshots
 
     known = read_baseline(options.baseline) if options.baseline else None
@@ -57,23 +58,11 @@ def run(options: CheckOptions) -> int:
         save_baseline(report, options.write_baseline)
         err(f"hfcheck: wrote {len(report.findings)} findings to {options.write_baseline}")
         return 0
-    text = _rendered(report, options)
-    if options.output:
-        options.output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return report.exit_code()
-
-
-def _rendered(report, options: CheckOptions) -> str:
-    """The report in the format asked for."""
-    from hfcheck import catalogue
-    from hfcheck.api import fingerprint
     from hfcheck.report import render
 
     color = options.output is None and options.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     fmt = "statistics" if options.statistics else options.format
-    return render(
+    text = render(
         report,
         fmt,
         rules=catalogue.rules(),
@@ -85,6 +74,11 @@ def _rendered(report, options: CheckOptions) -> str:
         show_files=options.show_files,
         show_settings=options.show_settings,
     )
+    if options.output:
+        options.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return report.exit_code()
 
 
 def _result_cache(options: CheckOptions):
