@@ -170,11 +170,7 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
         unit_path = unit.path if unit is not None else None
         context = CheckContext(view, unit_settings, hub=target.hub, unit=unit, discovery=found, judge_security=judge_security)
         selected = [r for r in selected_rules(rules, unit_settings) if model_only or r.concern not in MODEL_ONLY_CONCERNS]
-        produced = []
-        for phase in ("main", "final"):
-            for rule in selected:
-                if rule.phase == phase:
-                    produced.extend(run_rule(rule, context, unit_settings))
+        produced = run_rules(selected, context, unit_settings)
         findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, view.real_paths))
     # Inline suppressions are judged once for the whole target: a comment that silences a
     # finding of one unit is used, whichever unit's view read its file.
@@ -284,6 +280,17 @@ def context_of(view: RepoView, settings: Settings | None = None, **given) -> Che
     pass, a single rule run): the engine's security judge, the view's Hub snapshot and
     smoke result unless given."""
     return CheckContext.of_view(view, settings, judge_security=judge_security, **given)
+
+
+def run_rules(rules: list[Rule], context: CheckContext, settings: Settings) -> list[Finding]:
+    """The findings of one unit's context: every rule of the main phase, then the final
+    ones (they read what the others could not: unreadable files, crashed rules)."""
+    produced = []
+    for phase in ("main", "final"):
+        for rule in rules:
+            if rule.phase == phase:
+                produced.extend(run_rule(rule, context, settings))
+    return produced
 
 
 def run_rule(rule: Rule, context: CheckContext | RepoView, settings: Settings) -> list[Finding]:

@@ -158,16 +158,29 @@ def test_the_context_is_read_only_and_answers_for_its_view(tmp_path):
 
 
 def _foreign_cache_writes(tree: ast.Module) -> list[int]:
-    """Lines that reach into another object's `_cache` (a view's memo) instead of asking
-    the facts layer (hfcheck.facts.deploy.scope_deployment narrows a unit view)."""
-    return [
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and node.attr == "_cache" and not (isinstance(node.value, ast.Name) and node.value.id == "self")
-    ]
+    """Lines that write into another object's `_cache` (a view's memo) instead of asking
+    the facts layer (hfcheck.facts.deploy.scope_deployment narrows a unit view). Reading
+    it (the result cache keys a unit on what discovery handed its view) is not a write."""
+
+    def foreign(node) -> bool:
+        return (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "_cache"
+            and not (isinstance(node.value.value, ast.Name) and node.value.value.id == "self")
+        )
+
+    lines = []
+    for node in ast.walk(tree):
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        )
+        lines.extend(node.lineno for target in targets if foreign(target))
+    return lines
 
 
 def test_nobody_writes_facts_into_a_view_from_outside():
     found = {_rel(path): lines for path in PRODUCT_FILES if (lines := _foreign_cache_writes(_tree(path)))}
     assert found == {}, "a view's memo is filled by the facts that own its keys"
     assert _foreign_cache_writes(ast.parse("view._cache[('facts', 'x')] = 1\n")) == [1]
+    assert _foreign_cache_writes(ast.parse("seeded = sorted(view._cache.items())\nself._cache[1] = 2\n")) == []
