@@ -212,7 +212,8 @@ def tokenizer_files_disagree(repo):
         if other != base:
             yield Finding.at(rel, f"{rel} and tokenizer.json's vocabulary differ: {_vocab_difference(base, other)}")
     if model.get("type") == "BPE":
-        ours, theirs = tok.tokenizer_json_merges(model), tok.merges_txt(repo)
+        theirs = tok.merges_txt(repo)  # first: most BPE repos ship no merges.txt
+        ours = tok.tokenizer_json_merges(model) if theirs is not None else None
         if ours is not None and theirs is not None:
             if theirs != ours:
                 first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
