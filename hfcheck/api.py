@@ -7,10 +7,12 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from hfcheck import catalogue
 from hfcheck.config import Settings, check_selectors, load_settings
+from hfcheck.context import CheckContext, SecurityVerdict
 from hfcheck.discovery import MODEL_ONLY_CONCERNS
 from hfcheck.findings import SEVERITY_RANK, Finding
-from hfcheck.registry import Rule, all_rules, matches
+from hfcheck.registry import Rule, matches, selected
 from hfcheck.repo import RepoView
 from hfcheck.targets import Target, resolve_targets
 
@@ -77,7 +79,7 @@ def check(target: str | Path = ".", config: Settings | str | Path | None = None,
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise TypeError(f"check() got unknown option {unknown[0]!r}{hint} (options: {', '.join(sorted(_OVERRIDES))})")
     if isinstance(config, Settings):
-        all_rules()
+        catalogue.load()
         check_selectors(config)
         return Report([check_target(t, settings=config, fixed=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)])
     return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides, download_pickles=download_pickles)
@@ -96,7 +98,7 @@ def check_many(
 ) -> Report:
     """Check every target; with jobs > 1 the targets run in parallel processes (the
     static pass is CPU-bound Python), and the report keeps the order they were given in."""
-    all_rules()  # loads rule modules first: they declare their options
+    catalogue.load()  # loads rule modules first: they declare their options
     check_selectors(Settings(**{k: v for k, v in (overrides or {}).items() if v is not None}), "command line: ")
     targets = (resolve_targets(names, download_pickles=download_pickles) if names or not extra_targets else []) + list(extra_targets)
     work = [(target, config_file, overrides, baseline, cache) for target in targets]
@@ -150,7 +152,7 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
     before it checks them)."""
     from hfcheck.discovery import discover
 
-    rules = rules or all_rules()
+    rules = rules or catalogue.rules()
     if settings is not None and fixed is None and config_file is None and overrides is None:
         # The caller made the settings (the fix engine, the result cache's callers): nested
         # settings files could not repeat its overrides, so they apply to every unit.
@@ -160,20 +162,16 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
     settings = settings or lookup(".")
     if repo is None:
         repo = target_view(target, settings)
-    repo.hub = target.hub
     found = discover(repo)
     for unit in found.units:
         unit.settings_file = lookup(unit.path).source
     findings = []
-    for unit_path, view, unit_settings, model_only in _plan(repo, found, lookup, target.only):
-        real_paths = getattr(view, "real_paths", None)
-        selected = [r for r in rules if matches(r.code, unit_settings.select) and not matches(r.code, unit_settings.ignore) and (model_only or r.concern not in MODEL_ONLY_CONCERNS)]
-        produced = []
-        for phase in ("main", "final"):
-            for rule in selected:
-                if rule.phase == phase:
-                    produced.extend(run_rule(rule, view, unit_settings))
-        findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, real_paths))
+    for unit, view, unit_settings, model_only in _plan(repo, found, lookup, target.only):
+        unit_path = unit.path if unit is not None else None
+        context = CheckContext(view, unit_settings, hub=target.hub, unit=unit, discovery=found, judge_security=judge_security)
+        selected = [r for r in selected_rules(rules, unit_settings) if model_only or r.concern not in MODEL_ONLY_CONCERNS]
+        produced = run_rules(selected, context, unit_settings)
+        findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, view.real_paths))
     # Inline suppressions are judged once for the whole target: a comment that silences a
     # finding of one unit is used, whichever unit's view read its file.
     from hfcheck.suppressions import apply
@@ -199,7 +197,7 @@ def _listed(root: Path, only) -> dict:
 
 
 def _plan(repo: RepoView, found, lookup, only) -> list:
-    """(unit path, view, settings, card rules apply) for every unit to check: each model
+    """(unit, view, settings, card rules apply) for every unit to check: each model
     unit, then the files outside model units (the deployments); with `only` (pre-commit's
     changed files) just the units owning them, a deployment bringing the models it loads."""
     from hfcheck.discovery import deployment_view, unit_view
@@ -218,7 +216,7 @@ def _plan(repo: RepoView, found, lookup, only) -> list:
     plan = []
     for unit in found.models:
         if wanted is None or unit.path in wanted:
-            plan.append((unit.path, unit_view(repo, found, unit, lookup(unit.path)), lookup(unit.path), unit.gets_card_rules))
+            plan.append((unit, unit_view(repo, found, unit, lookup(unit.path)), lookup(unit.path), unit.gets_card_rules))
     if "." not in {u.path for u in found.models} and (wanted is None or "<rest>" in wanted):
         plan.append((None, deployment_view(repo, found, lookup(".")), lookup("."), False))
     return plan
@@ -263,7 +261,7 @@ def target_view(target: Target, settings: Settings) -> RepoView:
     tree.exclude = tuple(settings.exclude)
     if target.alone:
         tree._files = dict(_listed(target.root, target.only))
-    return RepoView(target.root, target.label, settings=settings, tree=tree)
+    return RepoView(target.root, target.label, settings=settings, tree=tree, hub=target.hub)
 
 
 def _repository_root(root: Path) -> Path:
@@ -272,12 +270,39 @@ def _repository_root(root: Path) -> Path:
     return FileTree(root).repository_root
 
 
-def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
+def selected_rules(rules: list[Rule], settings: Settings) -> list[Rule]:
+    """The rules the settings select and do not ignore."""
+    return [r for r in rules if selected(r.code, settings)]
+
+
+def context_of(view: RepoView, settings: Settings | None = None, **given) -> CheckContext:
+    """The context of a view checked on its own (the fix engine's overlays, the smoke
+    pass, a single rule run): the engine's security judge, the view's Hub snapshot and
+    smoke result unless given."""
+    return CheckContext.of_view(view, settings, judge_security=judge_security, **given)
+
+
+def run_rules(rules: list[Rule], context: CheckContext, settings: Settings) -> list[Finding]:
+    """The findings of one unit's context: every rule of the main phase, then the final
+    ones (they read what the others could not: unreadable files, crashed rules)."""
+    produced = []
+    for phase in ("main", "final"):
+        for rule in rules:
+            if rule.phase == phase:
+                produced.extend(run_rule(rule, context, settings))
+    return produced
+
+
+def run_rule(rule: Rule, context: CheckContext | RepoView, settings: Settings) -> list[Finding]:
+    """The rule's findings on a context (a bare view gets its own, see context_of), with
+    the rule's code, severity (or the settings' override) and default fix filled in."""
+    if not isinstance(context, CheckContext):
+        context = context_of(context, settings)
     default_fix = rule.default_fix
     try:
-        partial = list(rule.check(repo) or ())
+        partial = list(rule.check(context) or ())
     except Exception as error:  # one broken rule must not hide every other finding
-        repo.rule_crashes.append((rule.code, f"{type(error).__name__}: {error}"))
+        context.record_crash(rule.code, f"{type(error).__name__}: {error}")
         return []
     findings = []
     for item in partial:
@@ -287,6 +312,22 @@ def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
             finding = Finding(**{**finding.to_dict(), "severity": override})
         findings.append(finding)
     return findings
+
+
+def judge_security(context: CheckContext) -> SecurityVerdict:
+    """Every error the security rules report on the context's unit, whatever the settings
+    select, ignore or downgrade: the judgement a fixer checks before it loads a file (the
+    engine runs the rules; a rule or fixer never runs another rule)."""
+    security = [r for r in catalogue.rules() if r.concern == "security"]
+    errors, failed = [], []
+    for rule in security:
+        try:
+            items = list(rule.check(context) or ())
+        except Exception as error:  # the unit is not cleared: the fixer says which rule failed
+            failed.append(f"{rule.code} ({type(error).__name__})")
+            continue
+        errors.extend(item.completed(rule.code, rule.severity, rule.concern, None) for item in items if (item.severity or rule.severity) == "error")
+    return SecurityVerdict(tuple(errors), tuple(failed), available=bool(security))
 
 
 def visible(findings: list[Finding], settings: Settings, baseline: set[str] | None = None, *, repo: RepoView | None = None, unused_suppressions: bool = True) -> list[Finding]:

@@ -166,9 +166,9 @@ class LocalExecutor:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
 
     def run(self, targets: list[AuditTarget], settings: AuditSettings, fingerprint: str) -> Iterator[dict]:
-        from hfcheck.registry import all_rules
+        from hfcheck import catalogue
 
-        all_rules()  # loaded once here; forked workers inherit them
+        catalogue.load()  # loaded once here; forked workers inherit them
         if self.jobs == 1:
             for target in targets:
                 yield check_one(target, settings, fingerprint)
@@ -343,9 +343,9 @@ def _check_options(settings: AuditSettings) -> None:
     """An unknown rule code or option is a usage error before the first target, not an
     error record on every one of ten thousand."""
     from hfcheck.config import Settings, check_selectors
-    from hfcheck.registry import all_rules
+    from hfcheck import catalogue
 
-    all_rules()  # rule modules declare their options
+    catalogue.load()  # rule modules declare their options
     check_selectors(Settings(**{k: v for k, v in settings.overrides.items() if v is not None}), "command line: ")
 
 

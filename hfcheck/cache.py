@@ -104,14 +104,19 @@ def source_stamps() -> str:
     (plugins included): hfcheck is installed from commits that share a version number, and
     edited in place in a development tree; file mtimes would change with every fresh
     install (a CI run), contents do not. About 0.6 MB, a few ms."""
+    import inspect
+
     import hfcheck
     import hfcheck.rules
-    from hfcheck.registry import all_rules
+    from hfcheck import catalogue
 
     folders = {Path(hfcheck.__file__).parent, *map(Path, hfcheck.rules.__path__)}
     files = {path for folder in folders for path in folder.rglob("*") if path.suffix in (".py", ".json")}
-    for rule in all_rules():
-        source = getattr(sys.modules.get(rule.check.__module__), "__file__", None)
+    for rule in catalogue.rules():
+        try:
+            source = inspect.getsourcefile(rule.check)  # a plugin's module may live anywhere
+        except TypeError:  # defined in C or built at run time: no file to hash
+            source = None
         if source:
             files.add(Path(source))
     digest = hashlib.sha256()

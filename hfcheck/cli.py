@@ -86,19 +86,19 @@ SECTION_OF = {
 
 
 def _complete_selectors(ctx, param, incomplete: str):
+    from hfcheck import catalogue
     from hfcheck.findings import CONCERNS
-    from hfcheck.registry import all_rules
 
-    words = [r.code for r in all_rules()] + list(CONCERNS) + ["ALL"]
+    words = [r.code for r in catalogue.rules()] + list(CONCERNS) + ["ALL"]
     head, _, last = incomplete.rpartition(",")
     prefix = f"{head}," if head else ""
     return [prefix + word for word in words if word.upper().startswith(last.upper())]
 
 
 def _complete_rule(ctx, param, incomplete: str):
-    from hfcheck.registry import all_rules
+    from hfcheck import catalogue
 
-    words = [word for r in all_rules() for word in (r.code, r.name)]
+    words = [word for r in catalogue.rules() for word in (r.code, r.name)]
     return [word for word in words if word.lower().startswith(incomplete.lower())]
 
 
@@ -236,16 +236,17 @@ def _run_guarded(options: CheckOptions) -> int:
 def rules(selectors, fmt):
     """List the rules (all, or those matching codes, prefixes or concerns: `hfcheck rules SEC
     tokenizer`). A fix marked `unsafe` runs only with --unsafe-fixes."""
-    from hfcheck.registry import all_fixers, all_rules, matches
+    from hfcheck import catalogue
+    from hfcheck.registry import matches
 
-    chosen = all_rules()
+    chosen = catalogue.rules()
     if selectors:
         wanted = [part for part in (s.strip() for value in selectors for s in value.split(",")) if part]
         unknown = [w for w in wanted if not any(matches(r.code, [w]) for r in chosen)]
         if unknown:
             raise click.UsageError(f"no rule matches {', '.join(map(repr, unknown))}; `hfcheck rules` lists them")
         chosen = [r for r in chosen if matches(r.code, wanted)]
-    fixers = all_fixers()
+    fixers = catalogue.fixers()
     if fmt == "json":
         import json
 
@@ -280,9 +281,9 @@ def fix_kind(rule, fixers) -> str | None:
 
 def rules_markdown(rules) -> str:
     """The rules table of the README (a test keeps the README in step with it)."""
-    from hfcheck.registry import all_fixers
+    from hfcheck import catalogue
 
-    fixers = all_fixers()
+    fixers = catalogue.fixers()
     label = {"safe": "yes", "unsafe": "unsafe", None: ""}
     lines = ["| Code | Name | Concern | Severity | Fixable | What it catches |", "| --- | --- | --- | --- | --- | --- |"]
     for r in rules:
@@ -294,18 +295,18 @@ def rules_markdown(rules) -> str:
 @click.argument("rule", metavar="CODE|NAME", shell_complete=_complete_rule)
 def explain(rule):
     """Show a rule's documentation, by code (SPT001) or name (no-pad-token)."""
-    from hfcheck.registry import all_fixers, all_rules, find_rule
+    from hfcheck import catalogue
 
-    found = find_rule(rule)
+    found = catalogue.find(rule)
     if found is None:
         import difflib
 
-        words = [word for r in all_rules() for word in (r.code, r.name)]
+        words = [word for r in catalogue.rules() for word in (r.code, r.name)]
         close = difflib.get_close_matches(rule.lower() if "-" in rule else rule.upper(), words, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         _err(f"hfcheck: no rule {rule!r}{hint}; `hfcheck rules` lists them")
         sys.exit(EXIT_USAGE)
-    kind = fix_kind(found, all_fixers())
+    kind = fix_kind(found, catalogue.fixers())
     fixable = {"safe": ", fixable", "unsafe": ", fixable with --unsafe-fixes", None: ""}[kind]
     click.echo(f"{found.code} {found.name} ({found.concern}, {found.severity}{fixable})\n")
     click.echo(found.doc)

@@ -88,9 +88,9 @@ class SelectorError(ValueError):
 
 def check_selectors(settings: Settings, where: str = "") -> None:
     """Raise SelectorError for a code, prefix or concern no rule has, with a did-you-mean."""
-    from hfcheck.registry import all_rules
+    from hfcheck import catalogue
 
-    rules = all_rules()
+    rules = catalogue.rules()
     codes = {r.code for r in rules}
     concerns = {r.concern for r in rules} | set(_concerns())
     for code in settings.severity:

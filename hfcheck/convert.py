@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from hfcheck.fix import Edit, FixRefused
+from hfcheck.edits import Edit, FixRefused
 
 BIN_INDEX = "pytorch_model.bin.index.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"

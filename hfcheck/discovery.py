@@ -356,10 +356,9 @@ def rest_view_of(view, rest: list[str]):
     def build():
         from hfcheck.repo import RepoView
 
-        scoped = RepoView(view.root, view.label, limits=view.limits, exclude=view.exclude, settings=view.settings, tree=view.tree)
+        scoped = RepoView(view.root, view.label, limits=view.limits, exclude=view.exclude, settings=view.settings, tree=view.tree, hub=view.hub)
         scoped._files = {rel: view.files[rel] for rel in rest}
         scoped.read_errors = {}
-        scoped.hub = view.hub
         return scoped
 
     return view.memo(("discovery", "rest"), build)
@@ -484,14 +483,13 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
     """A repo view scoped to one model unit: its own files at its root, plus the files of
     the deployment units linked to it (named relative to the unit, "../serve.py"), whose
     model loads and serving configs are narrowed to the ones that load this unit."""
+    from hfcheck.facts import deploy
     from hfcheck.repo import RepoView
 
     root = view.root if unit.path == "." else view.root / unit.path
     scoped = RepoView(
-        root, view.label if unit.path == "." else f"{view.label}/{unit.path}", limits=view.limits, settings=settings, tree=view.tree
+        root, view.label if unit.path == "." else f"{view.label}/{unit.path}", limits=view.limits, settings=settings, tree=view.tree, hub=view.hub
     )
-    scoped.hub = view.hub
-    scoped.unit, scoped.discovery = unit, found
     nested = {u.path for u in found.models if u.path != unit.path}
     own = [rel for rel in unit.files if rel not in nested]
     linked_deployments = [u for u in found.deployments if u.path in unit.links]
@@ -509,8 +507,7 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
         servings = [
             replace(s, path=to_unit(s.path, unit.path)) for s in found.servings if unit.path in found.linked_loads(s.path, s.get("model"))
         ]
-        scoped._cache[("facts", "deploy", "model_loads")] = loads
-        scoped._cache[("facts", "deploy", "servings")] = servings
+        deploy.scope_deployment(scoped, loads, servings)
     return scoped
 
 
@@ -536,12 +533,12 @@ def deployment_view(view, found: Discovery, settings):
     and serving configs that name a model unit of the tree are checked in that unit's
     view (against its real shapes), so they are left out here; Hub ids and computed
     names stay."""
+    from hfcheck.facts import deploy
+
     rest = rest_view_of(view, [])
     rest.settings = settings
-    rest.discovery = found
     loads = [(path, load) for path, load in found.loads if not found.linked_loads(path, load.model)]
     servings = [s for s in found.servings if not found.linked_loads(s.path, s.get("model"))]
-    rest._cache[("facts", "deploy", "model_loads")] = loads
-    rest._cache[("facts", "deploy", "servings")] = servings
+    deploy.scope_deployment(rest, loads, servings)
     rest.read_errors = {rel: error for rel, error in view.read_errors.items() if found.model_unit_of(rel) is None}
     return rest

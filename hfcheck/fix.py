@@ -16,28 +16,14 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from hfcheck.config import declare_options
+# Edit and FixRefused live in the leaf module hfcheck.edits (fixers return them as data);
+# hfcheck.fix.Edit keeps working for plugins that import them from here.
+from hfcheck.edits import Edit, FixRefused, json_edit  # noqa: F401
 
 # Read by fixers through repo.settings.option("fix", ...); --fix-remove-pickles sets the first.
 declare_options("fix", remove_pickles=False, max_shard_size="5GB")
-
-
-@dataclass(frozen=True)
-class Edit:
-    """One planned change: the new content of a file (relative posix path), or None to
-    delete it. `verify(written_path)` may check the written copy before it replaces the
-    target and returns a problem, or None; `note` describes binary edits in diffs."""
-
-    path: str
-    data: bytes | None
-    verify: Callable[[Path], str | None] | None = None
-    note: str | None = None
-
-
-class FixRefused(Exception):
-    """A fixer declines: the fix would be unsafe for this repo (the message says why)."""
 
 
 class FixError(Exception):
@@ -76,11 +62,11 @@ def fix_targets(names: list[str], *, config_file: Path | None = None, overrides:
     """Plan the fixes of every target and, with `apply`, write them (atomically per
     target; raises FixError after restoring a target whose fix failed). Returns (target
     label, plan) pairs; check the targets again to see what remains."""
+    from hfcheck import catalogue
     from hfcheck.config import load_settings
-    from hfcheck.registry import all_rules
     from hfcheck.targets import resolve_targets
 
-    all_rules()  # rule modules declare their options before settings are read
+    catalogue.load()  # rule modules declare their options before settings are read
     plans = []
     for target in resolve_targets(names or ["."]):
         settings = load_settings(target.root, config_file, overrides)
@@ -103,8 +89,8 @@ def fix_targets(names: list[str], *, config_file: Path | None = None, overrides:
 def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | None = None) -> FixPlan:
     """Run the fixers of the target's current findings (filtered by the settings, as a
     check reports them) and collect their edits; nothing in the target is written."""
-    from hfcheck.api import check_target, run_rule, visible
-    from hfcheck.registry import get_fixer, get_rule
+    from hfcheck import catalogue
+    from hfcheck.api import check_target, context_of, run_rule, visible
     from hfcheck.repo import RepoView
 
     plan = FixPlan(Path(target.root))
@@ -123,7 +109,7 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
     pending: list[str] = []
     try:
         for code in sorted(by_code):
-            found = get_fixer(code)
+            found = catalogue.fixer(code)
             if found is None:
                 continue
             if not found.safe and not unsafe:
@@ -139,37 +125,42 @@ def plan_fixes(target, settings, *, unsafe: bool = False, baseline: set[str] | N
                     staged[rel] = copy
             pending.clear()
             view = base.overlaid(staged) if staged else base
-            current = visible(run_rule(get_rule(code), view, settings), settings, baseline, repo=view, unused_suppressions=False)
+            context = context_of(view, settings)  # what the rule and its fixer read
+            current = visible(run_rule(catalogue.rule(code), context, settings), settings, baseline, repo=view, unused_suppressions=False)
             if not current:
                 plan.outcomes.append(FixOutcome(code, "nothing", by_code[code], "already resolved by an earlier fix"))
                 continue
-            try:
-                planned = list(found.plan(view, current) or ())
-                # a fixer that fixes some findings and declines others lists a FixRefused per declined part
-                declined = [str(item) for item in planned if isinstance(item, FixRefused)]
-                edits = [item for item in planned if not isinstance(item, FixRefused)]
-                for edit in edits:
-                    _checked_rel(plan.root, edit.path)
-            except FixRefused as refused:
-                plan.outcomes.append(FixOutcome(code, "refused", len(current), str(refused)))
-                continue
-            except Exception as error:  # a broken fixer must not stop the others; nothing was written
-                plan.outcomes.append(FixOutcome(code, "refused", len(current), f"the fixer failed: {type(error).__name__}: {error}"))
-                continue
-            if not edits:
-                if declined:
-                    plan.outcomes.append(FixOutcome(code, "refused", len(current), "; ".join(declined), declined))
-                else:
-                    plan.outcomes.append(FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"))
-                continue
+            outcome, edits = _run_fixer(found, context, current, plan.root)
+            plan.outcomes.append(outcome)
             for edit in edits:
                 plan.edits[edit.path] = edit
                 pending.append(edit.path)
-            plan.outcomes.append(FixOutcome(code, "fixed", len(current), found.summary, declined))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     plan.edits = {rel: edit for rel, edit in plan.edits.items() if not _unchanged(plan.root, edit)}
     return plan
+
+
+def _run_fixer(found, context, current: list, root: Path) -> tuple[FixOutcome, list[Edit]]:
+    """One fixer's outcome on the findings it is to remove, and its edits (checked to
+    stay inside the target); a fixer that raises or declines gives no edit."""
+    code = found.code
+    try:
+        planned = list(found.plan(context, current) or ())
+        # a fixer that fixes some findings and declines others lists a FixRefused per declined part
+        declined = [str(item) for item in planned if isinstance(item, FixRefused)]
+        edits = [item for item in planned if not isinstance(item, FixRefused)]
+        for edit in edits:
+            _checked_rel(root, edit.path)
+    except FixRefused as refused:
+        return FixOutcome(code, "refused", len(current), str(refused)), []
+    except Exception as error:  # a broken fixer must not stop the others; nothing was written
+        return FixOutcome(code, "refused", len(current), f"the fixer failed: {type(error).__name__}: {error}"), []
+    if not edits:
+        if declined:
+            return FixOutcome(code, "refused", len(current), "; ".join(declined), declined), []
+        return FixOutcome(code, "nothing", len(current), "the fixer found nothing it can change safely"), []
+    return FixOutcome(code, "fixed", len(current), found.summary, declined), edits
 
 
 def _unchanged(root: Path, edit: Edit) -> bool:
@@ -334,37 +325,3 @@ def apply_fixes(plan: FixPlan) -> list[str]:
     for backup in backups.values():
         backup.unlink(missing_ok=True)
     return done
-
-
-# -- helpers for fixers ---------------------------------------------------------------
-
-
-def json_edit(repo, rel: str, change: Callable[[dict], None], *, create: dict | None = None) -> Edit | None:
-    """An Edit of a JSON object file: `change` mutates a copy of its data. The file keeps
-    its key order, indentation and final newline. A missing file starts from `create`
-    (None: no edit); an unreadable one gives no edit."""
-    import copy
-
-    if repo.exists(rel):
-        data = repo.json_data(rel)
-        text = repo.text(rel, repo.limits.json_bytes) or ""
-        if not isinstance(data, dict):
-            return None
-        indent = _indent_of(text)
-        newline = text.endswith("\n")
-        data = copy.deepcopy(data)
-    elif create is not None:
-        data, indent, newline = dict(create), 2, True
-    else:
-        return None
-    change(data)
-    new = json.dumps(data, indent=indent, ensure_ascii=False) + ("\n" if newline else "")
-    return Edit(rel, new.encode("utf-8"))
-
-
-def _indent_of(text: str) -> int | None:
-    for line in text.splitlines()[1:3]:
-        stripped = line.lstrip(" ")
-        if stripped and stripped != line:
-            return len(line) - len(stripped)
-    return None if "\n" not in text.strip() else 2

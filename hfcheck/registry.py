@@ -46,9 +46,10 @@ def doc_section(doc: str, title: str) -> str | None:
 
 @dataclass(frozen=True)
 class Fixer:
-    """A rule's fix: `plan(repo, findings)` returns the edits (hfcheck.fix.Edit) that
-    remove the findings; the engine in hfcheck/fix.py applies them. Unsafe fixes (they
-    change weights or need judgement) run only with --unsafe-fixes."""
+    """A rule's fix: `plan(ctx, findings)` (ctx: the check context, hfcheck/context.py)
+    returns the edits (hfcheck.edits.Edit) that remove the findings; the engine in
+    hfcheck/fix.py applies them. Unsafe fixes (they change weights or need judgement)
+    run only with --unsafe-fixes."""
 
     code: str
     safe: bool
@@ -99,9 +100,9 @@ def rule(code: str, *, concern: str, severity: str, fixable: bool = False, name:
 
 
 def fixer(code: str, *, safe: bool):
-    """Register the fix of rule `code`, next to the rule: a function `(repo, findings)`
-    that returns a list of hfcheck.fix.Edit (plain data, never writes a file) and may
-    raise hfcheck.fix.FixRefused. The rule becomes `fixable`."""
+    """Register the fix of rule `code`, next to the rule: a function `(ctx, findings)`
+    that returns a list of hfcheck.edits.Edit (plain data, never writes a file) and may
+    raise hfcheck.edits.FixRefused. The rule becomes `fixable`."""
     if not CODE_PATTERN.match(code):
         raise RegistryError(f"fixer code {code!r} must look like ABC123")
 
@@ -193,6 +194,11 @@ def matches(code: str, patterns: Iterable[str]) -> bool:
     """A code matches a pattern that is the code itself, one of its prefixes, a concern
     name, or ALL."""
     return any(_matches_one(code, p) for p in patterns)
+
+
+def selected(code: str, settings) -> bool:
+    """The settings select the code and do not ignore it (per-path ignores aside)."""
+    return matches(code, settings.select) and not matches(code, settings.ignore)
 
 
 def _matches_one(code: str, pattern: str) -> bool:

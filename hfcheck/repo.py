@@ -47,19 +47,17 @@ class RepoView:
     artefacts and facts (`memo`). A unit view (hfcheck.discovery) is the same facade over
     one model's files, with `unit` set and the deployment files linked to it."""
 
-    def __init__(self, root: Path, label: str | None = None, *, limits: Limits | None = None, exclude: tuple[str, ...] = (), settings=None, tree: FileTree | None = None):
+    def __init__(self, root: Path, label: str | None = None, *, limits: Limits | None = None, exclude: tuple[str, ...] = (), settings=None, tree: FileTree | None = None, hub=None):
         self.root = Path(root)
+        self.hub = hub  # see "Hub targets" below
         self.label = label if label is not None else str(root)
         self.limits = limits or (tree.limits if tree is not None else Limits())
         self.exclude = tuple(exclude)
         self.settings = settings
         self.tree = tree if tree is not None else FileTree(self.root, self.limits, self.exclude)
         self.read_errors: dict[str, ReadError] = self.tree.errors
-        self.rule_crashes: list[tuple[str, str]] = []  # (rule code, error), filled by the runner
         self._files: dict[str, FileEntry] | None = None
         self._cache: dict[Any, Any] = {}
-        self.unit = None  # the hfcheck.discovery.Unit this view checks, when discovery made it
-        self.discovery = None  # the hfcheck.discovery.Discovery of the whole target
         self.real_paths: dict[str, str] | None = None  # a unit view: its names -> the target's
         self._reader = SafeReader(self._record)
 
@@ -119,6 +117,11 @@ class RepoView:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def replace_memo(self, key, value: Any) -> None:
+        """Set a derived fact, replacing one already computed: how the facts layer narrows
+        a view discovery scoped (hfcheck.facts.deploy.scope_deployment)."""
+        self._cache[key] = value
 
     def json(self, rel: str) -> JsonDoc | None:
         """The parsed file (check `.error`), or None when absent or unreadable."""
@@ -184,10 +187,9 @@ class RepoView:
         return sorted(rel for rel in self.files if rel.endswith(WEIGHT_SUFFIXES))
 
     # -- Hub targets ---------------------------------------------------------------
-    # The runner sets this to an hfcheck.hub.HubSnapshot when the target is a Hub repo:
+    # `hub` is the hfcheck.hub.HubSnapshot of a Hub target, given when the view is made:
     # its commit, the safetensors files that hold only their header (the tensor data is
     # a hole of zeros), and the files that were not downloaded (holes of their size).
-    hub = None
 
     def is_placeholder(self, rel: str) -> bool:
         """True for a file of a Hub target whose content was not downloaded: all of it
@@ -220,8 +222,7 @@ class RepoView:
         """A fresh view of the same target in which each file of `changes` reads from its
         staged copy (None: the file is gone): how planned fixes see each other's edits
         before anything in the target is written."""
-        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings, tree=self.tree)
-        view.hub = self.hub
+        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings, tree=self.tree, hub=self.hub)
         view.read_errors = dict(self.read_errors)
         files = dict(self.files)
         for rel, staged in changes.items():

@@ -26,7 +26,7 @@ def run(options: CheckOptions) -> int:
                          device=options.device, quiet=options.quiet)  # fmt: skip
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
-    from hfcheck.registry import all_fixers, all_rules
+    from hfcheck import catalogue
     from hfcheck.targets import hf_cache_snapshots
 
     known = read_baseline(options.baseline) if options.baseline else None
@@ -65,11 +65,11 @@ def run(options: CheckOptions) -> int:
     text = render(
         report,
         fmt,
-        rules=all_rules(),
+        rules=catalogue.rules(),
         fingerprint=fingerprint,
         color=color,
         quiet=options.quiet,
-        fixers=all_fixers() if options.show_fixes or options.statistics else None,
+        fixers=catalogue.fixers() if options.show_fixes or options.statistics else None,
         as_json=options.format == "json",
         show_files=options.show_files,
         show_settings=options.show_settings,

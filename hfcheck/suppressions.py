@@ -76,7 +76,8 @@ def apply(findings: list[Finding], repo, settings, *, report_unused: bool = True
     """The findings without the suppressed ones, plus an HFC005 finding for each code of a
     suppression that silenced nothing (when HFC005 and the code's rule are selected;
     `report_unused` False when only some rules ran, as in the fix engine)."""
-    from hfcheck.registry import all_rules, matches
+    from hfcheck import catalogue
+    from hfcheck.registry import matches
 
     suppressions = collect(repo)
     if not suppressions:
@@ -96,7 +97,7 @@ def apply(findings: list[Finding], repo, settings, *, report_unused: bool = True
             kept.append(finding)
     if not report_unused or not _selected(UNUSED_CODE, settings):
         return kept
-    codes = [r.code for r in all_rules()]
+    codes = [r.code for r in catalogue.rules()]
     for suppression in suppressions:
         for code in suppression.codes:
             if code in suppression.used:
@@ -110,15 +111,15 @@ def apply(findings: list[Finding], repo, settings, *, report_unused: bool = True
 
 
 def _selected(code: str, settings) -> bool:
-    from hfcheck.registry import matches
+    from hfcheck.registry import selected
 
-    return matches(code, settings.select) and not matches(code, settings.ignore)
+    return selected(code, settings)
 
 
 def _unused(suppression: Suppression, message: str, settings) -> Finding:
-    from hfcheck.registry import get_rule
+    from hfcheck import catalogue
 
-    rule = get_rule(UNUSED_CODE)
+    rule = catalogue.rule(UNUSED_CODE)
     severity = settings.severity.get(UNUSED_CODE, rule.severity)
     fix = "remove the code from the `# hfcheck: ignore[...]` comment (or the whole comment when it names nothing else)"
     return Finding(UNUSED_CODE, severity, rule.concern, message, suppression.path, suppression.line, fix)

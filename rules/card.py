@@ -6,9 +6,9 @@ stay silent without one, and rules that need its metadata stay silent when CRD00
 the front matter is broken."""
 
 from hfcheck.config import declare_options
+from hfcheck.edits import Edit
 from hfcheck.facts.card import base_model_claims, card_base_models, card_metadata, has_section, key_line, looks_like_hub_id, looks_like_model_repo, same_model, section_titles
 from hfcheck.findings import Finding
-from hfcheck.fix import Edit
 from hfcheck.registry import fixer, rule
 
 declare_options("card", required_sections=["intended uses", "limitations", "training data", "evaluation"])

@@ -59,8 +59,8 @@ def nothing_to_check(repo):
     service that deploys one (code that loads a model, Dockerfile, compose file,
     Kubernetes manifest, serving config, dependency file).
     """
-    found = getattr(repo, "discovery", None)
-    if found is None or getattr(repo, "unit", None) is not None or found.units:
+    found = repo.discovery
+    if found is None or repo.unit is not None or found.units:
         return
     from hfcheck.discovery import LOOKED_FOR
 

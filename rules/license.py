@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
-from hfcheck.facts.card import RECOGNISABLE, card_metadata, looks_like_model_repo, closest_license, hub_licenses, identify_license_text, key_line, license_files, license_ids
+from hfcheck.edits import Edit
+from hfcheck.facts.card import RECOGNISABLE, card_metadata, closest_license, edited_card_metadata, looks_like_model_repo, hub_licenses, identify_license_text, key_line, license_files, license_ids
 from hfcheck.findings import Finding
-from hfcheck.fix import Edit
 from hfcheck.registry import fixer, rule
 
 GATED_KEYS = ("gated", "extra_gated_prompt", "extra_gated_fields", "extra_gated_heading", "extra_gated_description", "extra_gated_button_content", "extra_gated_eu_disallowed")
@@ -100,8 +100,6 @@ def license_unknown(repo):
 @fixer("LIC002", safe=False)
 def license_typo(repo, findings):
     """license identifiers corrected to the closest Hub identifier"""
-    from hfcheck.formats.card import parse_card
-
     metadata = card_metadata(repo)
     text = repo.text(repo.card_path) if repo.card_path else None
     if not metadata or text is None or not repo.card.front_matter_closed:
@@ -127,7 +125,7 @@ def license_typo(repo, findings):
                 lines[number] = f"{match.group(1)}{new}{match.group(3)}" + line[len(line.rstrip(chr(13) + chr(10))):]
                 break
     fixed = "".join(lines)
-    after = parse_card(fixed).data or {}
+    after = edited_card_metadata(fixed)
     if [wanted.get(v, v) for v in _declared(metadata)] != _declared(after):
         return []  # a layout this edit does not understand: leave the card to a person
     return [Edit(repo.card_path, fixed.encode("utf-8"))]

@@ -3,13 +3,10 @@ revision it was tested with. Read from the dependency files, serving configs and
 loading code of the target tree; a bare model repo (no deployment files) is not
 checked."""
 
-import re
-from pathlib import PurePosixPath
-
+from hfcheck.edits import Edit, FixRefused
 from hfcheck.facts import config as config_facts
-from hfcheck.facts import deploy
+from hfcheck.facts import deploy, pin_edits
 from hfcheck.findings import Finding
-from hfcheck.fix import Edit, FixRefused
 from hfcheck.registry import fixer, rule
 
 CORE = ("torch", "tokenizers", "accelerate", "safetensors", "huggingface-hub")
@@ -178,8 +175,6 @@ def _pin(repo, findings, packages) -> list:
     """Edits pinning each declaration the findings point at, one file at a time; a
     declaration that cannot be pinned becomes a FixRefused in the list and leaves its
     file's text as it was."""
-    from hfcheck.formats.pin_rewrite import PinError
-
     flagged = {(f.path, f.line, f.message.split(" ", 1)[0]) for f in findings}
     by_path: dict[str, list] = {}
     for package in packages:
@@ -201,76 +196,14 @@ def _pin(repo, findings, packages) -> list:
                 if text is None:
                     raise FixRefused("the file could not be read as UTF-8 text")
                 version = _version_to_pin(repo, package, dep.specifier)
-                pinned = _rewrite(repo, path, text, package, dep, version, same)
-                _check_rewrite(repo, path, text, pinned, dep, version)
-            except (FixRefused, PinError) as why:
+                pinned = pin_edits.pinned_text(repo, path, text, package, dep, version, same)
+            except FixRefused as why:
                 results.append(FixRefused(f"{where}: {package}: {why}"))
                 continue
             text = pinned
         if text != original:
             results.append(Edit(path, text.encode("utf-8")))
     return results
-
-
-def _kind(repo, path: str) -> str:
-    name = PurePosixPath(path).name
-    kinds = {"pyproject.toml": "pyproject", "Pipfile": "pipfile", "setup.cfg": "setup.cfg", "environment.yml": "environment", "environment.yaml": "environment"}
-    if name in kinds:
-        return kinds[name]
-    if path in deploy.shell_files(repo):
-        return "dockerfile" if name.startswith(("Dockerfile", "Containerfile")) or name.endswith(".dockerfile") else "shell"
-    return "requirements"  # requirement files and the files they include with -r/-c
-
-
-def _rewrite(repo, path, text, package, dep, version, same) -> str:
-    from hfcheck.formats import pin_rewrite as pin
-
-    kind = _kind(repo, path)
-    if kind == "requirements":
-        return pin.pin_in_requirements(text, dep.line, package, version)
-    if kind in ("dockerfile", "shell"):
-        return pin.pin_in_shell(text, dep.line, dep.raw, package, version, expected=same)
-    if kind == "setup.cfg":
-        return pin.pin_in_setup_cfg(text, dep.line, dep.raw, package, version)
-    if kind == "environment":
-        return pin.pin_in_environment_yml(text, dep.line, package, version)
-    if kind == "pyproject" and not re.match(r"[\w.-]+ = ", dep.raw):  # a PEP 621 string, not a Poetry entry
-        return pin.pin_in_pep621(text, dep.line, dep.raw, package, version)
-    return pin.pin_in_toml_table(text, dep.line, package, version if kind == "pyproject" else "==" + version)
-
-
-def _declared_in(repo, path: str, text: str) -> list:
-    """The dependencies the file's own parser reads from `text`."""
-    from hfcheck.formats import dependency_files as files
-    from hfcheck.formats.requirements import parse_requirements
-    from hfcheck.formats.shell import parse_dockerfile, parse_shell
-
-    kind = _kind(repo, path)
-    if kind == "requirements":
-        return parse_requirements(text).dependencies
-    if kind in ("dockerfile", "shell"):
-        doc = parse_dockerfile(text) if kind == "dockerfile" else parse_shell(text)
-        installs = (deploy.pip_installs(command.words, command.line) for command in doc.commands)
-        return [dep for install in installs if install is not None for dep in install.dependencies]
-    parse = {"pyproject": files.parse_pyproject, "pipfile": files.parse_pipfile, "setup.cfg": files.parse_setup_cfg, "environment": files.parse_environment_yml}[kind]
-    parsed = parse(text)
-    if parsed.error:
-        raise FixRefused(f"the edited file does not parse: {parsed.error}")
-    return parsed.dependencies
-
-
-def _check_rewrite(repo, path, before_text, after_text, dep, version) -> None:
-    """The file's parser reads the edited text as before, except that this one
-    declaration now pins `version`: the edit touched nothing else."""
-    before, after = _declared_in(repo, path, before_text), _declared_in(repo, path, after_text)
-    if [(d.name, d.line) for d in before] != [(d.name, d.line) for d in after]:
-        raise FixRefused("the edit would change which requirements the file declares; pin it by hand")
-    for old, new in zip(before, after):
-        if (old.name, old.line, old.raw) == (dep.name, dep.line, dep.raw):
-            if new.pinned_version != version:
-                raise FixRefused(f"the edited declaration does not read as =={version}; pin it by hand")
-        elif old.specifier != new.specifier:
-            raise FixRefused("the edit would change another requirement; pin it by hand")
 
 
 @rule("PIN003", concern="pinning", severity="warning")

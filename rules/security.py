@@ -3,7 +3,7 @@ against the allowlist derived from real checkpoints (hfcheck/formats/pickle/poli
 Files are found by content, so a pickle named `weights.txt` or `model.safetensors` is
 scanned like `pytorch_model.bin`."""
 
-from hfcheck.facts.security import PICKLE_SUFFIXES, judged_globals, pickle_files
+from hfcheck.facts.security import NAMES_THAT_HOLD_PICKLES, judged_globals, pickle_files
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
@@ -100,7 +100,7 @@ def disguised_pickle(repo):
     safetensors.
     """
     for rel in pickle_files(repo):
-        if not rel.lower().endswith(PICKLE_SUFFIXES) and "." in rel.rsplit("/", 1)[-1]:
+        if not rel.lower().endswith(NAMES_THAT_HOLD_PICKLES) and "." in rel.rsplit("/", 1)[-1]:
             scan = repo.pickle_scan(rel)
             kind = scan.container if scan is not None else "pickle"
             yield Finding.at(rel, f"{rel} holds a {kind} pickle container under a name that hides it")

@@ -1,9 +1,8 @@
 """Findings of the smoke pass (`hfcheck --smoke`): what only loading and running the
-model shows. These rules read the SmokeResult the runner attached to the repo view
-(hfcheck/smoke/result.py); in the static pass nothing is attached and they yield
-nothing. They never import torch."""
-
-import sys
+model shows. These rules read the SmokeResult of the run from their check context
+(`ctx.smoke`, hfcheck/context.py; the result is hfcheck/smoke/result.py's plain data);
+in the static pass the context holds none and they yield nothing. They never import
+torch."""
 
 from hfcheck.config import declare_options
 from hfcheck.findings import Finding
@@ -15,11 +14,9 @@ MiB = 1 << 20
 
 
 def smoke_result(repo):
-    """The SmokeResult the smoke pass attached to the view, or None. Only
-    hfcheck.smoke.result.attach attaches one: while that module is not loaded (the
-    static pass) there is none, and the static pass does not pay for importing it."""
-    result = sys.modules.get("hfcheck.smoke.result")
-    return None if result is None else result.smoke_result(repo)
+    """The SmokeResult of the smoke pass that the engine put in the check context, or
+    None (the static pass)."""
+    return repo.smoke
 
 
 def _ran(repo):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 import re
 
+from hfcheck.edits import FixRefused, json_edit
 from hfcheck.facts import config as cfg
 from hfcheck.facts import tokenizer as tok
 from hfcheck.findings import Finding
-from hfcheck.fix import FixRefused, json_edit
 from hfcheck.registry import fixer, rule
 
 CHAT_TAGS = {"chat", "conversational", "instruct", "chatbot"}

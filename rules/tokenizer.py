@@ -182,18 +182,6 @@ def tokenizer_files_missing(repo):
         yield Finding.at("config.json", f"this is a text model (vocab_size {_config_vocab_size(repo)}) but the repo has no tokenizer files")
 
 
-def _merges_from_json(model: dict) -> list[str] | None:
-    merges = model.get("merges")
-    if not isinstance(merges, list):
-        return None
-    return [m if isinstance(m, str) else " ".join(map(str, m)) for m in merges if isinstance(m, (str, list))]
-
-
-def _merges_from_txt(text: str) -> list[str]:
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    return [line for line in lines if line and not line.startswith("#version")]
-
-
 @rule("TOK005", concern="tokenizer", severity="warning")
 def tokenizer_files_disagree(repo):
     """tokenizer.json disagrees with the vocab.txt, vocab.json or merges.txt shipped
@@ -212,16 +200,10 @@ def tokenizer_files_disagree(repo):
         return
     base, _ = tok.tokenizer_json_vocab(data)
     others = []
-    if repo.exists("vocab.txt") and model.get("type") == "WordPiece":
-        text = repo.text("vocab.txt")
-        if text is not None:
-            lines = text.split("\n")
-            if lines and lines[-1] == "":
-                lines.pop()
-            other: dict[str, int] = {}
-            for i, line in enumerate(lines):
-                other.setdefault(line.rstrip("\r"), i)
-            others.append(("vocab.txt", other))
+    if model.get("type") == "WordPiece":
+        listed = tok.vocab_txt(repo)
+        if listed is not None:
+            others.append(("vocab.txt", listed))
     if repo.exists("vocab.json") and model.get("type") in ("BPE", "WordLevel"):
         raw = repo.json_data("vocab.json")
         if isinstance(raw, dict):
@@ -229,11 +211,10 @@ def tokenizer_files_disagree(repo):
     for rel, other in others:
         if other != base:
             yield Finding.at(rel, f"{rel} and tokenizer.json's vocabulary differ: {_vocab_difference(base, other)}")
-    if repo.exists("merges.txt") and model.get("type") == "BPE":
-        text = repo.text("merges.txt")
-        ours = _merges_from_json(model)
-        if text is not None and ours is not None:
-            theirs = _merges_from_txt(text)
+    if model.get("type") == "BPE":
+        theirs = tok.merges_txt(repo)  # first: most BPE repos ship no merges.txt
+        ours = tok.tokenizer_json_merges(model) if theirs is not None else None
+        if ours is not None and theirs is not None:
             if theirs != ours:
                 first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
                 detail = f"merge {first}: tokenizer.json has {ours[first]!r}, merges.txt has {theirs[first]!r}" if first < min(len(ours), len(theirs)) else "one list is a prefix of the other"

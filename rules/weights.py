@@ -3,6 +3,7 @@ tensor data), the shard indexes, and whether the tensors match config.json."""
 
 import math
 
+from hfcheck.edits import FixRefused
 from hfcheck.facts import config as cfg
 from hfcheck.facts.weights import (
     BIN_INDEX,
@@ -29,8 +30,7 @@ from hfcheck.facts.weights import (
 )
 from hfcheck.facts.security import holds_pickle, scan_summary
 from hfcheck.findings import Finding
-from hfcheck.fix import FixRefused
-from hfcheck.registry import all_rules, fixer, rule
+from hfcheck.registry import fixer, rule
 from hfcheck.repo import TOKENIZER_FILES, WEIGHT_SUFFIXES
 
 
@@ -74,28 +74,15 @@ def _scan_verdict(repo, rel: str) -> str | None:
     return scan_summary(repo, rel)
 
 
-def security_errors(repo) -> list[Finding]:
-    """Every error of the security rules for this repo, whatever the settings select,
-    ignore or downgrade: a conversion must not load what the scan does not clear."""
-    found = []
-    for security_rule in all_rules():
-        if security_rule.concern == "security":
-            try:
-                items = list(security_rule.check(repo) or ())
-            except Exception as error:
-                raise FixRefused(f"the security rule {security_rule.code} failed ({type(error).__name__}), so the pickles are not cleared") from error
-            for item in items:
-                if (item.severity or security_rule.severity) == "error":
-                    found.append(item.completed(security_rule.code, security_rule.severity, security_rule.concern, None))
-    return found
-
-
 @fixer("WGT001", safe=False)
 def convert_pickles(repo, findings):
     """pickle weights converted to safetensors (every tensor verified bit for bit)"""
-    if not any(r.concern == "security" for r in all_rules()):
+    verdict = repo.security  # the engine's judgement: every security error, whatever the settings
+    if not verdict.available:
         raise FixRefused("the pickle security scan is not available, so the pickles cannot be cleared for loading")
-    blocked = security_errors(repo)
+    if verdict.failed:
+        raise FixRefused(f"the security rule {', '.join(verdict.failed)} failed, so the pickles are not cleared")
+    blocked = verdict.errors
     if blocked:
         codes = ", ".join(sorted({f.code for f in blocked}))
         raise FixRefused(f"the security scan reports {len(blocked)} error{'s' if len(blocked) != 1 else ''} ({codes}); hfcheck converts only pickles that pass it")

@@ -27,6 +27,15 @@ def card_metadata(repo) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def edited_card_metadata(text: str) -> dict:
+    """The front-matter mapping of an edited card's text ({} when it has none), so a
+    fixer can check that its edit reads back as intended."""
+    from hfcheck.formats.card import parse_card
+
+    data = parse_card(text).data
+    return data if isinstance(data, dict) else {}
+
+
 # Files that make a folder a model repo (rather than, say, a deployment folder that only
 # holds a Dockerfile and requirements): only those need a model card.
 MODEL_FILES = ("config.json", "adapter_config.json", "model_index.json", "modules.json", "config_sentence_transformers.json", "params.json", "tokenizer.json", "tokenizer_config.json")

@@ -7,7 +7,7 @@ file and line it comes from, so findings point at the deployment file that cause
 Public accessors (others build on them; extend, do not rename): dependencies, model_loads,
 servings, has_deployment, is_hub_id, shell_doc, requirement_files, shell_files,
 env_files, yaml_files, pip_installs, smoke_load; added: notebook_files, deploy_problems,
-is_tooling, engine_calls."""
+is_tooling, engine_calls, dependency_file_kind."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 SHA = re.compile(r"^[0-9a-f]{40}$")
 # requirement files of development tools, not of the service
 _DEV_FILE = re.compile(r"(^|[-_./])(dev|test|tests|testing|docs?|lint|ci|bench|benchmarks?)([-_.]|$)", re.IGNORECASE)
-# files formats/dependency_files.py reads, besides lock files (*.lock, conda-lock.*)
-_MANIFESTS = ("pyproject.toml", "Pipfile", "setup.cfg", "environment.yml", "environment.yaml")
+# The kind of each dependency manifest formats/dependency_files.py reads (lock files,
+# *.lock and conda-lock.*, aside): the one table the facts and the pin fixer share.
+MANIFEST_KINDS = {"pyproject.toml": "pyproject", "Pipfile": "pipfile", "setup.cfg": "setup.cfg", "environment.yml": "environment", "environment.yaml": "environment"}
+_MANIFESTS = tuple(MANIFEST_KINDS)
 _SERVING_MARKERS = ("text-generation-inference", "text-generation-launcher", "vllm", "MODEL_ID", "tensor-parallel", "max-model-len", "HF_MODEL_ID", "tgi", "sglang", "lmdeploy", "fastchat",
                     "serving.kserve.io", "kubeai.org", "RayService", "serveConfigV2", "model_loading_config", "engine_config", "accelerators", "python_packages", "hf://")  # fmt: skip
 # Files that are tooling, not the service: a deliberate CPU load or a one-off
@@ -83,6 +85,18 @@ def requirement_files(repo) -> list[str]:
         elif name.endswith(".in") and "requirements" in name:
             continue
     return sorted(out)
+
+
+def dependency_file_kind(repo, rel: str) -> str:
+    """How a file that declares dependencies is written: a manifest's kind
+    (MANIFEST_KINDS), "dockerfile", "shell", or "requirements" (requirement files and
+    the files they include with -r/-c)."""
+    name = _name(rel)
+    if name in MANIFEST_KINDS:
+        return MANIFEST_KINDS[name]
+    if rel in shell_files(repo):
+        return "dockerfile" if name.startswith(("Dockerfile", "Containerfile")) or name.endswith(".dockerfile") else "shell"
+    return "requirements"
 
 
 def shell_files(repo) -> list[str]:
@@ -257,80 +271,101 @@ def _parse_requirements(text: str, *, constraint: bool):
 
 
 def dependencies(repo) -> Dependencies:
+    """Every dependency the tree declares: requirement files (following -r/-c), the
+    manifests and lock files, and the pip installs of shell scripts, Dockerfiles,
+    notebooks and deployment YAML."""
+
     def compute():
         deps = Dependencies()
-        seen = set()
-        pending = [(rel, False) for rel in requirement_files(repo) if not _is_dev(rel)]
-        while pending:
-            rel, as_constraint = pending.pop(0)
-            if rel in seen or not repo.exists(rel):
-                continue
-            seen.add(rel)
-            text = repo.text(rel)
-            if text is None:
-                continue
-            parsed = _parse_requirements(text, constraint=as_constraint or _name(rel).startswith("constraints"))
-            deps.files.append(rel)
-            for dep in parsed.dependencies:
-                deps.declared.append(Declared(rel, dep, parsed.compiled or dep.hashed or dep.constraint))
-            folder = str(PurePosixPath(rel).parent)
-            for kind, target, _line in parsed.includes:
-                resolved = str(PurePosixPath(folder) / target) if folder != "." else target
-                pending.append((_normalise(resolved), kind == "constraint"))
-        manifests = [rel for rel in repo.files if _name(rel) in _MANIFESTS or _name(rel).endswith(".lock") or _name(rel).startswith("conda-lock.")]
-        if manifests:
-            from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
-
-            parsers = {"pyproject.toml": parse_pyproject, "Pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment.yml": parse_environment_yml, "environment.yaml": parse_environment_yml}
-        for rel in manifests:
-            name = _name(rel)
-            if name in parsers:
-                text = repo.text(rel)
-                if text is None:
-                    continue
-                parsed = parsers[name](text)
-                if parsed.error:
-                    deps.problems.append((rel, parsed.error))
-                    continue
-                if parsed.dependencies:
-                    deps.files.append(rel)
-                deps.declared.extend(Declared(rel, dep) for dep in parsed.dependencies)
-            elif name in LOCK_FILES:
-                text = repo.text(rel)
-                if text is None:
-                    continue
-                lock = parse_lock(name, text)
-                deps.files.append(rel)
-                for package, version in lock.versions.items():
-                    deps.lock_versions.setdefault(package, (version, rel))
-        command_sources = [(rel, shell_doc(repo, rel).commands) for rel in shell_files(repo) if shell_doc(repo, rel) is not None]
-        command_sources += [(rel, notebook_commands(repo, rel)) for rel in notebook_files(repo)]
-        for rel in yaml_files(repo):
-            parsed = deploy_yaml(repo, rel)
-            if parsed is None:
-                continue
-            command_sources.append((rel, parsed.commands))
-            if parsed.packages:
-                deps.files.append(rel)
-                deps.declared.extend(Declared(rel, dep) for dep in _listed_packages(parsed.packages))
-        for rel, commands in command_sources:
-            for command in commands:
-                installed = pip_installs(command.words, command.line)
-                if installed is None:
-                    continue
-                if rel not in deps.files:
-                    deps.files.append(rel)
-                deps.declared.extend(Declared(rel, dep) for dep in installed.dependencies)
-                for kind, target, _line in installed.includes:
-                    for candidate in (_normalise(target), _normalise(target.lstrip("/")).split("/", 1)[-1]):
-                        if candidate not in seen and repo.exists(candidate) and kind == "constraint":
-                            parsed = _parse_requirements(repo.text(candidate) or "", constraint=True)
-                            seen.add(candidate)
-                            deps.files.append(candidate)
-                            deps.declared.extend(Declared(candidate, dep, True) for dep in parsed.dependencies)
+        seen: set[str] = set()
+        _requirement_dependencies(repo, deps, seen)
+        _manifest_dependencies(repo, deps)
+        _command_dependencies(repo, deps, seen)
         return deps
 
     return repo.memo(("facts", "deploy", "dependencies"), compute)
+
+
+def _requirement_dependencies(repo, deps: Dependencies, seen: set[str]) -> None:
+    """The requirement files (not the development ones) and the files they include."""
+    pending = [(rel, False) for rel in requirement_files(repo) if not _is_dev(rel)]
+    while pending:
+        rel, as_constraint = pending.pop(0)
+        if rel in seen or not repo.exists(rel):
+            continue
+        seen.add(rel)
+        text = repo.text(rel)
+        if text is None:
+            continue
+        parsed = _parse_requirements(text, constraint=as_constraint or _name(rel).startswith("constraints"))
+        deps.files.append(rel)
+        for dep in parsed.dependencies:
+            deps.declared.append(Declared(rel, dep, parsed.compiled or dep.hashed or dep.constraint))
+        folder = str(PurePosixPath(rel).parent)
+        for kind, target, _line in parsed.includes:
+            resolved = str(PurePosixPath(folder) / target) if folder != "." else target
+            pending.append((_normalise(resolved), kind == "constraint"))
+
+
+def _manifest_dependencies(repo, deps: Dependencies) -> None:
+    """pyproject.toml, Pipfile, setup.cfg, environment.yml, and the lock files' versions."""
+    manifests = [rel for rel in repo.files if _name(rel) in _MANIFESTS or _name(rel).endswith(".lock") or _name(rel).startswith("conda-lock.")]
+    if not manifests:
+        return
+    from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
+
+    parsers = {"pyproject": parse_pyproject, "pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment": parse_environment_yml}
+    for rel in manifests:
+        name = _name(rel)
+        if name in MANIFEST_KINDS:
+            text = repo.text(rel)
+            if text is None:
+                continue
+            parsed = parsers[MANIFEST_KINDS[name]](text)
+            if parsed.error:
+                deps.problems.append((rel, parsed.error))
+                continue
+            if parsed.dependencies:
+                deps.files.append(rel)
+            deps.declared.extend(Declared(rel, dep) for dep in parsed.dependencies)
+        elif name in LOCK_FILES:
+            text = repo.text(rel)
+            if text is None:
+                continue
+            lock = parse_lock(name, text)
+            deps.files.append(rel)
+            for package, version in lock.versions.items():
+                deps.lock_versions.setdefault(package, (version, rel))
+
+
+def _command_dependencies(repo, deps: Dependencies, seen: set[str]) -> None:
+    """pip installs in shell scripts, Dockerfiles, notebooks and deployment YAML (whose
+    package lists count too), with the constraint files they name."""
+    command_sources = [(rel, shell_doc(repo, rel).commands) for rel in shell_files(repo) if shell_doc(repo, rel) is not None]
+    command_sources += [(rel, notebook_commands(repo, rel)) for rel in notebook_files(repo)]
+    for rel in yaml_files(repo):
+        parsed = deploy_yaml(repo, rel)
+        if parsed is None:
+            continue
+        command_sources.append((rel, parsed.commands))
+        if parsed.packages:
+            deps.files.append(rel)
+            deps.declared.extend(Declared(rel, dep) for dep in _listed_packages(parsed.packages))
+    for rel, commands in command_sources:
+        for command in commands:
+            installed = pip_installs(command.words, command.line)
+            if installed is None:
+                continue
+            if rel not in deps.files:
+                deps.files.append(rel)
+            deps.declared.extend(Declared(rel, dep) for dep in installed.dependencies)
+            for kind, target, _line in installed.includes:
+                for candidate in (_normalise(target), _normalise(target.lstrip("/")).split("/", 1)[-1]):
+                    if candidate not in seen and repo.exists(candidate) and kind == "constraint":
+                        parsed = _parse_requirements(repo.text(candidate) or "", constraint=True)
+                        seen.add(candidate)
+                        deps.files.append(candidate)
+                        deps.declared.extend(Declared(candidate, dep, True) for dep in parsed.dependencies)
 
 
 def _listed_packages(packages: list) -> list:
@@ -355,6 +390,19 @@ def _normalise(path: str) -> str:
     return "/".join(parts)
 
 
+_MODEL_LOADS = ("facts", "deploy", "model_loads")
+_SERVINGS = ("facts", "deploy", "servings")
+
+
+def scope_deployment(view, loads: list, servings: list) -> None:
+    """Discovery's narrowing of a unit view to the model loads and serving configs that
+    load that unit (of the deployment files linked to it, only those that load this
+    unit apply), replacing what discovery computed from the view's files, before any
+    rule reads model_loads or servings. These memo keys have one owner: this module."""
+    view.replace_memo(_MODEL_LOADS, loads)
+    view.replace_memo(_SERVINGS, servings)
+
+
 def model_loads(repo) -> list:
     """(path, ModelLoad) for every from_pretrained / pipeline call in the tree's Python
     files, except the model's own remote code (what auto_map imports)."""
@@ -363,7 +411,7 @@ def model_loads(repo) -> list:
 
         return [(rel, load) for rel, scan in python_scans(repo) for load in scan.loads]
 
-    return repo.memo(("facts", "deploy", "model_loads"), compute)
+    return repo.memo(_MODEL_LOADS, compute)
 
 
 _LOAD_MARKERS = ("from_pretrained", "pipeline", "HuggingFaceModel", "LLM(", "EngineArgs")
@@ -452,7 +500,7 @@ def servings(repo) -> list:
         found.extend(_triton_servings(repo, pbtxts))
         return found
 
-    return repo.memo(("facts", "deploy", "servings"), compute)
+    return repo.memo(_SERVINGS, compute)
 
 
 class _NONE:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-# Names that say "this is a pickle" to a reader; anything else holding one is disguised.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dill", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar", ".tgz", ".7z")
+# Names that say "this may hold a pickle" to a reader (weights, archives, compressed
+# files); anything else holding one is disguised. Wider than facts.weights.PICKLE_SUFFIXES,
+# the names of pickle weight files, hence its own name.
+NAMES_THAT_HOLD_PICKLES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dill", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar", ".tgz", ".7z")
 
 
 @dataclass(frozen=True)

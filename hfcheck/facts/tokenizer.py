@@ -114,6 +114,44 @@ def tokenizer_json_vocab(data: dict) -> tuple[dict[str, int], str | None]:
     return {}, kind
 
 
+def vocab_txt(repo) -> dict[str, int] | None:
+    """vocab.txt (WordPiece) as token -> id, the id being the line's index (a repeated
+    token keeps its first); None when absent or unreadable."""
+
+    def compute():
+        text = repo.text("vocab.txt") if repo.exists("vocab.txt") else None
+        if text is None:
+            return None
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        tokens: dict[str, int] = {}
+        for i, line in enumerate(lines):
+            tokens.setdefault(line.rstrip("\r"), i)
+        return tokens
+
+    return repo.memo(("facts.tokenizer", "vocab.txt"), compute)
+
+
+def merges_txt(repo) -> list[str] | None:
+    """The merges of merges.txt ("a b" per line, without the #version header and blank
+    lines); None when absent or unreadable."""
+    text = repo.text("merges.txt") if repo.exists("merges.txt") else None
+    if text is None:
+        return None
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    return [line for line in lines if line and not line.startswith("#version")]
+
+
+def tokenizer_json_merges(model: dict) -> list[str] | None:
+    """A tokenizer.json BPE model's merges as "a b" strings (both spellings: strings and
+    pairs), or None when it lists none."""
+    merges = model.get("merges")
+    if not isinstance(merges, list):
+        return None
+    return [m if isinstance(m, str) else " ".join(map(str, m)) for m in merges if isinstance(m, (str, list))]
+
+
 def vocab(repo) -> TokenizerVocab | None:
     """The tokenizer's token -> id map, or None when no vocabulary file can be read."""
     return repo.memo(("facts.tokenizer", "vocab"), lambda: _vocab(repo))
@@ -128,14 +166,9 @@ def _vocab(repo) -> TokenizerVocab | None:
         tokens, kind = tokenizer_json_vocab(data)
         source = "tokenizer.json"
     elif repo.exists("vocab.txt"):
-        text = repo.text("vocab.txt")
-        if text is not None:
-            lines = text.split("\n")
-            if lines and lines[-1] == "":
-                lines.pop()
-            tokens = {}
-            for i, line in enumerate(lines):
-                tokens.setdefault(line.rstrip("\r"), i)
+        listed = vocab_txt(repo)
+        if listed is not None:
+            tokens = listed
             source, kind = "vocab.txt", "WordPiece"
     elif repo.exists("vocab.json"):
         raw = repo.json_data("vocab.json")

@@ -5,11 +5,12 @@
 How it fits the engine: the static pass runs first and builds its report. For each
 target, `smoke_target` then (1) refuses to load anything when the static pass found a
 security error, (2) otherwise calls `run_smoke` (runner.py, the only module that imports
-torch/transformers) which returns a SmokeResult of plain data, (3) attaches that result
-to a fresh repo view of the target and runs the `smoke` rules (rules/smoke.py, SMK...)
-on it through the engine's own `run_rule`, so select/ignore/severity settings, reports
-and exit codes treat smoke findings like any other. In the static pass no result is
-attached and every SMK rule yields nothing.
+torch/transformers) which returns a SmokeResult of plain data, (3) runs the `smoke` rules
+(rules/smoke.py, SMK...) on a check context of a fresh repo view of the target that
+carries that result (hfcheck/context.py), through the engine's own `run_rule` and
+findings filter (`visible`), so select/ignore/per-path/baseline/severity settings,
+reports and exit codes treat smoke findings like any other. In the static pass the
+context carries no result and every SMK rule yields nothing.
 
 Importing this package imports nothing heavy."""
 
@@ -52,11 +53,11 @@ def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool
     `load_kwargs` None: load the model the way the target's deployment does (the kwargs
     of its from_pretrained call, or its serving dtype: hfcheck.facts.deploy.smoke_load);
     pass {} to load with hfcheck's defaults only."""
-    from hfcheck.api import _ignored_by_path, fingerprint, run_rule
+    from hfcheck import catalogue
+    from hfcheck.api import context_of, run_rule, selected_rules, visible
     from hfcheck.findings import Finding
-    from hfcheck.registry import all_rules, matches
     from hfcheck.repo import RepoView
-    from hfcheck.smoke.result import SmokeResult, attach
+    from hfcheck.smoke.result import SmokeResult
 
     settings = target_report.settings
     root, result = target_report.root, None
@@ -87,11 +88,8 @@ def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool
         envelope = (declared.batch, declared.seq_len, declared.source) if declared else None
         result = run_smoke(root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, envelope=envelope)
         result.load_source = source
-    attach(repo, result)
-    smoke_rules = [r for r in (rules or all_rules()) if r.concern == "smoke" and matches(r.code, settings.select) and not matches(r.code, settings.ignore)]
-    found = [f for r in smoke_rules for f in run_rule(r, repo, settings)]
-    found = [f for f in found if not _ignored_by_path(f, settings)]
-    if baseline:
-        found = [f for f in found if fingerprint(f) not in baseline]
+    context = context_of(repo, settings, smoke=result)
+    smoke_rules = [r for r in selected_rules(rules or catalogue.rules(), settings) if r.concern == "smoke"]
+    found = visible([f for r in smoke_rules for f in run_rule(r, context, settings)], settings, baseline)
     target_report.findings = sorted(set(target_report.findings) | set(found), key=Finding.sort_key)
     return result

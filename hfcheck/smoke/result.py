@@ -1,16 +1,16 @@
 """What one smoke run found, as plain data (no torch objects), and where rules read it.
 
-The runner (hfcheck/smoke/runner.py) fills a SmokeResult; `attach` stores it on a repo
-view under one memo key; the SMK rules (rules/smoke.py) read it back with `smoke_result`
-and turn it into findings. In the static pass nothing is attached, so every SMK rule
-yields nothing and nothing heavy is imported. Data flows one way: run -> result ->
+The runner (hfcheck/smoke/runner.py) fills a SmokeResult; the engine hands it to the SMK
+rules (rules/smoke.py) as the check context's `smoke` (hfcheck/context.py), and they turn
+it into findings. In the static pass the context holds none, so every SMK rule yields
+nothing and nothing heavy is imported. Data flows one way: run -> result -> context ->
 rules -> findings."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-_KEY = ("smoke", "result")
+from hfcheck.context import SMOKE_RESULT_KEY
 
 
 @dataclass
@@ -93,10 +93,6 @@ class SmokeResult:
 
 
 def attach(repo, result: SmokeResult) -> None:
-    """Store the run's result on a repo view, for the SMK rules to read."""
-    repo.memo(_KEY, lambda: result)
-
-
-def smoke_result(repo) -> SmokeResult | None:
-    """The result attached to this view, or None (the static pass)."""
-    return repo.memo(_KEY, lambda: None)
+    """Leave the run's result on a repo view checked outside smoke_target (a single SMK
+    rule run through hfcheck.api.run_rule): the engine puts it in the view's context."""
+    repo.memo(SMOKE_RESULT_KEY, lambda: result)
