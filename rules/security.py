@@ -103,4 +103,5 @@ def disguised_pickle(repo):
         if not rel.lower().endswith(NAMES_THAT_HOLD_PICKLES) and "." in rel.rsplit("/", 1)[-1]:
             scan = repo.pickle_scan(rel)
             kind = scan.container if scan is not None else "pickle"
-            yield Finding.at(rel, f"{rel} holds a {kind} pickle container under a name that hides it")
+            what = "a pickle" if kind == "pickle" else f"a {kind} pickle container"
+            yield Finding.at(rel, f"{rel} holds {what} under a name that hides it")

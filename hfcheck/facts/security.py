@@ -64,7 +64,7 @@ def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
     nothing. Anything under a name that holds pickles (.pkl, .bin, ...) stays judged as a
     pickle, as does any stream that reaches STOP, calls, or names a module that exists
     everywhere (os, builtins) or that the policy knows (torch, numpy)."""
-    if rel.lower().endswith(PICKLE_SUFFIXES) or scan.container != "pickle" or scan.streams != 1:
+    if rel.lower().endswith(NAMES_THAT_HOLD_PICKLES) or scan.container != "pickle" or scan.streams != 1:
         return False
     if not scan.problems or scan.calls or repo.head(rel, 1) == b"\x80":
         return False
