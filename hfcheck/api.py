@@ -141,13 +141,15 @@ class SettingsLookup:
         return self._cache[path]
 
 
-def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None, repo: RepoView | None = None) -> TargetReport:
+def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None, repo: RepoView | None = None, unit_cache=None) -> TargetReport:
     """Discover the target's units, run the rules once per unit on a view scoped to it,
     and return the findings, each with its unit. `settings` given (and no `fixed`): the
     target-level settings, with each unit's own still looked up from `config_file` and
     `overrides`; `fixed` (or `settings` alone): one Settings for every unit. `repo`: the
     target's view that the caller already walked (the result cache lists the files
-    before it checks them)."""
+    before it checks them); `unit_cache`: the result cache's per-unit store."""
+    from functools import partial
+
     from hfcheck.discovery import discover
 
     rules = rules or all_rules()
@@ -168,11 +170,9 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
     for unit_path, view, unit_settings, model_only in _plan(repo, found, lookup, target.only):
         real_paths = getattr(view, "real_paths", None)
         selected = [r for r in rules if matches(r.code, unit_settings.select) and not matches(r.code, unit_settings.ignore) and (model_only or r.concern not in MODEL_ONLY_CONCERNS)]
-        produced = []
-        for phase in ("main", "final"):
-            for rule in selected:
-                if rule.phase == phase:
-                    produced.extend(run_rule(rule, view, unit_settings))
+        run = partial(run_rules, selected, view, unit_settings)
+        # the result cache (hfcheck.cache.UnitCache) returns an unchanged unit's findings without running its rules
+        produced = run() if unit_cache is None else unit_cache.findings(view, selected, unit_settings, model_only, run)
         findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, real_paths))
     # Inline suppressions are judged once for the whole target: a comment that silences a
     # finding of one unit is used, whichever unit's view read its file.
@@ -270,6 +270,16 @@ def _repository_root(root: Path) -> Path:
     from hfcheck.tree import FileTree
 
     return FileTree(root).repository_root
+
+
+def run_rules(rules: list[Rule], repo: RepoView, settings: Settings) -> list[Finding]:
+    """The findings of one unit's view: every rule of the main phase, then the final ones."""
+    produced = []
+    for phase in ("main", "final"):
+        for rule in rules:
+            if rule.phase == phase:
+                produced.extend(run_rule(rule, repo, settings))
+    return produced
 
 
 def run_rule(rule: Rule, repo: RepoView, settings: Settings) -> list[Finding]:
