@@ -60,7 +60,8 @@ from pathlib import Path
 FORMAT = 2
 WHOLE_FILE_BYTES = 64 << 20
 RACY_NS = 2_000_000_000
-MAX_ENTRY_BYTES = 64 << 20  # a larger entry file is a miss, not a read
+MAX_ENTRY_BYTES = 64 << 20
+SMALL_FILE_BYTES = 1 << 20  # a file only sniffed (its first bytes read) gets a fact entry from this size  # a larger entry file is a miss, not a read
 # A target of more files (a dataset, not a model) is checked uncached: its manifest (a stat
 # and a JSON row per file) would cost a fifth of the check, for a gain only on a warm run.
 MAX_FILES = 20_000
@@ -261,7 +262,9 @@ class FactCache:
     def flush(self) -> None:
         """Write the facts learnt in this run, for files still as they were when identified."""
         for key, (rel, facts) in self._new.items():
-            if self.units.settled([rel]):
+            # the first bytes of a small file are as cheap to read again as an entry
+            worth = any(not kind.startswith("head:") for kind in facts) or self.units.rows[rel][0] >= SMALL_FILE_BYTES
+            if worth and self.units.settled([rel]):
                 merged = {**self._records.get(key, {}), **facts}
                 if _store(self.units.base / "facts" / f"{key}.json", {"format": FORMAT, "key": key, "facts": merged}):
                     self.units.used.add(f"facts/{key}")

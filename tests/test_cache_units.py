@@ -216,7 +216,7 @@ def test_security_verdicts_from_the_cache_equal_a_fresh_scan(tmp_path, monkeypat
     assert len(facts) >= len(names) - 1  # every scan but possibly the not-a-pickle file was stored
     opened = Opened(repo, monkeypatch)
     cached = run(repo, cache, ignore=["CRD"])  # a unit miss: the verdicts come from the stored scans
-    assert weights(opened.take()) == set()
+    assert weights(opened.take()) <= {"not_a_pickle.bin"}  # a small file only sniffed is read again
     assert rows(cached) == rows(run(repo, None, ignore=["CRD"]))
     # and each stored scan rebuilds into exactly what scan_file says now
     from hfcheck.cache import decode
