@@ -97,9 +97,12 @@ class ResultCache:
         if target.hub is not None or _inside(self.folder, root):
             return check_target(target, settings=settings, baseline=baseline)
         base = self.folder / f"v{FORMAT}"
-        entry_path = base / "targets" / f"{_sha(str(root))[:40]}.json"
+        # the files named on the command line (pre-commit's changed files) choose the units
+        # checked: a report of some units must never answer for the whole target
+        scope = [str(root), sorted(target.only) if target.only is not None else None, target.alone]
+        entry_path = base / "targets" / f"{_sha(json.dumps(scope))[:40]}.json"
         stamp = hfcheck_stamp()
-        key = run_key(stamp, settings, baseline, target.label)
+        key = run_key(stamp, settings, baseline, target.label, scope)
         stored = _load(entry_path, _valid_target_entry)
         started_ns = time.time_ns()
         from hfcheck.api import target_view
@@ -282,9 +285,9 @@ def hfcheck_stamp() -> str:
     return _sha(json.dumps([__version__, source_stamps(), plugin_versions()], default=str))
 
 
-def run_key(stamp: str, settings, baseline, label: str) -> str:
+def run_key(stamp: str, settings, baseline, label: str, scope=None) -> str:
     """What besides the files decides the findings."""
-    return _sha(json.dumps([stamp, repr(settings), sorted(baseline or ()), label], default=str))
+    return _sha(json.dumps([stamp, repr(settings), sorted(baseline or ()), label, scope], default=str))
 
 
 def source_stamps() -> str:

@@ -345,3 +345,23 @@ def test_an_unwritable_cache_is_no_error(monorepo, tmp_path):
     blocker.write_text("a file where the cache folder should be")
     cache = ResultCache.at(blocker)
     assert rows(run(monorepo, cache)) == rows(run(monorepo, None))
+
+
+def test_a_run_on_some_files_never_answers_for_the_whole_target(monorepo, tmp_path):
+    # pre-commit names the changed files: only their units are checked, and that report
+    # must not come back for a run over the whole tree (nor the other way round)
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(monorepo)], check=True, capture_output=True)  # the root a file's target resolves to
+    (monorepo / "models/a/extra.json").write_text("{,}")
+    (monorepo / "models/b/extra.json").write_text("{,}")
+    backdate(monorepo)
+    cache = ResultCache.at(tmp_path / "cache")
+    [one] = resolve_targets([str(monorepo / "models/a/extra.json")])
+    [whole] = resolve_targets([str(monorepo)])
+    assert one.root == whole.root and one.label == whole.label and one.only
+    settings = load_settings(whole.root, None, {})
+    expected = {"models/a/extra.json", "models/b/extra.json"}
+    for _ in range(2):
+        assert {f.path for f in cache.check(one, settings, None, check_target).findings if f.code == "CFG002"} == {"models/a/extra.json"}
+        assert {f.path for f in cache.check(whole, settings, None, check_target).findings if f.code == "CFG002"} == expected
