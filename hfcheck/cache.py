@@ -65,6 +65,9 @@ SMALL_FILE_BYTES = 1 << 20  # a file only sniffed (its first bytes read) gets a 
 # A target of more files (a dataset, not a model) is checked uncached: its manifest (a stat
 # and a JSON row per file) would cost a fifth of the check, for a gain only on a warm run.
 MAX_FILES = 20_000
+# Entries kept per target for runs over some of its files (pre-commit's changed files): one
+# per set of files, so each commit would leave one behind.
+SCOPED_ENTRIES = 8
 # Identities that stand for no content: a file gone, special, unreadable, or too large to hash and racy.
 NO_IDENTITY = ("", "special", "unreadable")
 
@@ -100,10 +103,12 @@ class ResultCache:
         # the files named on the command line (pre-commit's changed files) choose the units
         # checked: a report of some units must never answer for the whole target
         scope = [str(root), sorted(target.only) if target.only is not None else None, target.alone]
-        entry_path = base / "targets" / f"{_sha(json.dumps(scope))[:40]}.json"
+        whole = base / "targets" / f"{_sha(str(root))[:40]}.json"
+        entry_path = whole if scope[1:] == [None, False] else whole.with_name(f"{whole.stem}-{_sha(json.dumps(scope))[:16]}.json")
         stamp = hfcheck_stamp()
         key = run_key(stamp, settings, baseline, target.label, scope)
         stored = _load(entry_path, _valid_target_entry)
+        known = stored or (_load(whole, _valid_target_entry) if entry_path != whole else None)  # its identities spare the hashing
         started_ns = time.time_ns()
         from hfcheck.api import target_view
 
@@ -111,7 +116,7 @@ class ResultCache:
         if len(view.files) > MAX_FILES:
             return check_target(target, settings=settings, baseline=baseline, repo=view)
         # file identities do not depend on the key: an entry of other settings still spares the hashing
-        rows, unchanged = manifest(view, stored["files"] if stored else {}, stored["written_ns"] if stored else 0, started_ns)
+        rows, unchanged = manifest(view, known["files"] if known else {}, known["written_ns"] if known else 0, started_ns)
         if stored is not None and stored["key"] == key and unchanged:
             report = _report_from(stored["report"], target, settings)
             if report is not None:
@@ -127,6 +132,8 @@ class ResultCache:
         _store(entry_path, entry)
         if stored is not None:
             _prune(base, set(stored["used"]) - units.used)
+        if entry_path != whole:
+            _keep_newest(whole.parent.glob(f"{whole.stem}-*.json"), SCOPED_ENTRIES)
         return report
 
 
@@ -433,6 +440,19 @@ def _prune(base: Path, names: set[str]) -> None:
     for name in names:
         try:
             (base / f"{name}.json").unlink()
+        except OSError:
+            pass
+
+
+def _keep_newest(paths, count: int) -> None:
+    """Delete all but the `count` most recently written of these entries."""
+    try:
+        dated = sorted(((path.stat().st_mtime_ns, path) for path in paths), reverse=True)
+    except OSError:
+        return
+    for _, path in dated[count:]:
+        try:
+            path.unlink()
         except OSError:
             pass
 

@@ -365,3 +365,17 @@ def test_a_run_on_some_files_never_answers_for_the_whole_target(monorepo, tmp_pa
     for _ in range(2):
         assert {f.path for f in cache.check(one, settings, None, check_target).findings if f.code == "CFG002"} == {"models/a/extra.json"}
         assert {f.path for f in cache.check(whole, settings, None, check_target).findings if f.code == "CFG002"} == expected
+    targets = sorted((p.name for p in (tmp_path / "cache" / "v2" / "targets").iterdir()), key=len)
+    assert len(targets) == 2 and targets[1].startswith(targets[0].removesuffix(".json") + "-")  # the whole tree's, and the scoped one
+
+
+def test_runs_over_ever_other_files_keep_few_entries(monorepo, tmp_path, monkeypatch):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(monorepo)], check=True, capture_output=True)
+    monkeypatch.setattr(hfcheck.cache, "SCOPED_ENTRIES", 2)
+    cache = ResultCache.at(tmp_path / "cache")
+    for name in ("a", "b", "c"):
+        [target] = resolve_targets([str(monorepo / "models" / name / "config.json")])
+        cache.check(target, load_settings(target.root, None, {}), None, check_target)
+    assert len(list((tmp_path / "cache" / "v2" / "targets").iterdir())) == 2
