@@ -121,7 +121,7 @@ class ResultCache:
             report = _report_from(stored["report"], target, settings)
             if report is not None:
                 return report
-        units = UnitCache(base, key, stamp, rows, {rel: entry.path for rel, entry in view.files.items()}, started_ns)
+        units = UnitCache(base, key, stamp, rows, {rel: entry.location for rel, entry in view.files.items()}, started_ns)
         view.tree.fact_cache = units.facts  # read by RepoView for pickle scans and safetensors headers
         try:
             report = check_target(target, settings=settings, baseline=baseline, repo=view, unit_cache=units)
@@ -201,7 +201,7 @@ class UnitCache:
         """The identity of a listed file as the manifest took it, or None when it has none
         or the view reads it from elsewhere (a fix's staged copy)."""
         row = self.rows.get(entry.rel)
-        if row is None or row[4] in NO_IDENTITY or self.paths.get(entry.rel) != entry.path or row[0] != entry.size:
+        if row is None or row[4] in NO_IDENTITY or self.paths.get(entry.rel) != entry.location or row[0] != entry.size:
             return None
         return row[4]
 
@@ -623,7 +623,7 @@ def _hints(cls: type) -> dict:
 def _conforms(value, hint) -> bool:
     """Whether a decoded value is of a field's declared type; False for a type this check
     does not know (such a value is then never cached: its round trip fails)."""
-    if hint is typing.Any:
+    if hint is typing.Any or hint is object:  # any value decode makes: scalars, containers, hfcheck.formats dataclasses
         return True
     if hint is type(None) or hint is None:
         return value is None

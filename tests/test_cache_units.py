@@ -379,3 +379,26 @@ def test_runs_over_ever_other_files_keep_few_entries(monorepo, tmp_path, monkeyp
         [target] = resolve_targets([str(monorepo / "models" / name / "config.json")])
         cache.check(target, load_settings(target.root, None, {}), None, check_target)
     assert len(list((tmp_path / "cache" / "v2" / "targets").iterdir())) == 2
+
+
+@pytest.mark.parametrize("kind", ["gguf", "onnx"])
+def test_gguf_and_onnx_headers_come_back_exactly(tmp_path, monkeypatch, kind):
+    pytest.importorskip(kind)
+    from model_code_fixtures import write_gguf, write_onnx
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    if kind == "gguf":
+        write_gguf(repo / "model.gguf", eos=40)  # an eos id past the vocabulary: a finding to reproduce
+    else:
+        write_onnx(repo / "model.onnx", custom_domain="com.example.custom")
+    backdate(repo)
+    cache = ResultCache.at(tmp_path / "cache")
+    fresh = rows(run(repo, None, ignore=["CRD"]))
+    assert any(code.startswith(("GGF", "ONX")) for code, *_ in fresh), fresh
+    run(repo, cache)
+    [entry] = [json.loads(p.read_text()) for p in _entries(cache, "facts") if f'"{kind}"' in p.read_text()]
+    assert kind in entry["facts"]  # the parsed header was stored
+    opened = Opened(repo, monkeypatch)
+    assert rows(run(repo, cache, ignore=["CRD"])) == fresh
+    assert f"model.{kind}" not in opened.take()
