@@ -108,7 +108,12 @@ READ = re.compile(r"^\d+\s+(?:read|pread64)\((\d+)<([^>]*)>, .*\) = (\d+)$")
 def bytes_read(command: list[str], env: dict, root: Path, cache: Path) -> dict:
     """Bytes and files the process read under the repo and under the cache folder."""
     with tempfile.NamedTemporaryFile(suffix=".strace") as log:
-        subprocess.run(["strace", "-f", "-qq", "-s", "0", "-y", "-e", "trace=read,pread64", "-o", log.name, *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["strace", "-f", "-qq", "-s", "0", "-y", "-e", "trace=read,pread64", "-o", log.name, *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         lines = Path(log.name).read_text(errors="replace").splitlines()
     figures = {"repo_bytes": 0, "repo_files": set(), "cache_bytes": 0}
     repo, cached = str(root.resolve()) + "/", str(cache.resolve()) + "/"
@@ -158,7 +163,15 @@ def main() -> None:
         print(table)
         if args.readme:
             text = README.read_text(encoding="utf-8")
-            README.write_text(re.sub(r"(<!-- cache-bench:start -->\n).*?(<!-- cache-bench:end -->)", lambda m: m.group(1) + table + m.group(2), text, flags=re.S), encoding="utf-8")
+            README.write_text(
+                re.sub(
+                    r"(<!-- cache-bench:start -->\n).*?(<!-- cache-bench:end -->)",
+                    lambda m: m.group(1) + table + m.group(2),
+                    text,
+                    flags=re.S,
+                ),
+                encoding="utf-8",
+            )
         return
     if args.workdir is None:
         parser.error("WORKDIR is required unless --table-from is given")
@@ -171,7 +184,11 @@ def main() -> None:
     data = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "command": f"python benchmarks/cache_monorepo.py WORKDIR --runs {args.runs} --st {args.st} --pt {args.pt} --tiny {args.tiny}",
-        "repo": {"files": len(files), "apparent_gb": round(sum(p.stat().st_size for p in files) / 1e9, 1), "units": args.st + args.pt + args.tiny + 2},
+        "repo": {
+            "files": len(files),
+            "apparent_gb": round(sum(p.stat().st_size for p in files) / 1e9, 1),
+            "units": args.st + args.pt + args.tiny + 2,
+        },
         "cpus": os.cpu_count(),
         "load": os.getloadavg()[0],
         "wall": {name: statistics.median(r[name][0] for r in rounds) for name in SCENARIOS},

@@ -54,14 +54,16 @@ import sys
 import time
 import types
 import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FORMAT = 2
 WHOLE_FILE_BYTES = 64 << 20
 RACY_NS = 2_000_000_000
 MAX_ENTRY_BYTES = 64 << 20
-SMALL_FILE_BYTES = 1 << 20  # a file only sniffed (its first bytes read) gets a fact entry from this size  # a larger entry file is a miss, not a read
+SMALL_FILE_BYTES = (
+    1 << 20
+)  # a file only sniffed (its first bytes read) gets a fact entry from this size  # a larger entry file is a miss, not a read
 # A target of more files (a dataset, not a model) is checked uncached: its manifest (a stat
 # and a JSON row per file) would cost a fifth of the check, for a gain only on a warm run.
 MAX_FILES = 20_000
@@ -128,7 +130,14 @@ class ResultCache:
         finally:
             view.tree.fact_cache = None
         units.facts.flush()
-        entry = {"format": FORMAT, "key": key, "written_ns": started_ns, "files": rows, "report": _report_to(report), "used": sorted(units.used)}
+        entry = {
+            "format": FORMAT,
+            "key": key,
+            "written_ns": started_ns,
+            "files": rows,
+            "report": _report_to(report),
+            "used": sorted(units.used),
+        }
         _store(entry_path, entry)
         if stored is not None:
             _prune(base, set(stored["used"]) - units.used)
@@ -140,12 +149,11 @@ class ResultCache:
 class UnitCache:
     """Levels 2 and 3 for one check of one target: `findings` for a unit's view, and the
     fact store (`facts`) RepoView asks for per-file reads. `used` names every entry this
-    run read or wrote; `hits`/`misses` count units (for tests and benchmarks)."""
+    run read or wrote."""
 
     def __init__(self, base: Path, run: str, stamp: str, rows: dict, paths: dict, started_ns: int):
         self.base, self.run, self.rows, self.paths, self.started_ns = base, run, rows, paths, started_ns
         self.used: set[str] = set()
-        self.hits = self.misses = 0
         self.facts = FactCache(self, stamp)
 
     def findings(self, view, rules, settings, model_only: bool, run):
@@ -155,16 +163,15 @@ class UnitCache:
         except Exception:  # anything the key cannot describe is checked uncached
             key = None
         if key is None:
-            self.misses += 1
             return run()
         name = f"units/{key}"
-        stored = _load(self.base / f"{name}.json", lambda data: isinstance(data, dict) and data.get("format") == FORMAT and data.get("key") == key)
+        stored = _load(
+            self.base / f"{name}.json", lambda data: isinstance(data, dict) and data.get("format") == FORMAT and data.get("key") == key
+        )
         findings = _findings_from(stored.get("findings"), _known_paths(view)) if stored else None
         if findings is not None:
-            self.hits += 1
             self.used.add(name)
             return findings
-        self.misses += 1
         produced = run()
         if not view.rule_crashes and not _transient(view.read_errors) and self.settled(entry.rel for entry in view.files.values()):
             if _store(self.base / f"{name}.json", {"format": FORMAT, "key": key, "findings": [asdict(f) for f in produced]}):
@@ -229,7 +236,6 @@ class FactCache:
 
     def __init__(self, units: UnitCache, stamp: str):
         self.units, self.stamp = units, stamp
-        self.hits = self.misses = 0
         self._records: dict[str, dict] = {}  # file key -> kind -> encoded value, as stored
         self._new: dict[str, tuple[str, dict]] = {}  # file key -> (rel, kind -> encoded value) to write
 
@@ -248,10 +254,8 @@ class FactCache:
             except (ValueError, TypeError, KeyError, AttributeError, ImportError, RecursionError, NameError):
                 value = None
             if value is not None:
-                self.hits += 1
                 self.units.used.add(f"facts/{key}")
                 return value
-        self.misses += 1
         value = compute()
         if value is not None and not _incomplete(value):
             try:
@@ -265,7 +269,10 @@ class FactCache:
 
     def _record(self, key: str) -> dict:
         if key not in self._records:
-            stored = _load(self.units.base / "facts" / f"{key}.json", lambda data: isinstance(data, dict) and data.get("key") == key and isinstance(data.get("facts"), dict))
+            stored = _load(
+                self.units.base / "facts" / f"{key}.json",
+                lambda data: isinstance(data, dict) and data.get("key") == key and isinstance(data.get("facts"), dict),
+            )
             self._records[key] = stored["facts"] if stored else {}
         return self._records[key]
 
@@ -469,7 +476,9 @@ def _valid_target_entry(data) -> bool:
     if not (isinstance(data.get("used"), list) and all(isinstance(n, str) and _is_entry_name(n) for n in data["used"])):
         return False
     for rel, row in data["files"].items():
-        if not (isinstance(row, list) and len(row) == 5 and all(_is_int(v) for v in row[:4]) and isinstance(row[4], str) and len(row[4]) < 200):
+        if not (
+            isinstance(row, list) and len(row) == 5 and all(_is_int(v) for v in row[:4]) and isinstance(row[4], str) and len(row[4]) < 200
+        ):
             return False
     return isinstance(data.get("report"), dict)
 
@@ -479,7 +488,16 @@ def _is_entry_name(name: str) -> bool:
     return kind in ("units", "facts") and len(key) == 64 and all(c in "0123456789abcdef" for c in key)
 
 
-FINDING_TYPES = {"code": (str,), "severity": (str,), "concern": (str,), "message": (str,), "path": (str, type(None)), "line": (int, type(None)), "fix": (str, type(None)), "unit": (str,)}
+FINDING_TYPES = {
+    "code": (str,),
+    "severity": (str,),
+    "concern": (str,),
+    "message": (str,),
+    "path": (str, type(None)),
+    "line": (int, type(None)),
+    "fix": (str, type(None)),
+    "unit": (str,),
+}
 
 
 def _findings_from(items, known_paths: set[str] | None = None) -> list | None:
@@ -513,11 +531,26 @@ def _known_paths(view) -> set[str]:
     return set(view.files) | set(view.read_errors) | set((view.real_paths or {}).values())
 
 
-UNIT_TYPES = {"path": (str,), "kind": (str,), "summary": (str,), "files": (list,), "settings_file": (str, type(None)), "links": (list,), "part_of": (str, type(None)), "model_type": (str, type(None))}
+UNIT_TYPES = {
+    "path": (str,),
+    "kind": (str,),
+    "summary": (str,),
+    "files": (list,),
+    "settings_file": (str, type(None)),
+    "links": (list,),
+    "part_of": (str, type(None)),
+    "model_type": (str, type(None)),
+}
 
 
 def _report_to(report) -> dict:
-    return {"path": report.path, "root": str(report.root), "findings": [asdict(f) for f in report.findings], "units": [asdict(unit) for unit in report.units], "skipped_dirs": list(report.skipped_dirs)}
+    return {
+        "path": report.path,
+        "root": str(report.root),
+        "findings": [asdict(f) for f in report.findings],
+        "units": [asdict(unit) for unit in report.units],
+        "skipped_dirs": list(report.skipped_dirs),
+    }
 
 
 def _report_from(data: dict, target, settings):
@@ -565,7 +598,10 @@ def encode(value):
         return {"bytes": value.hex()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type) and _allowed(type(value)):
         cls = type(value)
-        return {"dc": f"{cls.__module__}:{cls.__qualname__}", "fields": {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+        return {
+            "dc": f"{cls.__module__}:{cls.__qualname__}",
+            "fields": {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)},
+        }
     raise ValueError(f"cannot cache a {type(value).__name__}")
 
 

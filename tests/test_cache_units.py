@@ -253,8 +253,36 @@ def _entries(cache: ResultCache, kind: str) -> list[Path]:
 CRAFTED_UNIT = [
     lambda d: {**d, "findings": [{"code": 1}]},
     lambda d: {**d, "findings": [{**f, "line": "3"} for f in d["findings"]] or [{"line": "3"}]},
-    lambda d: {**d, "findings": [{"code": "SEC001", "severity": "error", "concern": "security", "message": "x", "path": "../../etc/passwd", "line": None, "fix": None, "unit": "."}]},
-    lambda d: {**d, "findings": [{"code": "SEC001", "severity": "fatal", "concern": "security", "message": "x", "path": None, "line": None, "fix": None, "unit": "."}]},
+    lambda d: {
+        **d,
+        "findings": [
+            {
+                "code": "SEC001",
+                "severity": "error",
+                "concern": "security",
+                "message": "x",
+                "path": "../../etc/passwd",
+                "line": None,
+                "fix": None,
+                "unit": ".",
+            }
+        ],
+    },
+    lambda d: {
+        **d,
+        "findings": [
+            {
+                "code": "SEC001",
+                "severity": "fatal",
+                "concern": "security",
+                "message": "x",
+                "path": None,
+                "line": None,
+                "fix": None,
+                "unit": ".",
+            }
+        ],
+    },
     lambda d: {**d, "key": "0" * 64},
     lambda d: [d],
 ]
