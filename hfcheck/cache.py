@@ -582,107 +582,122 @@ def _report_from(data: dict, target, settings):
 def encode(value):
     """Tagged JSON for a value made of scalars, lists, tuples, sets, dicts, bytes and
     dataclasses of hfcheck.formats; ValueError for anything else."""
-    if value is None or isinstance(value, (bool, str)) or (isinstance(value, int) and type(value) is int):
+    kind = type(value)
+    if value is None or kind in (bool, str, int):
         return value
-    if type(value) is float:
+    if kind is float:
         if not math.isfinite(value):
             raise ValueError("non-finite float")
         return {"f": value}
-    if type(value) in (list, tuple):
-        return {"list" if type(value) is list else "tuple": [encode(v) for v in value]}
-    if type(value) in (set, frozenset):
-        return {type(value).__name__: sorted((encode(v) for v in value), key=lambda e: json.dumps(e, sort_keys=True))}
-    if type(value) is dict:
+    if kind is list or kind is tuple:
+        return {"list" if kind is list else "tuple": [encode(v) for v in value]}
+    if kind is set or kind is frozenset:
+        return {kind.__name__: sorted((encode(v) for v in value), key=lambda e: json.dumps(e, sort_keys=True))}
+    if kind is dict:
         return {"dict": [[encode(k), encode(v)] for k, v in value.items()]}
-    if type(value) is bytes:
+    if kind is bytes:
         return {"bytes": value.hex()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type) and _allowed(type(value)):
-        cls = type(value)
+    if dataclasses.is_dataclass(kind) and _allowed(kind):
         return {
-            "dc": f"{cls.__module__}:{cls.__qualname__}",
-            "fields": {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)},
+            "dc": f"{kind.__module__}:{kind.__qualname__}",
+            "fields": {name: encode(getattr(value, name)) for name in _field_names(kind)},
         }
-    raise ValueError(f"cannot cache a {type(value).__name__}")
+    raise ValueError(f"cannot cache a {kind.__name__}")
+
+
+_SEQUENCES = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
 
 
 def decode(data):
     """The value `encode` made; ValueError (or TypeError, ...) for anything it would not make."""
-    if data is None or isinstance(data, (bool, str)) or (isinstance(data, int) and _is_int(data, -(1 << 63))):
+    kind = type(data)
+    if data is None or kind is bool or kind is str or (kind is int and -(1 << 63) <= data < 1 << 63):
         return data
-    if not isinstance(data, dict) or len(data) not in (1, 2):
+    if kind is not dict:
         raise ValueError("not an encoded value")
-    if "dc" in data:
-        return _decode_dataclass(data)
+    if len(data) == 2 and "dc" in data:
+        return _decode_dataclass(data["dc"], data.get("fields"))
+    if len(data) != 1:
+        raise ValueError("not an encoded value")
     [(tag, body)] = data.items()
     if tag == "f" and type(body) in (float, int):
         return float(body)
-    if tag == "bytes" and isinstance(body, str):
+    if tag == "bytes" and type(body) is str:
         return bytes.fromhex(body)
-    if not isinstance(body, list):
+    if type(body) is not list:
         raise ValueError("not an encoded value")
-    if tag in ("list", "tuple", "set", "frozenset"):
-        items = [decode(v) for v in body]
-        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
-    if tag == "dict" and all(isinstance(pair, list) and len(pair) == 2 for pair in body):
+    if tag in _SEQUENCES:
+        return _SEQUENCES[tag]([decode(v) for v in body])
+    if tag == "dict" and all(type(pair) is list and len(pair) == 2 for pair in body):
         return {decode(k): decode(v) for k, v in body}
     raise ValueError(f"unknown tag {tag!r}")
 
 
-def _decode_dataclass(data: dict):
-    import importlib
-
-    name, values = data["dc"], data.get("fields")
-    module, _, qualname = name.partition(":") if isinstance(name, str) else ("", "", "")
-    if not module.startswith("hfcheck.formats.") or not qualname.isidentifier() or not isinstance(values, dict):
-        raise ValueError("not an hfcheck.formats dataclass")
-    cls = getattr(importlib.import_module(module), qualname)
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and _allowed(cls)):
-        raise ValueError("not an hfcheck.formats dataclass")
-    names = [f.name for f in dataclasses.fields(cls)]
-    if set(values) != set(names):
-        raise ValueError(f"{qualname}: other fields")
-    hints = _hints(cls)
+def _decode_dataclass(name, values):
+    cls, checked = _dataclass_named(name) if type(name) is str else (None, ())
+    if cls is None or type(values) is not dict or len(values) != len(checked):
+        raise ValueError("not an hfcheck.formats dataclass with these fields")
     obj = cls.__new__(cls)  # the stored state as it was, without __post_init__ recomputing it
-    for key in names:
-        value = decode(values[key])
-        if not _conforms(value, hints[key]):
-            raise TypeError(f"{qualname}.{key}: not of its declared type")
+    for key, conforms in checked:
+        value = decode(values[key])  # KeyError: a field missing
+        if not conforms(value):
+            raise TypeError(f"{name}.{key}: not of its declared type")
         object.__setattr__(obj, key, value)
     return obj
 
 
 @functools.cache
-def _hints(cls: type) -> dict:
-    return typing.get_type_hints(cls)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
-def _conforms(value, hint) -> bool:
-    """Whether a decoded value is of a field's declared type; False for a type this check
-    does not know (such a value is then never cached: its round trip fails)."""
+@functools.cache
+def _dataclass_named(name: str) -> tuple[type | None, tuple]:
+    """The allowlisted dataclass `module:qualname` and a type check per field, or (None, ())."""
+    import importlib
+
+    module, _, qualname = name.partition(":")
+    if not module.startswith("hfcheck.formats.") or not qualname.isidentifier():
+        return None, ()
+    try:
+        cls = getattr(importlib.import_module(module), qualname, None)
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and _allowed(cls) and cls.__module__ == module):
+            return None, ()
+        hints = typing.get_type_hints(cls)
+        return cls, tuple((field_name, _checker(hints[field_name])) for field_name in _field_names(cls))
+    except (ImportError, NameError, TypeError, KeyError, AttributeError):
+        return None, ()
+
+
+@functools.cache
+def _checker(hint):
+    """value -> whether a decoded value is of a field's declared type. A type this does not
+    know accepts nothing, so a value holding one is never cached (its round trip fails)."""
     if hint is typing.Any or hint is object:  # any value decode makes: scalars, containers, hfcheck.formats dataclasses
-        return True
-    if hint is type(None) or hint is None:
-        return value is None
-    if hint in (int, str, bool, bytes):
-        return type(value) is hint
-    if hint is float:
-        return type(value) is float
+        return lambda value: True
+    if hint is None or hint is type(None):
+        return lambda value: value is None
+    if hint in (int, str, bool, bytes, float, list, tuple, dict, set, frozenset):
+        return lambda value: type(value) is hint
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_conforms(value, arg) for arg in args)
-    if origin in (list, set, frozenset):
-        return type(value) is origin and all(_conforms(item, args[0]) for item in value) if args else type(value) is origin
+        options = tuple(map(_checker, args))
+        return lambda value: any(check(value) for check in options)
+    if origin in (list, set, frozenset) and len(args) == 1:
+        item = _checker(args[0])
+        return lambda value: type(value) is origin and all(map(item, value))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _checker(args[0])
+        return lambda value: type(value) is tuple and all(map(item, value))
     if origin is tuple:
-        if type(value) is not tuple:
-            return False
-        if len(args) == 2 and args[1] is Ellipsis:
-            return all(_conforms(item, args[0]) for item in value)
-        return len(args) == len(value) and all(_conforms(item, arg) for item, arg in zip(value, args))
-    if origin is dict:
-        return type(value) is dict and all(_conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items())
+        items = tuple(map(_checker, args))
+        return lambda value: type(value) is tuple and len(value) == len(items) and all(check(v) for check, v in zip(items, value))
+    if origin is dict and len(args) == 2:
+        key, item = map(_checker, args)
+        return lambda value: type(value) is dict and all(key(k) and item(v) for k, v in value.items())
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return type(value) is hint
-    return False
+        return lambda value: type(value) is hint
+    return lambda value: False
 
 
 def _allowed(cls: type) -> bool:
