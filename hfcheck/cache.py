@@ -49,6 +49,7 @@ import json
 import math
 import os
 import posixpath
+import re
 import stat
 import sys
 import time
@@ -443,8 +444,10 @@ def _store(path: Path, data: dict) -> bool:
         return False
 
 
-def _prune(base: Path, names: set[str]) -> None:
+def _prune(base: Path, names: set) -> None:
     for name in names:
+        if type(name) is not str or not ENTRY_NAME.fullmatch(name):
+            continue  # a crafted name: never a path outside the cache
         try:
             (base / f"{name}.json").unlink()
         except OSError:
@@ -473,19 +476,18 @@ def _valid_target_entry(data) -> bool:
         return False
     if not (isinstance(data.get("key"), str) and _is_int(data.get("written_ns"), 0) and isinstance(data.get("files"), dict)):
         return False
-    if not (isinstance(data.get("used"), list) and all(isinstance(n, str) and _is_entry_name(n) for n in data["used"])):
+    if not isinstance(data.get("used"), list):  # its names are checked when pruned
         return False
-    for rel, row in data["files"].items():
-        if not (
-            isinstance(row, list) and len(row) == 5 and all(_is_int(v) for v in row[:4]) and isinstance(row[4], str) and len(row[4]) < 200
-        ):
+    for row in data["files"].values():
+        if not (type(row) is list and len(row) == 5 and type(row[4]) is str and len(row[4]) < 200):
             return False
+        for value in row[:4]:
+            if type(value) is not int or not -1 <= value < 1 << 63:
+                return False
     return isinstance(data.get("report"), dict)
 
 
-def _is_entry_name(name: str) -> bool:
-    kind, _, key = name.partition("/")
-    return kind in ("units", "facts") and len(key) == 64 and all(c in "0123456789abcdef" for c in key)
+ENTRY_NAME = re.compile(r"(units|facts)/[0-9a-f]{64}")
 
 
 FINDING_TYPES = {

@@ -336,7 +336,6 @@ def test_a_crafted_target_entry_is_a_miss(monorepo, tmp_path, monkeypatch):
     good = json.loads(entry.read_text())
     crafted = [
         {**good, "files": {rel: [1 << 70, *row[1:]] for rel, row in good["files"].items()}},  # huge sizes
-        {**good, "used": ["units/../../../etc/passwd"]},
         {**good, "report": {**good["report"], "root": "/elsewhere"}},
         {**good, "report": {**good["report"], "units": [{"path": 3}]}},
         {**good, "report": {**good["report"], "findings": [{"code": "X", "message": "forged"}]}},
@@ -354,7 +353,14 @@ def test_a_crafted_target_entry_is_a_miss(monorepo, tmp_path, monkeypatch):
     assert len(checks) == len(crafted)  # each crafted entry was a miss: the target was checked
     monkeypatch.setattr(hfcheck.cache, "MAX_ENTRY_BYTES", 100)  # an oversized entry is not even read
     assert rows(cache.check(*_args(monorepo), counted)) == expected and len(checks) == len(crafted) + 1
-    assert (tmp_path / "cache").exists() and not Path("/etc/passwd.json").exists()
+    # names of entries to prune are checked when pruned: a crafted one deletes nothing outside
+    sentinel = tmp_path / "precious.json"
+    sentinel.write_text("{}")
+    monkeypatch.setattr(hfcheck.cache, "MAX_ENTRY_BYTES", 64 << 20)
+    entry.write_text(json.dumps({**good, "used": ["units/../../../precious", str(sentinel.with_suffix(""))]}))
+    (monorepo / "models/a/README.md").write_text("changed\n")  # a miss: the previous entry's names are pruned
+    cache.check(*_args(monorepo), counted)
+    assert sentinel.exists()
 
 
 def _args(repo: Path, **overrides):
