@@ -345,7 +345,7 @@ def manifest(view, previous: dict, written_ns: int, now_ns: int) -> tuple[dict[s
     for rel, entry in view.files.items():
         old = previous.get(rel)
         try:
-            info = os.stat(entry.path)
+            info = os.stat(entry.location)  # not entry.path: building a Path per file costs about as much as its stat
         except OSError:
             info = None
         if info is None or not stat.S_ISREG(info.st_mode):
