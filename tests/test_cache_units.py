@@ -138,6 +138,8 @@ def test_one_changed_file_is_the_only_weight_read_again(monorepo, tmp_path, monk
     read = opened.take()
     assert runs.take() == [f"{label}/models/a"]  # the other units come from the cache
     assert weights(read) == {"models/a/training_args.bin"}  # hashed, then scanned: nothing else
+    # of the unchanged models, discovery reads the config.json that makes each a unit; no rule reads more
+    assert {p for p in read if p.startswith(("models/b/", "models/c/"))} == {"models/b/config.json", "models/c/config.json"}
     assert rows(changed) == rows(run(monorepo, None))
 
 
