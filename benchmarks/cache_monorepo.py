@@ -76,10 +76,10 @@ def backdate(root: Path) -> None:
             os.utime(path, (past, past))
 
 
-def edit_config(root: Path, round_index: int) -> None:
+def edit_config(root: Path) -> None:
     config = root / "models" / "tiny-000" / "config.json"
     data = json.loads(config.read_text())
-    data["max_position_embeddings"] = 2048 + round_index + 1
+    data["max_position_embeddings"] += 1  # a change whatever ran before (same size, as often)
     config.write_text(json.dumps(data, indent=2))
 
 
@@ -132,15 +132,15 @@ def bytes_read(command: list[str], env: dict, root: Path, cache: Path) -> dict:
     return figures
 
 
-def one_round(hfcheck: str, root: Path, round_index: int, measure) -> dict:
+def one_round(hfcheck: list[str], root: Path, measure) -> dict:
     cache = Path(tempfile.mkdtemp(prefix="hfcheck-cache-monorepo-"))
     env = {**os.environ, "HFCHECK_CACHE_DIR": str(cache)}
-    command = [hfcheck, str(root), "--fail-on", "never", "--format", "json"]
+    command = [*hfcheck, str(root), "--fail-on", "never", "--format", "json"]
     backdate(root)
     results = {"uncached": measure(command + ["--no-cache"], env, cache)}
     results["cold"] = measure(command, env, cache)
     results["warm"] = measure(command, env, cache)
-    edit_config(root, round_index)
+    edit_config(root)
     results["one config changed"] = measure(command, env, cache)
     # time passes: the edit leaves the racy window and an untimed run stores its unit, so
     # the next row measures the shard alone
@@ -160,6 +160,11 @@ def main() -> None:
     parser.add_argument("--pt", type=int, default=4)
     parser.add_argument("--tiny", type=int, default=40)
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="a source tree of another hfcheck commit (`git archive COMMIT | tar -x -C DIR`): its CLI runs the same rounds, interleaved",
+    )
     parser.add_argument("--table-from", type=Path, help="print the table of an earlier --json")
     parser.add_argument("--readme", action="store_true", help="with --table-from: also write it into README.md")
     args = parser.parse_args()
@@ -180,15 +185,21 @@ def main() -> None:
         return
     if args.workdir is None:
         parser.error("WORKDIR is required unless --table-from is given")
-    hfcheck = shutil.which("hfcheck") or sys.exit("hfcheck is not installed")
+    hfcheck = [shutil.which("hfcheck") or sys.exit("hfcheck is not installed")]
+    before = _source_cli(args.before_src) if args.before_src else None
     root = build(args.workdir, args.st, args.pt, args.tiny)
     files = [p for p in root.rglob("*") if p.is_file()]
-    rounds = [one_round(hfcheck, root, index, lambda c, e, _: timed(c, e)) for index in range(args.runs)]
+    rounds, before_rounds = [], []
+    for _ in range(args.runs):
+        rounds.append(one_round(hfcheck, root, lambda c, e, _: timed(c, e)))
+        if before:
+            before_rounds.append(one_round(before, root, lambda c, e, _: timed(c, e)))
     strace = shutil.which("strace")
-    reads = one_round(hfcheck, root, args.runs, lambda c, e, cache: bytes_read(c, e, root, cache)) if strace else None
+    reads = one_round(hfcheck, root, lambda c, e, cache: bytes_read(c, e, root, cache)) if strace else None
     data = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "command": f"python benchmarks/cache_monorepo.py WORKDIR --runs {args.runs} --st {args.st} --pt {args.pt} --tiny {args.tiny}",
+        "command": f"python benchmarks/cache_monorepo.py WORKDIR --runs {args.runs} --st {args.st} --pt {args.pt} --tiny {args.tiny}"
+        + (" --before-src DIR" if before else ""),
         "repo": {
             "files": len(files),
             "apparent_gb": round(sum(p.stat().st_size for p in files) / 1e9, 1),
@@ -200,25 +211,49 @@ def main() -> None:
         "cpu": {name: statistics.median(r[name][1] for r in rounds) for name in SCENARIOS},
         "reads": reads,
     }
+    if before:
+        data["before"] = {
+            "source": _describe(args.before_src),
+            "cpu": {name: statistics.median(r[name][1] for r in before_rounds) for name in SCENARIOS},
+        }
     if args.json:
         args.json.write_text(json.dumps(data, indent=1) + "\n")
     print(render(data))
 
 
+def _source_cli(source: Path) -> list[str]:
+    """The CLI of an hfcheck source tree, run by this interpreter (its dependencies): rules/
+    is linked where the installed package has it (hfcheck.rules)."""
+    link = source / "hfcheck" / "rules"
+    if not link.exists():
+        link.symlink_to(Path("..") / "rules")
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(source)!r}); from hfcheck.__main__ import run; run()"]
+
+
+def _describe(source: Path) -> str:
+    stamp = source / "COMMIT"  # written by the caller, if at all
+    return stamp.read_text().strip() if stamp.exists() else source.name
+
+
 def render(data: dict) -> str:
     repo, wall, cpu, reads = data["repo"], data["wall"], data["cpu"], data.get("reads")
+    before = data.get("before")
     lines = [
         f"Measured by `{data['command']}` on {data['date']} ({data['cpus']} CPUs, load average {data['load']:.1f} at the end):",
         f"a monorepo of {repo['units']} units, {repo['files']} files, {repo['apparent_gb']} GB apparent (sparse 70B shards).",
         "Median wall time (CPU time of the process); bytes read from the repo's files and from the cache (strace, one more round).",
         "",
-        "| run | wall | CPU | CPU vs uncached | read from the repo | files read | read from the cache |",
-        "|---|---|---|---|---|---|---|",
+        "| run | wall | CPU | CPU vs uncached | read from the repo | files read | read from the cache |"
+        + (f" CPU, {before['source']} |" if before else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if before else ""),
     ]
     for name in SCENARIOS:
         row = reads.get(name) if reads else None
         read = f"{_size(row['repo_bytes'])} | {row['repo_files']} | {_size(row['cache_bytes'])}" if row else "| |"
-        lines.append(f"| {name} | {wall[name] * 1000:.0f} ms | {cpu[name] * 1000:.0f} ms | {cpu[name] / cpu['uncached']:.2f} | {read} |")
+        old = f" {before['cpu'][name] * 1000:.0f} ms |" if before else ""
+        lines.append(
+            f"| {name} | {wall[name] * 1000:.0f} ms | {cpu[name] * 1000:.0f} ms | {cpu[name] / cpu['uncached']:.2f} | {read} |{old}"
+        )
     return "\n".join(lines) + "\n"
 
 
