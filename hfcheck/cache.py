@@ -11,10 +11,13 @@ edit re-reads only what the edit changed.
    settings and selected rules, and the run key. Rules are cross-file (tokenizer against
    embedding rows, a deployment's max length against the model's config), so the unit,
    not the file, is the smallest set of findings that can be reused exactly.
-3. File facts: in a unit that runs again, the expensive per-file reads (the pickle scan of
-   a weight file, a safetensors header) are looked up by the file's content identity and
-   hfcheck's source stamp, so only the changed files are read. Facts are shared by every
-   target: the same blob in two snapshots is scanned once.
+3. File facts: in a unit that runs again, the per-file reads of weights (RepoView.file_fact:
+   the pickle scan, the safetensors, GGUF and ONNX headers, a torch zip's storage sizes,
+   the first bytes sniffed) are looked up by the file's content identity and hfcheck's
+   source stamp, so only the changed files are read. Facts are shared by every target:
+   the same blob in two snapshots is scanned once. Text files (configs, tokenizers) are
+   read again by the rules of a unit that runs again: parsing a stored copy would cost
+   what parsing them costs.
 
 A file's identity (the manifest row): its stat (size, mtime, inode, ctime) with git's
 "racy" rule (a file modified within 2 s of the run that recorded it is compared by
