@@ -143,13 +143,15 @@ class SettingsLookup:
         return self._cache[path]
 
 
-def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None, repo: RepoView | None = None) -> TargetReport:
+def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None, repo: RepoView | None = None, unit_cache=None) -> TargetReport:
     """Discover the target's units, run the rules once per unit on a view scoped to it,
     and return the findings, each with its unit. `settings` given (and no `fixed`): the
     target-level settings, with each unit's own still looked up from `config_file` and
     `overrides`; `fixed` (or `settings` alone): one Settings for every unit. `repo`: the
     target's view that the caller already walked (the result cache lists the files
-    before it checks them)."""
+    before it checks them); `unit_cache`: the result cache's per-unit store."""
+    from functools import partial
+
     from hfcheck.discovery import discover
 
     rules = rules or catalogue.rules()
@@ -170,7 +172,9 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
         unit_path = unit.path if unit is not None else None
         context = CheckContext(view, unit_settings, hub=target.hub, unit=unit, discovery=found, judge_security=judge_security)
         selected = [r for r in selected_rules(rules, unit_settings) if model_only or r.concern not in MODEL_ONLY_CONCERNS]
-        produced = run_rules(selected, context, unit_settings)
+        run = partial(run_rules, selected, context, unit_settings)
+        # the result cache (hfcheck.cache.UnitCache) returns an unchanged unit's findings without running its rules
+        produced = run() if unit_cache is None else unit_cache.findings(context, selected, unit_settings, model_only, run)
         findings.extend(_placed(produced, unit_path, found, unit_settings, baseline, view.real_paths))
     # Inline suppressions are judged once for the whole target: a comment that silences a
     # finding of one unit is used, whichever unit's view read its file.

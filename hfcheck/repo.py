@@ -169,11 +169,11 @@ class RepoView:
 
             return self._read_stream(rel, lambda stream: read_header(stream, self.files[rel].size))
 
-        return self.memo(("safetensors", rel), compute)
+        return self.memo(("safetensors", rel), lambda: self.file_fact("safetensors", rel, compute))
 
     def head(self, rel: str, size: int = 512) -> bytes | None:
         """The first bytes of a file, for sniffing its real format."""
-        return self.memo(("head", rel, size), lambda: self._read_stream(rel, lambda stream: stream.read(size)))
+        return self.memo(("head", rel, size), lambda: self.file_fact(f"head:{size}", rel, lambda: self._read_stream(rel, lambda stream: stream.read(size))))
 
     def is_git_lfs_pointer(self, rel: str) -> bool:
         entry = self.files.get(rel)
@@ -214,7 +214,16 @@ class RepoView:
                 self._record(rel, f"cannot read: {error.strerror or error}")
                 return None
 
-        return self.memo(("pickle_scan", rel), compute)
+        return self.memo(("pickle_scan", rel), lambda: self.file_fact("pickle_scan", rel, compute))
+
+    def file_fact(self, kind: str, rel: str, compute: Callable[[], Any]) -> Any:
+        """compute(), or the value it gave for a file of the same content in an earlier run
+        (the result cache, hfcheck.cache, sets `fact_cache` on the tree while it checks)."""
+        store = getattr(self.tree, "fact_cache", None)
+        entry = self.files.get(rel)
+        if store is None or entry is None or self.is_placeholder(rel):
+            return compute()
+        return store.fact(kind, entry, self.limits, compute)
 
     # -- fixes ---------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ def test_a_fresh_checkout_of_the_same_files_is_a_hit(tiny_llama, cached_check):
 def test_a_crafted_or_corrupt_entry_is_a_miss(tiny_llama, cached_check):
     (tiny_llama / "extra.json").write_text("{,}")
     cached_check(tiny_llama)
-    [entry] = (cached_check.cache.folder / "v1").glob("*.json")
+    [entry] = (cached_check.cache.folder / "v2" / "targets").glob("*.json")
     data = json.loads(entry.read_text())
     data["report"]["findings"] = [{"code": "CFG002", "message": 3}]  # wrong type
     entry.write_text(json.dumps(data))
@@ -157,7 +157,7 @@ def test_cache_lives_outside_the_repo_and_no_cache_writes_nothing(tiny_llama, tm
     assert not folder.exists()
     cold = invoke(tiny_llama, "--format", "json", "--cache-dir", folder)
     warm = invoke(tiny_llama, "--format", "json", "--cache-dir", folder)
-    assert len(list((folder / "v1").glob("*.json"))) == 1
+    assert len(list((folder / "v2" / "targets").glob("*.json"))) == 1
     assert cold.stdout == warm.stdout and warm.exit_code == cold.exit_code == 1
     assert sorted(p.name for p in tiny_llama.rglob("*")) == before  # nothing written into the repo
 
@@ -169,4 +169,4 @@ def test_a_target_of_very_many_files_is_checked_uncached(tiny_llama, cached_chec
     cached_check(tiny_llama)
     cached_check(tiny_llama)
     assert cached_check.counting.calls == 2
-    assert not (cached_check.cache.folder / "v1").exists()
+    assert not (cached_check.cache.folder / "v2").exists()

@@ -128,7 +128,7 @@ def gguf(repo, rel: str):
 
         return _mapped(repo, rel, read_gguf)
 
-    return repo.memo(("facts", "gguf", rel), compute)
+    return repo.memo(("facts", "gguf", rel), lambda: repo.file_fact("gguf", rel, compute))  # by content identity (hfcheck.cache)
 
 
 # -- ONNX ----------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def onnx_model(repo, rel: str):
 
         return _mapped(repo, rel, read_onnx)
 
-    return repo.memo(("facts", "onnx", rel), compute)
+    return repo.memo(("facts", "onnx", rel), lambda: repo.file_fact("onnx", rel, compute))  # by content identity (hfcheck.cache)
 
 
 def custom_op_domains(repo, rel: str) -> list[tuple[str, int]]:
