@@ -288,7 +288,7 @@ def _read_exactly(stream, count: int, path: str) -> bytes:
     full size too (the Hub and its CDN honour ranges)."""
     data = stream.read(count)
     if len(data) > count:
-        raise HubError(f"{path}: the endpoint ignored the byte range asked for ({count} bytes) and sent {len(data)}; a Hub mirror must support HTTP Range")
+        raise HubError(f"{path}: the endpoint ignored the byte range asked for ({count} bytes) and sent {len(data)}; a Hub mirror must support HTTP Range", repo_exists=True)
     return data
 
 
@@ -348,25 +348,37 @@ class _hub_errors:
         if error is None or not isinstance(error, Exception) or isinstance(error, HubError):
             return False
         from huggingface_hub import constants
-        from huggingface_hub.utils import EntryNotFoundError, GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError
+        from huggingface_hub.utils import (
+            EntryNotFoundError,
+            GatedRepoError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            OfflineModeIsEnabled,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
 
-        repo, endpoint = self.name.repo_id, constants.ENDPOINT
         if isinstance(error, FileNotFoundError) and isinstance(error.__cause__, HfHubHTTPError):
             error = error.__cause__  # HfFileSystem's wrapping of a missing repo or revision
+        repo, endpoint = self.name.repo_id, constants.ENDPOINT
+        where = f" for {self.file}" if self.file else ""
+        unreachable = f"{repo}: cannot reach {endpoint}{where} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
         if isinstance(error, GatedRepoError):
             message = f"{repo} is gated on {endpoint}: accept its terms and set HF_TOKEN"
         elif isinstance(error, RepositoryNotFoundError):
             message = f"no model repo {repo!r} on {endpoint} (a private repo needs HF_TOKEN)"
         elif isinstance(error, RevisionNotFoundError):
             message = f"{repo} has no revision {self.name.revision!r}"
+        elif isinstance(error, LocalEntryNotFoundError):  # hf_hub_download (0.x) lost the Hub and has no cached copy
+            message = unreachable
         elif isinstance(error, (EntryNotFoundError, FileNotFoundError)):
             message = f"{repo}: could not download {self.file or 'a file'}, which the Hub lists at this revision ({_first_line(error)})"
         elif isinstance(error, OfflineModeIsEnabled):
             message = f"{repo}: HF_HUB_OFFLINE is set and the repo is not in hfcheck's cache"
         elif isinstance(error, HfHubHTTPError):
-            message = f"{repo}: the Hub answered {_first_line(error)}" + (f" for {self.file}" if self.file else "")
+            message = f"{repo}: the Hub answered {_first_line(error)}{where}"
         elif isinstance(error, OSError) or type(error).__module__.startswith(("httpx", "httpcore")):
-            message = f"{repo}: cannot reach {endpoint} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
+            message = unreachable
         else:
             return False
         not_found = isinstance(error, RepositoryNotFoundError) and not isinstance(error, GatedRepoError)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -35,9 +36,11 @@ class FakeHub:
         self.api_bytes_sent = 0  # JSON bodies (model info, tree, paths-info, errors)
         # Behaviours a test can switch on: a gated repo's files need accepted terms (its
         # info and tree stay public, as on the Hub); withheld files are listed but answer
-        # 404; a server that ignores Range answers 200 with the whole file.
+        # 404; hung-up files get the connection closed without an answer (the network
+        # going away mid-run); a server that ignores Range answers 200 with the whole file.
         self.gated: set[str] = set()
         self.withheld: set[str] = set()
+        self.hung_up: set[str] = set()
         self.honour_ranges = True
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -167,6 +170,10 @@ def _handler(hub: FakeHub):
                 return
             sha, folder = found
             file = folder / rel
+            if rel in hub.hung_up:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if repo_id in hub.gated:
                 self._error(401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have access to it and be authenticated to access it.", commit=sha)
                 return

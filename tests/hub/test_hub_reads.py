@@ -106,7 +106,9 @@ def test_an_endpoint_that_ignores_ranges_is_a_one_line_error(hub, hub_env, tmp_p
     hub.honour_ranges = False
     result = run_hfcheck(hub_env, "hfcheck/tiny")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "ignored the byte range" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("hfcheck: hfcheck/tiny@") and "model.safetensors: the endpoint ignored the byte range" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert hub.bytes_sent["model.safetensors"] == (repo / "model.safetensors").stat().st_size  # one shard's worth, then it stopped
 
 
 @pytest.mark.parametrize("only_weights", [False, True], ids=["small-file-first", "header-read-first"])
@@ -132,4 +134,13 @@ def test_a_listed_file_that_answers_404_is_a_one_line_error(hub, hub_env, withhe
     result = run_hfcheck(hub_env, "hfcheck/tiny")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"hfcheck: hfcheck/tiny: could not download {withheld}, which the Hub lists" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_hub_that_goes_away_mid_run_is_a_one_line_error(hub, hub_env):
+    hub.add("hfcheck/tiny", TINY)
+    hub.hung_up.add("config.json")  # listed, then the connection drops when it is fetched
+    result = run_hfcheck(hub_env, "hfcheck/tiny")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("hfcheck: hfcheck/tiny: cannot reach http://127.0.0.1:") and "config.json" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
