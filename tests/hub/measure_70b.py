@@ -59,7 +59,9 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "HFCHECK_"))}
             env.update(HF_ENDPOINT=hub.url, HF_HOME=str(base / f"home-{run}"), HF_HUB_DISABLE_TELEMETRY="1", NO_COLOR="1")
             start = time.perf_counter()
-            result = subprocess.run([sys.executable, "-m", "hfcheck", "meta/llama-3-70b", "--format", "json"], env=env, capture_output=True, text=True)
+            result = subprocess.run(
+                [sys.executable, "-m", "hfcheck", "meta/llama-3-70b", "--format", "json"], env=env, capture_output=True, text=True
+            )
             walls.append(time.perf_counter() - start)
             if result.returncode not in (0, 1):
                 sys.exit(result.stderr)
