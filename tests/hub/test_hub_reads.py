@@ -144,3 +144,22 @@ def test_a_hub_that_goes_away_mid_run_is_a_one_line_error(hub, hub_env):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("hfcheck: hfcheck/tiny: cannot reach http://127.0.0.1:") and "config.json" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_headers_of_files_in_folders_with_unusual_names_are_read(hub, hub_env, tmp_path):
+    # HfFileSystem takes a path string ("org/name@rev/folder/file"): names with spaces,
+    # '#', '@', '%' or non-ASCII letters must reach the same file on the Hub.
+    repo = shutil.copytree(TINY, tmp_path / "repo")
+    odd = ["unet/diffusion model #1.safetensors", "text encoder@2/modèle 100%.safetensors"]
+    for rel in odd:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(TINY / "model.safetensors", repo / rel)
+    sha = hub.add("hfcheck/odd", repo)
+    result = run_hfcheck(hub_env, "hfcheck/odd", "--format", "json")
+    assert result.returncode in (0, 1), result.stderr
+    view = tmp_path / "hf-home" / "hfcheck" / "models--hfcheck--odd" / "views" / sha / "repo"
+    end = header_end(TINY / "model.safetensors")
+    for rel in odd:
+        assert 0 < hub.bytes_sent[rel] <= HEADER_PROBE_BYTES
+        assert (view / rel).stat().st_size == (TINY / "model.safetensors").stat().st_size
+        assert (view / rel).read_bytes()[:end] == (TINY / "model.safetensors").read_bytes()[:end]
