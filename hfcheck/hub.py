@@ -34,6 +34,7 @@ import re
 import shutil
 import struct
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -332,9 +333,40 @@ def _ref_file(revision: str) -> str:
     return revision.replace("/", "%2F")
 
 
+class _QuietLibraryLog:
+    """huggingface_hub logs every retry of a failing request as a warning on stderr (0.3x
+    retries a lost connection five times); hfcheck reports the outcome in one line instead.
+    Its log level is raised to ERROR while any Hub read runs (counted, so threads checking
+    several targets restore it once, after the last) unless HF_HUB_VERBOSITY asks otherwise."""
+
+    _lock = threading.Lock()
+    _active = 0
+    _saved: int | None = None
+
+    @classmethod
+    def enter(cls) -> None:
+        from huggingface_hub.utils import logging as hub_logging
+
+        with cls._lock:
+            if cls._active == 0 and not os.environ.get("HF_HUB_VERBOSITY"):
+                cls._saved = hub_logging.get_verbosity()
+                hub_logging.set_verbosity_error()
+            cls._active += 1
+
+    @classmethod
+    def leave(cls) -> None:
+        from huggingface_hub.utils import logging as hub_logging
+
+        with cls._lock:
+            cls._active -= 1
+            if cls._active == 0 and cls._saved is not None:
+                hub_logging.set_verbosity(cls._saved)
+                cls._saved = None
+
+
 class _hub_errors:
     """huggingface_hub's exceptions as one-line HubErrors (naming `file`, the file being
-    read when there is one)."""
+    read when there is one), with the library's retry warnings held back meanwhile."""
 
     def __init__(self, name: HubName, *, repo_exists: bool = False):
         self.name = name
@@ -342,9 +374,11 @@ class _hub_errors:
         self.file: str | None = None
 
     def __enter__(self):
+        _QuietLibraryLog.enter()
         return self
 
     def __exit__(self, kind, error, _traceback):
+        _QuietLibraryLog.leave()
         if error is None or not isinstance(error, Exception) or isinstance(error, HubError):
             return False
         from huggingface_hub import constants

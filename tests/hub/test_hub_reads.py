@@ -163,3 +163,24 @@ def test_headers_of_files_in_folders_with_unusual_names_are_read(hub, hub_env, t
         assert 0 < hub.bytes_sent[rel] <= HEADER_PROBE_BYTES
         assert (view / rel).stat().st_size == (TINY / "model.safetensors").stat().st_size
         assert (view / rel).read_bytes()[:end] == (TINY / "model.safetensors").read_bytes()[:end]
+
+
+def test_retry_warnings_are_held_back_only_while_the_hub_is_read(monkeypatch):
+    import logging
+
+    from huggingface_hub.utils import logging as hub_logging
+
+    from hfcheck.hub import HubName, _hub_errors
+
+    monkeypatch.delenv("HF_HUB_VERBOSITY", raising=False)
+    before = hub_logging.get_verbosity()
+    try:
+        hub_logging.set_verbosity_info()
+        with _hub_errors(HubName("a/b", None)), _hub_errors(HubName("c/d", None)):
+            assert hub_logging.get_verbosity() == logging.ERROR
+        assert hub_logging.get_verbosity() == logging.INFO
+        monkeypatch.setenv("HF_HUB_VERBOSITY", "debug")  # the user's explicit choice wins
+        with _hub_errors(HubName("a/b", None)):
+            assert hub_logging.get_verbosity() == logging.INFO
+    finally:
+        hub_logging.set_verbosity(before)
