@@ -8,8 +8,9 @@ every read limit applies unchanged:
   huggingface_hub into the HF cache (HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT and
   HF_HUB_OFFLINE apply) and linked or copied into the view;
 - each safetensors file becomes a sparse file of its true size holding the real 8-byte
-  length and header at offset 0 (fetched with range requests) and a hole after it, so
-  `repo.safetensors(rel)` checks the real header against the real size;
+  length and header at offset 0 (fetched with bounded range requests through
+  huggingface_hub's HfFileSystem) and a hole after it, so `repo.safetensors(rel)` checks
+  the real header against the real size;
 - pickle weights are downloaded only when asked (`--download-pickles`); other weights
   (GGUF, ONNX, ...) and text files over the cap are not: each becomes a hole of its true
   size, so rules that test presence and size see the repo as it is. `HubSnapshot`
@@ -20,7 +21,10 @@ Views live in `$HFCHECK_CACHE` (default `$HF_HOME/hfcheck`), one per commit, wit
 branch -> commit refs that let HF_HUB_OFFLINE=1 runs find them. A commit never changes,
 so a view of a commit sha is reused without any network call.
 
-huggingface_hub is imported inside functions: it costs ~0.4 s, which local runs never pay."""
+Only huggingface_hub's public API is used (HfApi, hf_hub_download, snapshot_download,
+HfFileSystem, huggingface_hub.utils' errors, huggingface_hub.constants): its session and
+HTTP internals differ between releases (requests before 1.0, httpx after). It is imported
+inside functions: it costs ~0.4 s, which local runs never pay."""
 
 from __future__ import annotations
 
@@ -30,12 +34,13 @@ import re
 import shutil
 import struct
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hfcheck.formats.safetensors import MAX_HEADER_BYTES
+from hfcheck.tree import Limits
 
-MiB = 1 << 20
 # What huggingface_hub itself fetches first for a safetensors header: 97% of headers on
 # the Hub fit in 100 kB, so one request is usually enough.
 HEADER_PROBE_BYTES = 100_001
@@ -43,9 +48,9 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 OTHER_WEIGHT_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5", ".keras", ".pb", ".msgpack", ".gguf", ".onnx", ".tflite", ".mlmodel", ".ot")
 SMALL_SUFFIXES = (".json", ".txt", ".md", ".jinja", ".model", ".py", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".lock", ".tiktoken", ".vocab", ".spm", ".bpe")
 SMALL_NAMES = (".gitattributes", "LICENSE", "LICENCE", "NOTICE", "COPYING", "Dockerfile", "Pipfile", ".env", ".hfcheck.yaml", ".hfcheck.yml")
-# The repo view's own read limits: nothing bigger would be read anyway.
-JSON_CAP = 64 * MiB
-TEXT_CAP = 16 * MiB
+# The repo view's own read limits (one definition, hfcheck.tree): a file over them would
+# not be read anyway, so it is not fetched.
+READ_LIMITS = Limits()
 MANIFEST = "manifest.json"
 
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
@@ -55,9 +60,12 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 class HubError(Exception):
     """The Hub target could not be resolved or fetched (a usage error, exit 2)."""
 
-    def __init__(self, message: str, *, repo_not_found: bool = False):
+    def __init__(self, message: str, *, repo_not_found: bool = False, repo_exists: bool = False):
         super().__init__(message)
         self.repo_not_found = repo_not_found
+        # The Hub knows the repo (gated, a missing revision or file, ...): the target was
+        # no mistyped local path. The message then starts with the repo id.
+        self.repo_exists = repo_exists
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ def _from_hf_cache(repo_id: str, revision: str) -> HubSnapshot | None:
 
 
 def _build(api, repo_id: str, commit: str, base: Path, variant: str, download_pickles: bool) -> HubSnapshot:
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import HfFileSystem, hf_hub_download
     from huggingface_hub.hf_api import RepoFile
 
     name = HubName(repo_id, commit)
@@ -158,17 +166,20 @@ def _build(api, repo_id: str, commit: str, base: Path, variant: str, download_pi
         root = work / "repo"
         root.mkdir()
         header_only, skipped = [], []
-        with _hub_errors(name):
+        # A fresh instance: fsspec caches file systems per process, with their listings.
+        remote = HfFileSystem(skip_instance_cache=True)
+        with _hub_errors(name, repo_exists=True) as errors:
             entries = [e for e in api.list_repo_tree(repo_id, revision=commit, recursive=True) if isinstance(e, RepoFile)]
             for entry in entries:
                 rel, size = entry.path, int(entry.size or 0)
+                errors.file = rel
                 if not _safe_rel(rel):
                     continue  # a path that would leave the view: never written
                 kind = _kind(rel, size, download_pickles)
                 if kind == "fetch":
                     _place(Path(hf_hub_download(repo_id, rel, revision=commit)), root / rel)
                 elif kind == "header":
-                    if not _write_header_stub(repo_id, rel, commit, size, root / rel):
+                    if not _write_header_stub(remote, f"{repo_id}@{commit}/{rel}", size, root / rel):
                         header_only.append(rel)
                 elif kind != "ignore":
                     skipped.append(SkippedFile(rel, size, kind))
@@ -210,7 +221,7 @@ def download_for_smoke(snapshot: HubSnapshot) -> Path:
         weights = [f"*{suffix}" for suffix in PICKLE_SUFFIXES]
     # The small files include *.py: remote code, which plan_load refuses without --trust-remote-code.
     patterns = [f"*{suffix}" for suffix in SMALL_SUFFIXES] + [f"{name}*" for name in SMALL_NAMES] + weights
-    with _hub_errors(HubName(snapshot.repo_id, snapshot.revision)):
+    with _hub_errors(HubName(snapshot.repo_id, snapshot.revision), repo_exists=True):
         return Path(snapshot_download(snapshot.repo_id, revision=snapshot.revision, allow_patterns=patterns))
 
 
@@ -228,8 +239,15 @@ def _kind(rel: str, size: int, download_pickles: bool) -> str:
     small = lower.endswith(SMALL_SUFFIXES) or filename.startswith(SMALL_NAMES) or lower.startswith(("requirements", "constraints", "readme", "license", "licence"))
     if not small:
         return "ignore"
-    cap = JSON_CAP if lower.endswith(".json") else TEXT_CAP
-    return "fetch" if size <= cap else "too-large"
+    return "fetch" if size <= _read_cap(lower) else "too-large"
+
+
+def _read_cap(lower_name: str) -> int:
+    """The most the repo view reads of such a file: JSON has its own cap; every other small
+    file is read as text (YAML's own cap is lower, and a YAML file is also read as text)."""
+    if lower_name.endswith(".json"):
+        return READ_LIMITS.json_bytes
+    return max(READ_LIMITS.text_bytes, READ_LIMITS.yaml_bytes)
 
 
 def _safe_rel(rel: str) -> bool:
@@ -244,18 +262,20 @@ def _place(cached: Path, dest: Path) -> None:
     shutil.copyfile(cached.resolve(), dest)
 
 
-def _write_header_stub(repo_id: str, rel: str, commit: str, size: int, dest: Path) -> bool:
+def _write_header_stub(remote, path: str, size: int, dest: Path) -> bool:
     """A sparse file of the remote file's size: its real first 8 + header-length bytes,
-    then a hole. Two range requests at most; a server that ignores ranges is cut off.
-    True when the whole file came with the first request (a complete, real file)."""
-    data = _read_range(repo_id, rel, commit, 0, min(size, HEADER_PROBE_BYTES))
-    complete = len(data) == size
-    if len(data) >= 8 and not complete:
-        (length,) = struct.unpack("<Q", data[:8])
-        end = 8 + length
-        if len(data) < end <= size and length <= MAX_HEADER_BYTES:
-            data += _read_range(repo_id, rel, commit, len(data), end - len(data))
-        data = data[:end]  # header only: the tensor bytes that came with it are dropped
+    then a hole. Two bounded range requests at most (`cache_type="none"`: fsspec reads
+    exactly the asked span, no read-ahead block). True when the whole file came with the
+    first request (a complete, real file)."""
+    with remote.open(path, "rb", block_size=HEADER_PROBE_BYTES, cache_type="none", size=size) as stream:
+        data = _read_exactly(stream, min(size, HEADER_PROBE_BYTES), path)
+        complete = len(data) == size
+        if len(data) >= 8 and not complete:
+            (length,) = struct.unpack("<Q", data[:8])
+            end = 8 + length
+            if len(data) < end <= size and length <= MAX_HEADER_BYTES:
+                data += _read_exactly(stream, end - len(data), path)
+            data = data[:end]  # header only: the tensor bytes that came with it are dropped
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest, "wb") as stream:
         stream.write(data)
@@ -263,35 +283,20 @@ def _write_header_stub(repo_id: str, rel: str, commit: str, size: int, dest: Pat
     return complete
 
 
+def _read_exactly(stream, count: int, path: str) -> bytes:
+    """`count` bytes from the stream's position. An endpoint that ignores Range answers
+    with the whole file: that is refused, not used, since the next shard would cost its
+    full size too (the Hub and its CDN honour ranges)."""
+    data = stream.read(count)
+    if len(data) > count:
+        raise HubError(f"{path}: the endpoint ignored the byte range asked for ({count} bytes) and sent {len(data)}; a Hub mirror must support HTTP Range", repo_exists=True)
+    return data
+
+
 def _write_placeholder(dest: Path, size: int) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest, "wb") as stream:
         stream.truncate(size)
-
-
-def _read_range(repo_id: str, rel: str, commit: str, start: int, count: int) -> bytes:
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
-
-    if count <= 0:
-        return b""
-    url = hf_hub_url(repo_id, rel, revision=commit)
-    headers = {**build_hf_headers(), "Range": f"bytes={start}-{start + count - 1}", "Accept-Encoding": "identity"}
-    chunks, got = [], 0
-    with get_session().stream("GET", url, headers=headers) as response:
-        if response.status_code >= 400:
-            response.read()
-            hf_raise_for_status(response)
-        skip = start if response.status_code == 200 else 0  # range ignored: the body starts at 0
-        for chunk in response.iter_bytes():
-            if skip:
-                cut = min(skip, len(chunk))
-                chunk, skip = chunk[cut:], skip - cut
-            chunks.append(chunk[: count - got])
-            got += len(chunks[-1])
-            if got >= count:
-                break
-    return b"".join(chunks)
 
 
 def _load(base: Path, commit: str, variant: str) -> HubSnapshot | None:
@@ -328,39 +333,91 @@ def _ref_file(revision: str) -> str:
     return revision.replace("/", "%2F")
 
 
-class _hub_errors:
-    """huggingface_hub's exceptions as one-line HubErrors."""
+class _QuietLibraryLog:
+    """huggingface_hub logs every retry of a failing request as a warning on stderr (0.3x
+    retries a lost connection five times); hfcheck reports the outcome in one line instead.
+    Its log level is raised to ERROR while any Hub read runs (counted, so threads checking
+    several targets restore it once, after the last) unless HF_HUB_VERBOSITY asks otherwise."""
 
-    def __init__(self, name: HubName):
+    _lock = threading.Lock()
+    _active = 0
+    _saved: int | None = None
+
+    @classmethod
+    def enter(cls) -> None:
+        from huggingface_hub.utils import logging as hub_logging
+
+        with cls._lock:
+            if cls._active == 0 and not os.environ.get("HF_HUB_VERBOSITY"):
+                cls._saved = hub_logging.get_verbosity()
+                hub_logging.set_verbosity_error()
+            cls._active += 1
+
+    @classmethod
+    def leave(cls) -> None:
+        from huggingface_hub.utils import logging as hub_logging
+
+        with cls._lock:
+            cls._active -= 1
+            if cls._active == 0 and cls._saved is not None:
+                hub_logging.set_verbosity(cls._saved)
+                cls._saved = None
+
+
+class _hub_errors:
+    """huggingface_hub's exceptions as one-line HubErrors (naming `file`, the file being
+    read when there is one), with the library's retry warnings held back meanwhile."""
+
+    def __init__(self, name: HubName, *, repo_exists: bool = False):
         self.name = name
+        self.repo_exists = repo_exists
+        self.file: str | None = None
 
     def __enter__(self):
+        _QuietLibraryLog.enter()
         return self
 
     def __exit__(self, kind, error, _traceback):
+        _QuietLibraryLog.leave()
         if error is None or not isinstance(error, Exception) or isinstance(error, HubError):
             return False
         from huggingface_hub import constants
-        from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError
+        from huggingface_hub.utils import (
+            EntryNotFoundError,
+            GatedRepoError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            OfflineModeIsEnabled,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
 
+        if isinstance(error, FileNotFoundError) and isinstance(error.__cause__, HfHubHTTPError):
+            error = error.__cause__  # HfFileSystem's wrapping of a missing repo or revision
         repo, endpoint = self.name.repo_id, constants.ENDPOINT
+        where = f" for {self.file}" if self.file else ""
+        unreachable = f"{repo}: cannot reach {endpoint}{where} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
         if isinstance(error, GatedRepoError):
             message = f"{repo} is gated on {endpoint}: accept its terms and set HF_TOKEN"
         elif isinstance(error, RepositoryNotFoundError):
             message = f"no model repo {repo!r} on {endpoint} (a private repo needs HF_TOKEN)"
         elif isinstance(error, RevisionNotFoundError):
             message = f"{repo} has no revision {self.name.revision!r}"
-        elif isinstance(error, EntryNotFoundError):
-            message = f"{repo}: a file listed by the Hub could not be downloaded ({_first_line(error)})"
+        elif isinstance(error, LocalEntryNotFoundError):  # hf_hub_download (0.x) lost the Hub and has no cached copy
+            message = unreachable
+        elif isinstance(error, (EntryNotFoundError, FileNotFoundError)):
+            message = f"{repo}: could not download {self.file or 'a file'}, which the Hub lists at this revision ({_first_line(error)})"
         elif isinstance(error, OfflineModeIsEnabled):
             message = f"{repo}: HF_HUB_OFFLINE is set and the repo is not in hfcheck's cache"
         elif isinstance(error, HfHubHTTPError):
-            message = f"{repo}: the Hub answered {_first_line(error)}"
+            message = f"{repo}: the Hub answered {_first_line(error)}{where}"
         elif isinstance(error, OSError) or type(error).__module__.startswith(("httpx", "httpcore")):
-            message = f"{repo}: cannot reach {endpoint} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
+            message = unreachable
         else:
             return False
-        raise HubError(message, repo_not_found=isinstance(error, RepositoryNotFoundError) and not isinstance(error, GatedRepoError)) from error
+        not_found = isinstance(error, RepositoryNotFoundError) and not isinstance(error, GatedRepoError)
+        exists = not not_found and (self.repo_exists or isinstance(error, (GatedRepoError, RevisionNotFoundError)))
+        raise HubError(message, repo_not_found=not_found, repo_exists=exists) from error
 
 
 def _first_line(error: BaseException) -> str:

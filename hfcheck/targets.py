@@ -108,6 +108,8 @@ def _hub_target(name: str, download_pickles: bool) -> Target:
     try:
         snapshot = fetch(parsed, download_pickles=download_pickles)
     except HubError as error:
+        if error.repo_exists:  # the Hub knows the repo: what failed is about it, not a path
+            raise TargetError(str(error)) from None
         if name.startswith("hf://"):
             raise TargetError(f"{name}: {error}") from None
         # `does-not/exist`: most often a mistyped local path; say so first, then the Hub attempt
@@ -155,7 +157,7 @@ def hf_cache_snapshots(cache_dir: str | None = None) -> list[Target]:
     """Every model snapshot in the local Hugging Face cache (HF_HUB_CACHE, HF_HOME, ...),
     found with huggingface_hub's own cache scanner."""
     from huggingface_hub import scan_cache_dir
-    from huggingface_hub.errors import CacheNotFound
+    from huggingface_hub.utils import CacheNotFound
 
     try:
         info = scan_cache_dir(cache_dir)
