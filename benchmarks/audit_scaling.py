@@ -2,12 +2,14 @@
 Ray with N workers, and the Ray executor's own per-target overhead.
 
     python benchmarks/audit_scaling.py WORKDIR [--targets 2000] [--workers 1,2,4] [--noop 2000] [--log FILE]
-    python benchmarks/audit_scaling.py --table-from FILE [--write]
+    python benchmarks/audit_scaling.py --table-from LOG [--out FILE] [--write]
 
 The first form measures and writes one `# label: {...}` line per run to --log (default
 WORKDIR/audit_scaling.log) and to stderr; the second prints the README block from such a
-log, and with --write puts it into README.md between its audit-bench markers
-(tests/test_audit.py checks that the README holds exactly this output of the saved log).
+log, with --out saves it (benchmarks/results/audit_scaling.md, from
+benchmarks/results/audit_scaling_2000.log) and with --write puts it into README.md between
+its audit-bench markers (tests/test_audit.py checks that the README holds exactly the
+saved block, and that the block is this script's output of the saved log).
 
 The Hub test server (tests/hub/hubserver.py) runs in its own process serving --targets
 repos (three real variants of the tiny-llama fixture: clean, broken config, no card); its
@@ -248,6 +250,8 @@ def write_readme(block: str, readme: Path = ROOT / "README.md") -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--table-from"]:
         block = table_from(Path(sys.argv[2]))
+        if "--out" in sys.argv[3:]:
+            Path(sys.argv[sys.argv.index("--out") + 1]).write_text(block, encoding="utf-8")
         if "--write" in sys.argv[3:]:
             write_readme(block)
         print(block, end="")
