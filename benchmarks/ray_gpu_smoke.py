@@ -102,8 +102,12 @@ def main() -> int:
     checks = {
         "every_target_reported_once": sorted(r["target"] for r in records) == sorted(t.name for t in targets),
         "no_error_record": all(r["error"] is None for r in records),
-        f"every_smoke_task_given_{expected_gpus}_gpus": all(len(s.get("ray", {}).get("gpu_ids", [None] * 9)) == expected_gpus for s in smoke.values()),
-        f"smoke_pass_ran_on_{args.device}": all(s.get("status") == "ran" and str(s.get("device", "")).startswith(args.device) for s in smoke.values()),
+        f"every_smoke_task_given_{expected_gpus}_gpus": all(
+            len(s.get("ray", {}).get("gpu_ids", [None] * 9)) == expected_gpus for s in smoke.values()
+        ),
+        f"smoke_pass_ran_on_{args.device}": all(
+            s.get("status") == "ran" and str(s.get("device", "")).startswith(args.device) for s in smoke.values()
+        ),
         "right_padding_flagged": any(f["concern"] == "smoke" for f in by_label.get("llama-tiny-right-pad", {}).get("findings", [])),
         "cpu_task_given_no_gpu": cpu_probe["gpu_ids"] == [],
     }

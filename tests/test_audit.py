@@ -341,3 +341,24 @@ def test_the_cli_audits_a_targets_file_into_jsonl(tmp_path):
     assert second.returncode == 1 and out.read_text().count("\n") == 2, second.stderr
     usage = subprocess.run([sys.executable, "-m", "hfcheck", "--resume", str(out), str(clean)], capture_output=True, text=True)
     assert usage.returncode == 2 and "--targets-from" in usage.stderr
+
+
+def test_the_readme_scaling_figures_are_the_benchmark_scripts_output_of_its_saved_log():
+    """README's audit-bench section is benchmarks/results/audit_scaling.md verbatim, and that
+    file is what benchmarks/audit_scaling.py --table-from prints for the saved measurement
+    log: no figure typed by hand."""
+    import importlib.util
+    import re
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("audit_scaling", ROOT / "benchmarks" / "audit_scaling.py")
+    scaling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scaling)
+    results = ROOT / "benchmarks" / "results"
+    block = (results / "audit_scaling.md").read_text(encoding="utf-8")
+    assert block == scaling.table_from(results / "audit_scaling_2000.log")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"<!-- audit-bench:start -->\n(.*?)<!-- audit-bench:end -->", readme, re.S)
+    assert section and section.group(1) == block, "run: python benchmarks/audit_scaling.py --table-from benchmarks/results/audit_scaling_2000.log --out benchmarks/results/audit_scaling.md --write"
+    assert "2000 Hub targets" in block and "| serial |" in block and "| ray, 4 CPUs |" in block
