@@ -78,6 +78,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     os.environ.update(offline)  # the driver's and, through ray.init, the workers'
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network there: nothing to report to
 
     started = time.perf_counter()
     folders = build_models(args.workdir)
@@ -87,7 +88,15 @@ def main() -> int:
 
     from hfcheck.audit import AuditSettings, AuditTarget, RayExecutor, audit, text_progress
 
-    ray.init(num_cpus=args.num_cpus, num_gpus=args.num_gpus, runtime_env={"env_vars": offline}, include_dashboard=False, log_to_driver=True)
+    # a bounded object store: the records are small, and /dev/shm may be too
+    ray.init(
+        num_cpus=args.num_cpus,
+        num_gpus=args.num_gpus,
+        object_store_memory=1 << 30,
+        runtime_env={"env_vars": offline},
+        include_dashboard=False,
+        log_to_driver=True,
+    )
     cluster = ray.cluster_resources()
     settings = AuditSettings(smoke=True, smoke_options={"device": args.device, "trust_remote_code": False})
     targets = [AuditTarget(str(folder), line) for line, folder in enumerate(folders, start=1)]
