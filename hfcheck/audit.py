@@ -254,7 +254,10 @@ class RayExecutor:
         device = settings.smoke_options.get("device", "auto")
         no_gpus = device == "cpu" or (device == "auto" and not resources.get("GPU"))
         static = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_static_task)
-        smoke = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_smoke_task)  # .options(num_gpus=) per target
+        # num_gpus is set per target (.options), so Ray's own default for GPU functions, a
+        # fresh worker per task, must be asked for here: a reused worker would keep the last
+        # model's CUDA memory and skew the next smoke pass's measured peak
+        smoke = ray.remote(num_cpus=1, max_calls=1, max_retries=self.max_retries, retry_exceptions=False)(_smoke_task)
         shared = ray.put((settings, fingerprint))
         pending, in_flight = list(reversed(targets)), {}
         while pending or in_flight:
@@ -288,7 +291,7 @@ def _smoke_task(target: AuditTarget, shared) -> dict:
     settings, fingerprint = shared
     record = check_one(target, settings, fingerprint, smoke=True)
     # where Ray ran it: the GPUs it was given (CUDA_VISIBLE_DEVICES is what torch saw)
-    placement = {"node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
+    placement = {"node_id": ray.get_runtime_context().get_node_id(), "worker_pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
     record.setdefault("smoke", {})["ray"] = {**placement, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
     return record
 

@@ -78,18 +78,24 @@ def test_a_ray_audit_merges_into_one_report_in_every_format_as_the_serial_run(re
 
 def test_a_smoke_audit_on_ray_runs_the_smoke_pass_where_ray_placed_it(registry, tmp_path):
     """--smoke on Ray: the static task, then a smoke task (on this GPU-less cluster with
-    --device cpu it asks for no GPU, so it is placed at all); the record says the smoke pass
-    ran, on which device, with which GPUs Ray gave it, and holds the serial CLI's findings."""
+    --device cpu it asks for no GPU, so it is placed at all) in a fresh worker each (no
+    model's memory left over from the last); the record says the smoke pass ran, on which
+    device, with which GPUs Ray gave it, and holds the serial CLI's findings."""
+    import shutil
+
     from conftest import FIXTURES
     from hubserver import run_hfcheck
 
     hub, names, env = registry
     model = FIXTURES / "tiny-llama"
+    twin = shutil.copytree(model, tmp_path / "twin")
     settings = AuditSettings(smoke=True, smoke_options={"device": "cpu", "trust_remote_code": False})
-    (record,) = list(audit([AuditTarget(str(model), 1)], settings, executor=RayExecutor()))
-    assert record["error"] is None
-    assert record["smoke"]["status"] == "ran" and record["smoke"]["device"] == "cpu"
-    assert record["smoke"]["ray"]["gpu_ids"] == [] and record["smoke"]["ray"]["node_id"]
+    records = list(audit([AuditTarget(str(model), 1), AuditTarget(str(twin), 2)], settings, executor=RayExecutor(max_in_flight=1)))
+    assert [r["error"] for r in records] == [None, None]
+    assert all(r["smoke"]["status"] == "ran" and r["smoke"]["device"] == "cpu" for r in records)
+    assert all(r["smoke"]["ray"]["gpu_ids"] == [] and r["smoke"]["ray"]["node_id"] for r in records)
+    assert records[0]["smoke"]["ray"]["worker_pid"] != records[1]["smoke"]["ray"]["worker_pid"]
+    record = next(r for r in records if r["target"] == str(model))
     serial = run_hfcheck(env, model, "--smoke", "--device", "cpu", "--format", "json")
     expected = [t["findings"] for t in __import__("json").loads(serial.stdout)["targets"]][0]
 
