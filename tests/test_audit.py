@@ -362,3 +362,12 @@ def test_the_readme_scaling_figures_are_the_benchmark_scripts_output_of_its_save
     section = re.search(r"<!-- audit-bench:start -->\n(.*?)<!-- audit-bench:end -->", readme, re.S)
     assert section and section.group(1) == block, "run: python benchmarks/audit_scaling.py --table-from benchmarks/results/audit_scaling_2000.log --out benchmarks/results/audit_scaling.md --write"
     assert "2000 Hub targets" in block and "| serial |" in block and "| ray, 4 CPUs |" in block
+
+
+def test_audit_options_that_would_be_ignored_are_usage_errors(tmp_path):
+    listing = tmp_path / "targets.txt"
+    listing.write_text(f"{FIXTURES / 'tiny-llama'}\n")
+    for extra, said in ((["--statistics"], "--statistics"), (["--resume", tmp_path / "a.jsonl", "--format", "jsonl", "-o", tmp_path / "b"], "no --output")):
+        result = subprocess.run([sys.executable, "-m", "hfcheck", "--targets-from", str(listing), *map(str, extra)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and said in result.stderr and result.stdout == "", result.stderr
+    assert not (tmp_path / "a.jsonl").exists() and not (tmp_path / "b").exists()
