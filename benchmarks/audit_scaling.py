@@ -2,12 +2,13 @@
 Ray with N workers, and the Ray executor's own per-target overhead.
 
     python benchmarks/audit_scaling.py WORKDIR [--targets 2000] [--workers 1,2,4] [--noop 2000] [--log FILE]
-    python benchmarks/audit_scaling.py --table-from LOG [--out FILE] [--write]
+    python benchmarks/audit_scaling.py --table-from LOG [--repeat LOG2 ...] [--out FILE] [--write]
 
 The first form measures and writes one `# label: {...}` line per run to --log (default
 WORKDIR/audit_scaling.log) and to stderr; the second prints the README block from such a
-log, with --out saves it (benchmarks/results/audit_scaling.md, from
-benchmarks/results/audit_scaling_2000.log) and with --write puts it into README.md between
+log (and a line for each --repeat run of the same command), with --out saves it
+(benchmarks/results/audit_scaling.md, from benchmarks/results/audit_scaling_2000.log and
+--repeat benchmarks/results/audit_scaling_2000_repeat.log) and with --write puts it into README.md between
 its audit-bench markers (tests/test_audit.py checks that the README holds exactly the
 saved block, and that the block is this script's output of the saved log).
 
@@ -225,8 +226,8 @@ def limit(serial_row: dict, cpus: int) -> str:
     return f"the {cpus} cores were: workers past the core count share them."
 
 
-def table_from(log: Path) -> str:
-    """table() again from the `# label: {...}` lines of a measuring run's log."""
+def read_log(log: Path) -> tuple[list, list]:
+    """The (label, workers, row) and (label, row) overhead rows of a measuring run's log."""
     import ast
 
     measured, noop_rows = [], []
@@ -237,7 +238,24 @@ def table_from(log: Path) -> str:
         elif line.startswith("# "):
             workers = 1 if label == "serial" else int(label.split()[-1] if "jobs" in label else label.split()[1])
             measured.append((label, workers, ast.literal_eval(row)))
-    return table(measured, noop_rows, measured[0][2]["targets"])
+    return measured, noop_rows
+
+
+def table_from(log: Path, repeats: list[Path] = ()) -> str:
+    """table() again from a measuring run's log, and a line per repeat run of the same
+    command (the spread between runs on a shared machine is part of the result)."""
+    measured, noop_rows = read_log(log)
+    block = table(measured, noop_rows, measured[0][2]["targets"])
+    for repeat in repeats:
+        rows, overhead = read_log(repeat)
+        rates = ", ".join(f"{label} {row['targets'] / row['audit_s']:.1f}" for label, _, row in rows)
+        costs = [1000 * row["audit_s"] / row["targets"] for label, row in overhead if label.startswith("ray")]
+        loads = [x for _, _, row in rows for x in row.get("load", [])]
+        block += (
+            f"\nA repeat of the same command ({repeat.name}, load average {min(loads):.1f} to {max(loads):.1f}), targets/s: {rates};"
+            f" the Ray executor's own cost {min(costs):.2f}-{max(costs):.2f} ms per target.\n"
+        )
+    return block
 
 
 README_MARKERS = ("<!-- audit-bench:start -->\n", "<!-- audit-bench:end -->")
@@ -252,7 +270,8 @@ def write_readme(block: str, readme: Path = ROOT / "README.md") -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--table-from"]:
-        block = table_from(Path(sys.argv[2]))
+        repeats = [Path(sys.argv[i + 1]) for i, arg in enumerate(sys.argv) if arg == "--repeat"]
+        block = table_from(Path(sys.argv[2]), repeats)
         if "--out" in sys.argv[3:]:
             Path(sys.argv[sys.argv.index("--out") + 1]).write_text(block, encoding="utf-8")
         if "--write" in sys.argv[3:]:
