@@ -16,8 +16,7 @@ ray = pytest.importorskip("ray", reason="the Ray executor's tests need the extra
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "hub"))
 from hubserver import FakeHub  # noqa: E402
-from test_audit import REPORT_FORMATS, comparable, finding_keys, serial_findings, serial_outputs, serve_registry  # noqa: E402
-from test_sarif import schema  # noqa: E402, F401  (fixture: the SARIF 2.1.0 schema)
+from test_audit import REPORT_FORMATS, comparable, finding_keys, serial_findings, serial_outputs, serve_registry, validate_sarif  # noqa: E402
 
 from hfcheck.audit import AuditSettings, AuditTarget, RayExecutor, audit, report_from_records  # noqa: E402
 
@@ -49,13 +48,11 @@ def test_ray_audit_finds_what_the_serial_run_finds(registry):
     assert {r["target"]: finding_keys(r["findings"]) for r in records} == serial_findings(env, names)
 
 
-def test_a_ray_audit_merges_into_one_report_in_every_format_as_the_serial_run(registry, schema):
+def test_a_ray_audit_merges_into_one_report_in_every_format_as_the_serial_run(registry):
     """The records Ray returns in the order they finish, merged into one report: every
     format equal to the serial CLI's output for the same list (JSONL: the records, without
     their timing); the SARIF validates against the 2.1.0 schema."""
     import json
-
-    import jsonschema
 
     from hfcheck.api import fingerprint
     from hfcheck.registry import all_rules
@@ -73,7 +70,7 @@ def test_a_ray_audit_merges_into_one_report_in_every_format_as_the_serial_run(re
         else:
             merged = render(report_from_records(records), fmt, rules=all_rules(), fingerprint=fingerprint)
         assert comparable(fmt, merged) == serial[fmt], fmt
-    jsonschema.validate(json.loads(render(report_from_records(records), "sarif", rules=all_rules(), fingerprint=fingerprint)), schema)
+    validate_sarif(render(report_from_records(records), "sarif", rules=all_rules(), fingerprint=fingerprint))
 
 
 def test_a_smoke_audit_on_ray_runs_the_smoke_pass_where_ray_placed_it(registry, tmp_path):
