@@ -120,9 +120,10 @@ class AuditSettings:
 # -- one target -------------------------------------------------------------------------
 
 
-def check_one(target: AuditTarget, settings: AuditSettings, fingerprint: str, *, smoke: bool | None = None) -> dict:
+def check_one(target: AuditTarget, settings: AuditSettings, fingerprint: str, *, smoke: bool | None = None, want_gpus: bool = False) -> dict:
     """The JSONL record of one target: its static check (and with `smoke`, the smoke pass
-    after it). Never raises for a bad target: that is an error record."""
+    after it). Never raises for a bad target: that is an error record. `want_gpus` adds
+    "gpus", what its smoke task should ask the scheduler for (not part of the record)."""
     from hfcheck.api import check_target
     from hfcheck.report.jsonl import error_record, target_record
     from hfcheck.targets import TargetError, resolve_targets
@@ -138,11 +139,16 @@ def check_one(target: AuditTarget, settings: AuditSettings, fingerprint: str, *,
         if smoke:
             from hfcheck.smoke import smoke_target
 
-            smoke_target(report, baseline=settings.baseline, **settings.smoke_options)
+            result = smoke_target(report, baseline=settings.baseline, **settings.smoke_options)
     except (TargetError, ValueError, OSError) as error:
         return error_record(target=target.name, settings=fingerprint, error=str(error), seconds=time.perf_counter() - start)
     record = target_record(report, target=target.name, settings=fingerprint, seconds=time.perf_counter() - start)
-    record["gpus"] = gpus_for(report)
+    if smoke:
+        # whether the smoke pass ran, and where: a smoke audit that was skipped everywhere
+        # (no GPU with --device auto) must be visible as such
+        record["smoke"] = {"status": result.status, "reason": result.reason, "device": result.device, "gpu_name": result.gpu_name}
+    if want_gpus:
+        record["gpus"] = gpus_for(report)
     return record
 
 
@@ -241,9 +247,17 @@ class RayExecutor:
         ray = self._connect()
         from hfcheck.report.jsonl import error_record
 
-        limit = self.max_in_flight or max(4, 2 * int(ray.cluster_resources().get("CPU", 1)))
-        static = ray.remote(_static_task).options(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)
-        smoke = ray.remote(_smoke_task).options(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)
+        resources = ray.cluster_resources()
+        limit = self.max_in_flight or max(4, 2 * int(resources.get("CPU", 1)))
+        # --device cpu, or auto on a cluster without GPUs, asks for none: a GPU request no
+        # node can meet would wait forever (--device cuda may wait for an autoscaler)
+        device = settings.smoke_options.get("device", "auto")
+        no_gpus = device == "cpu" or (device == "auto" and not resources.get("GPU"))
+        static = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_static_task)
+        # num_gpus is set per target (.options), so Ray's own default for GPU functions, a
+        # fresh worker per task, must be asked for here: a reused worker would keep the last
+        # model's CUDA memory and skew the next smoke pass's measured peak
+        smoke = ray.remote(num_cpus=1, max_calls=1, max_retries=self.max_retries, retry_exceptions=False)(_smoke_task)
         shared = ray.put((settings, fingerprint))
         pending, in_flight = list(reversed(targets)), {}
         while pending or in_flight:
@@ -259,20 +273,27 @@ class RayExecutor:
                 except ray.exceptions.RayError as error:
                     yield error_record(target=target.name, settings=fingerprint, error=f"lost by Ray after {self.max_retries} retries: {type(error).__name__}")
                     continue
+                gpus = record.pop("gpus", 1)
                 if phase == "static" and settings.smoke and record["error"] is None:
-                    in_flight[smoke.options(num_gpus=record.get("gpus", 1)).remote(target, shared)] = (target, "smoke")
+                    in_flight[smoke.options(num_gpus=0 if no_gpus else gpus).remote(target, shared)] = (target, "smoke")
                     continue
                 yield record
 
 
 def _static_task(target: AuditTarget, shared) -> dict:
     settings, fingerprint = shared
-    return check_one(target, settings, fingerprint, smoke=False)
+    return check_one(target, settings, fingerprint, smoke=False, want_gpus=settings.smoke)
 
 
 def _smoke_task(target: AuditTarget, shared) -> dict:
+    import ray
+
     settings, fingerprint = shared
-    return check_one(target, settings, fingerprint, smoke=True)
+    record = check_one(target, settings, fingerprint, smoke=True)
+    # where Ray ran it: the GPUs it was given (CUDA_VISIBLE_DEVICES is what torch saw)
+    placement = {"node_id": ray.get_runtime_context().get_node_id(), "worker_pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
+    record.setdefault("smoke", {})["ray"] = {**placement, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    return record
 
 
 EXECUTORS = {"local": LocalExecutor, "ray": RayExecutor}
@@ -390,7 +411,8 @@ def exit_code(records: Iterable[dict]) -> int:
 
 
 def report_from_records(records: Iterable[dict]):
-    """One api.Report from JSONL records (so an audit renders in every format)."""
+    """One api.Report from JSONL records of checked targets, in the order given (so an
+    audit renders in every format as a serial run of the same targets would)."""
     from dataclasses import fields
 
     from hfcheck.api import Report, TargetReport
@@ -403,8 +425,9 @@ def report_from_records(records: Iterable[dict]):
     for record in records:
         units = [Unit(**{k: v for k, v in u.items() if k in unit_fields}) for u in record["units"]]
         findings = [Finding(**f) for f in record["findings"]]
-        root = Path(record["path"])
-        targets.append(TargetReport(record["path"], root, findings, Settings(), revision=record["revision"], units=units))
+        root = Path(record.get("root") or record["path"])
+        skipped = list(record.get("skipped_dirs", ()))
+        targets.append(TargetReport(record["path"], root, findings, Settings(), revision=record["revision"], units=units, skipped_dirs=skipped))
     return Report(targets)
 
 
@@ -451,10 +474,34 @@ def main(argv: list[str] | None = None) -> int:
                jobs=args.jobs, ray_address=args.ray_address, ray_num_cpus=args.ray_num_cpus, smoke=args.smoke, device=args.device, quiet=args.quiet)  # fmt: skip
 
 
+def audit_settings(*, overrides: dict, config_file: Path | None = None, baseline: Path | None = None, download_pickles: bool = False, smoke: bool = False,
+                   device: str = "auto", trust_remote_code: bool = False) -> AuditSettings:  # fmt: skip
+    """The settings of `hfcheck` options; the serial `--format jsonl` stamps its records with
+    the same fingerprint, so its output can seed `--resume`."""
+    from hfcheck.api import read_baseline
+
+    known = frozenset(read_baseline(baseline)) if baseline else None
+    smoke_options = {"device": device, "trust_remote_code": trust_remote_code} if smoke else {}
+    return AuditSettings(config_file=config_file, overrides=overrides, baseline=known, download_pickles=download_pickles, smoke=smoke, smoke_options=smoke_options)
+
+
 def run(targets_from: str, *, overrides: dict, config_file: Path | None = None, resume: Path | None = None, output: Path | None = None, executor: str = "local",
-        jobs: int = 1, ray_address: str | None = None, ray_num_cpus: int | None = None, smoke: bool = False, device: str = "auto", quiet: bool = False) -> int:  # fmt: skip
-    """One audit as `hfcheck --targets-from FILE` runs it: JSONL out, the exit code back."""
-    settings = AuditSettings(config_file=config_file, overrides=overrides, smoke=smoke, smoke_options={"device": device} if smoke else {})
+        jobs: int = 1, ray_address: str | None = None, ray_num_cpus: int | None = None, smoke: bool = False, device: str = "auto", quiet: bool = False,
+        fmt: str = "jsonl", render_options: dict | None = None, baseline: Path | None = None, download_pickles: bool = False,
+        trust_remote_code: bool = False) -> int:  # fmt: skip
+    """One audit as `hfcheck --targets-from FILE` runs it; the exit code back.
+
+    JSONL streams a line per finished target: to --resume FILE when given, else (with
+    `fmt` "jsonl") to --output or stdout. Any other `fmt` renders the whole list at the end
+    (earlier records of --resume included, in the file's order) as one report, exactly
+    as a serial run of the same targets would; targets that could not be checked are
+    named on stderr (exit 2)."""
+    try:
+        settings = audit_settings(overrides=overrides, config_file=config_file, baseline=baseline, download_pickles=download_pickles, smoke=smoke,
+                                  device=device, trust_remote_code=trust_remote_code)  # fmt: skip
+    except (OSError, ValueError) as error:
+        print(f"hfcheck: {error}", file=sys.stderr)
+        return 2
     try:
         if targets_from == "-":
             targets = read_targets(sys.stdin, "<stdin>")
@@ -471,19 +518,50 @@ def run(targets_from: str, *, overrides: dict, config_file: Path | None = None, 
         with open(resume, encoding="utf-8") as stream:
             earlier = recorded_records(stream, settings)
     skip = {record.get("target") for record in earlier}
-    out = open_for_resume(resume) if resume else (open(output, "w", encoding="utf-8") if output else sys.stdout)
+    if resume:
+        out = open_for_resume(resume)
+    elif fmt == "jsonl":
+        out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    else:
+        out = None  # the report is rendered at the end
     runner = RayExecutor(ray_address, num_cpus=ray_num_cpus) if executor == "ray" else LocalExecutor(jobs)
-    writer, codes = JsonlWriter(out), []
+    writer, records = JsonlWriter(out) if out else None, []
     try:
         for record in audit(targets, settings, executor=runner, skip=skip, progress=None if quiet else text_progress()):
-            writer.write(record)
-            codes.append(record)
+            if writer:
+                writer.write(record)
+            records.append(record)
     except (ValueError, TypeError, RuntimeError) as error:
         print(f"hfcheck: {error}", file=sys.stderr)
         return 2
+    finally:
+        if out not in (None, sys.stdout):
+            out.close()
     # A resumed audit answers for the whole list: a failing target checked by an earlier
     # run still fails the gate.
-    return exit_code(codes + [record for record in earlier if record.get("target") in {t.name for t in targets}])
+    order = {t.name: index for index, t in enumerate(targets)}
+    latest = {r["target"]: r for r in earlier + records if r.get("target") in order}  # one record a target, the last
+    whole = sorted(latest.values(), key=lambda r: order[r["target"]])
+    if fmt != "jsonl":
+        _render_merged(whole, fmt, output, render_options or {})
+    return exit_code(whole)
+
+
+def _render_merged(records: list[dict], fmt: str, output: Path | None, options: dict) -> None:
+    from hfcheck.api import fingerprint
+    from hfcheck.registry import all_rules
+    from hfcheck.report import render
+
+    for record in records:
+        if record["error"] is not None:
+            print(f"hfcheck: {record['target']}: not checked: {record['error']}", file=sys.stderr)
+    report = report_from_records(r for r in records if r["error"] is None)
+    color = output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    text = render(report, fmt, rules=all_rules(), fingerprint=fingerprint, color=color, **options)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def run(options: CheckOptions) -> int:
 
         return audit.run(options.targets_from, overrides=options.overrides(), config_file=options.config_file, resume=options.resume, output=options.output,
                          executor=options.executor, jobs=options.jobs or os.cpu_count() or 1, ray_address=options.ray_address, smoke=options.smoke,
-                         device=options.device, quiet=options.quiet)  # fmt: skip
+                         device=options.device, quiet=options.quiet, fmt=options.format, baseline=options.baseline,
+                         download_pickles=options.download_pickles, trust_remote_code=options.trust_remote_code,
+                         render_options={"quiet": options.quiet, "show_files": options.show_files, "show_settings": options.show_settings})  # fmt: skip
     from hfcheck.api import check_many, fingerprint, read_baseline
     from hfcheck.api import write_baseline as save_baseline
     from hfcheck import catalogue
@@ -73,12 +75,22 @@ def run(options: CheckOptions) -> int:
         as_json=options.format == "json",
         show_files=options.show_files,
         show_settings=options.show_settings,
+        fingerprint_of_settings=_settings_fingerprint(options) if fmt == "jsonl" else "",
     )
     if options.output:
         options.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return report.exit_code()
+
+
+def _settings_fingerprint(options: CheckOptions) -> str:
+    """What an audit of the same options stamps on its JSONL records (so this output can
+    seed `--targets-from ... --resume`)."""
+    from hfcheck.audit import audit_settings
+
+    return audit_settings(overrides=options.overrides(), config_file=options.config_file, baseline=options.baseline, download_pickles=options.download_pickles,
+                          smoke=options.smoke, device=options.device, trust_remote_code=options.trust_remote_code).fingerprint()  # fmt: skip
 
 
 def _result_cache(options: CheckOptions):

@@ -17,6 +17,7 @@ from conftest import FIXTURES
 sys.path.insert(0, str(Path(__file__).resolve().parent / "hub"))  # the Hub test server lives beside its own tests
 from hubserver import FakeHub, hub, hub_env, json_report, run_hfcheck  # noqa: E402, F401  (fixtures)
 from test_imports import loaded_modules  # noqa: E402
+import test_sarif  # noqa: E402  (where the SARIF 2.1.0 schema is)
 
 from hfcheck.audit import AuditSettings, AuditTarget, LocalExecutor, Progress, TargetsFileError, audit, read_targets, recorded, report_from_records  # noqa: E402
 
@@ -61,6 +62,39 @@ def serial_findings(env, names) -> dict:
     assert result.stdout, result.stderr[-2000:]
     report = json_report(result)
     return {t["path"]: finding_keys(t["findings"]) for t in report["targets"]}
+
+
+REPORT_FORMATS = ("text", "concise", "json", "sarif", "github", "jsonl")
+
+
+def comparable(fmt: str, text: str):
+    """A report as compared with the serial run's: JSONL records by target, without their
+    timing field (the only one that may differ); every other format byte for byte."""
+    if fmt == "jsonl":
+        return {r["target"]: {k: v for k, v in r.items() if k != "seconds"} for r in records_of(text)}
+    return text
+
+
+def validate_sarif(text: str) -> None:
+    """Against the official SARIF 2.1.0 schema where it is (beside the checkout, as in CI);
+    a missing schema fails under CI and skips only this validation elsewhere."""
+    if not test_sarif.SCHEMA.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"SARIF schema missing at {test_sarif.SCHEMA}")
+        return
+    import jsonschema
+
+    jsonschema.validate(json.loads(text), json.loads(test_sarif.SCHEMA.read_text()))
+
+
+def serial_outputs(env, names) -> dict:
+    """Ground truth for every format: the plain CLI on the same targets, one process."""
+    outputs = {}
+    for fmt in REPORT_FORMATS:
+        result = run_hfcheck(env, *names, "--format", fmt)
+        assert result.returncode in (0, 1) and result.stdout, result.stderr[-2000:]
+        outputs[fmt] = comparable(fmt, result.stdout)
+    return outputs
 
 
 # -- the targets file ---------------------------------------------------------------------
@@ -142,6 +176,55 @@ def test_resume_after_an_interrupted_run_checks_only_the_rest(hub, audit_env, tm
     assert result.returncode in (0, 1)
     # the whole file now holds every target once (the torn line is skipped)
     assert recorded(lines, AuditSettings(overrides={})) == set(names)
+
+
+def test_a_resumed_audit_renders_every_format_as_the_serial_run_does(hub, audit_env, tmp_path):
+    """Interrupted, then resumed with --format X: one report of the whole list (the earlier
+    run's records and the new ones merged, in the list's order), equal to a serial
+    `hfcheck TARGETS --format X`; the SARIF validates against the 2.1.0 schema."""
+    names = serve_registry(hub, tmp_path, 9)
+    # and a local snapshot whose checked folder is not the path listed: an HF cache repo folder
+    cached = tmp_path / "hf-cache" / "models--local--cached"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(FIXTURES / "tiny-llama-broken-config", cached / "snapshots" / commit)
+    (cached / "refs").mkdir()
+    (cached / "refs" / "main").write_text(commit)
+    names.insert(2, str(cached))
+    targets = tmp_path / "fleet.txt"
+    targets.write_text("\n".join(names) + "\n")
+    full = tmp_path / "full.jsonl"
+    assert run_hfcheck(audit_env, "--targets-from", targets, "--resume", full, "--quiet").returncode == 1
+    lines = full.read_text().splitlines()
+    serial = serial_outputs(audit_env, names)
+    assert len({tuple(sorted(f["code"] for f in t["findings"])) for t in json.loads(serial["json"])["targets"]}) == 3  # three outcomes compared
+    for fmt in REPORT_FORMATS:
+        partial = tmp_path / f"audit-{fmt}.jsonl"
+        partial.write_text("\n".join(lines[:4]) + "\n" + lines[4][:30])  # four records kept, the fifth torn by the kill
+        report = tmp_path / f"report.{fmt}"
+        hub.requests.clear()
+        to_file = [] if fmt == "jsonl" else ["--output", report]  # JSONL lines go to the --resume file
+        result = run_hfcheck(audit_env, "--targets-from", targets, "--resume", partial, "--format", fmt, *to_file)
+        assert result.returncode == 1, result.stderr[-2000:]
+        fetched = {"/".join(path.split("/")[3:5]) for _, path, _ in hub.requests if path.startswith("/api/models/")}
+        kept = {json.loads(line)["target"] for line in lines[:4]}
+        assert fetched == set(names) - kept - {str(cached)}  # only the rest was checked (the local target asks the Hub nothing)
+        if fmt == "jsonl":
+            assert result.stdout == ""  # the --resume file now holds the whole list
+            assert comparable(fmt, "\n".join(partial.read_text().splitlines()[:4] + partial.read_text().splitlines()[5:])) == serial[fmt]
+            continue
+        assert comparable(fmt, report.read_text()) == serial[fmt], fmt
+        if fmt == "sarif":
+            validate_sarif(report.read_text())
+
+
+def test_records_render_in_the_order_listed_and_errors_are_named_not_rendered(hub, audit_env, tmp_path):
+    names = serve_registry(hub, tmp_path, 3)
+    targets = tmp_path / "fleet.txt"
+    targets.write_text("\n".join([names[2], "missing/model", names[0], names[1]]) + "\n")
+    result = run_hfcheck(audit_env, "--targets-from", targets, "--format", "concise", "--jobs", "2")
+    assert result.returncode == 2  # the missing repo: loud
+    assert "missing/model: not checked:" in result.stderr and "missing/model" not in result.stdout
+    assert result.stdout == run_hfcheck(audit_env, names[2], names[0], names[1], "--format", "concise").stdout
 
 
 def test_resume_reruns_targets_recorded_with_other_settings_or_errors(tmp_path):
@@ -269,3 +352,33 @@ def test_the_cli_audits_a_targets_file_into_jsonl(tmp_path):
     assert second.returncode == 1 and out.read_text().count("\n") == 2, second.stderr
     usage = subprocess.run([sys.executable, "-m", "hfcheck", "--resume", str(out), str(clean)], capture_output=True, text=True)
     assert usage.returncode == 2 and "--targets-from" in usage.stderr
+
+
+def test_the_readme_scaling_figures_are_the_benchmark_scripts_output_of_its_saved_log():
+    """README's audit-bench section is benchmarks/results/audit_scaling.md verbatim, and that
+    file is what benchmarks/audit_scaling.py --table-from prints for the saved measurement
+    log: no figure typed by hand."""
+    import importlib.util
+    import re
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("audit_scaling", ROOT / "benchmarks" / "audit_scaling.py")
+    scaling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scaling)
+    results = ROOT / "benchmarks" / "results"
+    block = (results / "audit_scaling.md").read_text(encoding="utf-8")
+    assert block == scaling.table_from(results / "audit_scaling_2000.log", [results / "audit_scaling_2000_repeat.log"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"<!-- audit-bench:start -->\n(.*?)<!-- audit-bench:end -->", readme, re.S)
+    assert section and section.group(1) == block, "run: python benchmarks/audit_scaling.py --table-from benchmarks/results/audit_scaling_2000.log --repeat benchmarks/results/audit_scaling_2000_repeat.log --out benchmarks/results/audit_scaling.md --write"
+    assert "2000 Hub targets" in block and "| serial |" in block and "| ray, 4 CPUs |" in block
+
+
+def test_audit_options_that_would_be_ignored_are_usage_errors(tmp_path):
+    listing = tmp_path / "targets.txt"
+    listing.write_text(f"{FIXTURES / 'tiny-llama'}\n")
+    for extra, said in ((["--statistics"], "--statistics"), (["--resume", tmp_path / "a.jsonl", "--format", "jsonl", "-o", tmp_path / "b"], "no --output")):
+        result = subprocess.run([sys.executable, "-m", "hfcheck", "--targets-from", str(listing), *map(str, extra)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and said in result.stderr and result.stdout == "", result.stderr
+    assert not (tmp_path / "a.jsonl").exists() and not (tmp_path / "b").exists()

@@ -16,9 +16,9 @@ ray = pytest.importorskip("ray", reason="the Ray executor's tests need the extra
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "hub"))
 from hubserver import FakeHub  # noqa: E402
-from test_audit import finding_keys, serial_findings, serve_registry  # noqa: E402
+from test_audit import REPORT_FORMATS, comparable, finding_keys, serial_findings, serial_outputs, serve_registry, validate_sarif  # noqa: E402
 
-from hfcheck.audit import AuditSettings, AuditTarget, RayExecutor, audit  # noqa: E402
+from hfcheck.audit import AuditSettings, AuditTarget, RayExecutor, audit, report_from_records  # noqa: E402
 
 TARGETS = 60
 
@@ -46,6 +46,61 @@ def test_ray_audit_finds_what_the_serial_run_finds(registry):
     assert sorted(r["target"] for r in records) == sorted(names)
     assert all(r["error"] is None for r in records)
     assert {r["target"]: finding_keys(r["findings"]) for r in records} == serial_findings(env, names)
+
+
+def test_a_ray_audit_merges_into_one_report_in_every_format_as_the_serial_run(registry):
+    """The records Ray returns in the order they finish, merged into one report: every
+    format equal to the serial CLI's output for the same list (JSONL: the records, without
+    their timing); the SARIF validates against the 2.1.0 schema."""
+    import json
+
+    from hfcheck.api import fingerprint
+    from hfcheck.registry import all_rules
+    from hfcheck.report import render
+
+    hub, names, env = registry
+    listed = names[:15]
+    records = list(audit([AuditTarget(n, i + 1) for i, n in enumerate(listed)], AuditSettings(), executor=RayExecutor(max_in_flight=4)))
+    order = {name: index for index, name in enumerate(listed)}
+    records.sort(key=lambda r: order[r["target"]])
+    serial = serial_outputs(env, listed)
+    for fmt in REPORT_FORMATS:
+        if fmt == "jsonl":
+            merged = "".join(json.dumps(r) + "\n" for r in records)
+        else:
+            merged = render(report_from_records(records), fmt, rules=all_rules(), fingerprint=fingerprint)
+        assert comparable(fmt, merged) == serial[fmt], fmt
+    validate_sarif(render(report_from_records(records), "sarif", rules=all_rules(), fingerprint=fingerprint))
+
+
+def test_a_smoke_audit_on_ray_runs_the_smoke_pass_where_ray_placed_it(registry, tmp_path):
+    """--smoke on Ray: the static task, then a smoke task (on this GPU-less cluster with
+    --device cpu it asks for no GPU, so it is placed at all) in a fresh worker each (no
+    model's memory left over from the last); the record says the smoke pass ran, on which
+    device, with which GPUs Ray gave it, and holds the serial CLI's findings."""
+    import shutil
+
+    from conftest import FIXTURES
+    from hubserver import run_hfcheck
+
+    hub, names, env = registry
+    model = FIXTURES / "tiny-llama"
+    twin = shutil.copytree(model, tmp_path / "twin")
+    settings = AuditSettings(smoke=True, smoke_options={"device": "cpu", "trust_remote_code": False})
+    records = list(audit([AuditTarget(str(model), 1), AuditTarget(str(twin), 2)], settings, executor=RayExecutor(max_in_flight=1)))
+    assert [r["error"] for r in records] == [None, None]
+    assert all(r["smoke"]["status"] == "ran" and r["smoke"]["device"] == "cpu" for r in records)
+    assert all(r["smoke"]["ray"]["gpu_ids"] == [] and r["smoke"]["ray"]["node_id"] for r in records)
+    assert records[0]["smoke"]["ray"]["worker_pid"] != records[1]["smoke"]["ray"]["worker_pid"]
+    record = next(r for r in records if r["target"] == str(model))
+    serial = run_hfcheck(env, model, "--smoke", "--device", "cpu", "--format", "json")
+    expected = [t["findings"] for t in __import__("json").loads(serial.stdout)["targets"]][0]
+
+    def keys(findings):  # the measurement finding's message holds timings
+        return sorted((f["code"], f["path"], f["line"], f["message"] if f["code"] != "SMK011" else None) for f in findings)
+
+    assert any(f["concern"] == "smoke" for f in expected), serial.stderr[-2000:]
+    assert keys(record["findings"]) == keys(expected)
 
 
 def ray_workers_running(task: str) -> list[int]:

@@ -2,9 +2,11 @@
 interrupted audit keeps what it did and `--resume` can skip it.
 
 Each line: {"hfcheck": version, "settings": fingerprint of the settings that produced it,
-"target": the target as listed, "path", "revision", "units", "findings", "summary",
-"exit_code", "error", "seconds"}. `error` is a message when the target could not be
-checked (exit_code 2), else null; `findings` and `units` are those of the JSON report."""
+"target": the target as listed, "path", "root", "revision", "units", "skipped_dirs",
+"findings", "summary", "exit_code", "error", "seconds"}. `error` is a message when the
+target could not be checked (exit_code 2), else null; `findings` and `units` are those of
+the JSON report; `root` (the folder checked: a Hub target's view on the machine that
+checked it) and `skipped_dirs` let the records render in every format as the run would."""
 
 from __future__ import annotations
 
@@ -24,8 +26,10 @@ def target_record(target_report, *, target: str, settings: str, seconds: float =
         "settings": settings,
         "target": target,
         "path": target_report.path,
+        "root": str(target_report.root),
         "revision": target_report.revision,
         "units": [u.to_dict() for u in getattr(target_report, "units", ())],
+        "skipped_dirs": list(getattr(target_report, "skipped_dirs", ())),
         "findings": findings,
         "summary": summary,
         "exit_code": target_report.exit_code(),
@@ -42,8 +46,10 @@ def error_record(*, target: str, settings: str, error: str, seconds: float = 0.0
         "settings": settings,
         "target": target,
         "path": target,
+        "root": None,
         "revision": None,
         "units": [],
+        "skipped_dirs": [],
         "findings": [],
         "summary": {"error": 0, "warning": 0, "info": 0},
         "exit_code": 2,
