@@ -2,13 +2,13 @@
 Ray with N workers, and the Ray executor's own per-target overhead.
 
     python benchmarks/audit_scaling.py WORKDIR [--targets 2000] [--workers 1,2,4] [--noop 2000] [--log FILE]
-    python benchmarks/audit_scaling.py --table-from LOG [--repeat LOG2 ...] [--out FILE] [--write]
+    python benchmarks/audit_scaling.py --table-from LOG [--repeat LOG2 ...] [--out FILE]
 
 The first form measures and writes one `# label: {...}` line per run to --log (default
 WORKDIR/audit_scaling.log) and to stderr; the second prints the README block from such a
 log (and a line for each --repeat run of the same command), with --out saves it
 (benchmarks/results/audit_scaling.md, from benchmarks/results/audit_scaling_2000.log and
---repeat benchmarks/results/audit_scaling_2000_repeat.log) and with --write puts it into README.md between
+--repeat benchmarks/results/audit_scaling_2000_repeat.log) and scripts/update_readme.py puts --out's file into README.md between
 its audit-bench markers (tests/test_audit.py checks that the README holds exactly the
 saved block, and that the block is this script's output of the saved log).
 
@@ -81,7 +81,16 @@ def drive(mode: str, workers: int, targets_file: Path, noop: bool) -> None:
     finished = time.perf_counter()
     errors = sum(r["error"] is not None for r in records)
     assert len(records) == len(targets) and (noop or errors == 0), f"{errors} errors: {[r['error'] for r in records if r['error']][:3]}"
-    print(json.dumps({"start_s": started - start, "audit_s": finished - started, "targets": len(records), "busy_s": sum(r["seconds"] for r in records)}))
+    print(
+        json.dumps(
+            {
+                "start_s": started - start,
+                "audit_s": finished - started,
+                "targets": len(records),
+                "busy_s": sum(r["seconds"] for r in records),
+            }
+        )
+    )
 
 
 def machine_busy() -> tuple[float, float]:
@@ -144,7 +153,11 @@ def main() -> None:
         base.update(HF_ENDPOINT=url, HF_HUB_DISABLE_TELEMETRY="1")
         targets_file = workdir / "targets.txt"
         targets_file.write_text("".join(f"bench{i % 10}/model-{i}\n" for i in range(args.targets)))
-        plan = [("serial", "local", 1)] + [(f"local --jobs {n}", "local", n) for n in counts if n > 1] + [(f"ray, {n} CPUs", "ray", n) for n in counts]
+        plan = (
+            [("serial", "local", 1)]
+            + [(f"local --jobs {n}", "local", n) for n in counts if n > 1]
+            + [(f"ray, {n} CPUs", "ray", n) for n in counts]
+        )
         rows = []
         for label, mode, workers in plan:
             row = measure(mode, workers, targets_file, fresh_env(base, workdir, label.replace(" ", "_").replace(",", "")), server.pid)
@@ -188,7 +201,13 @@ def table(rows, overhead, count: int) -> str:
             f" {100 * row['server_cpu_s'] / row['audit_s']:.0f}% | {busy} | {row['start_s']:.1f} s |"
         )
     if overhead:
-        out += ["", "Executor overhead per target (targets that fail at once: nothing but the executor's own work):", "", "| executor | targets | per target |", "|---|---|---|"]
+        out += [
+            "",
+            "Executor overhead per target (targets that fail at once: nothing but the executor's own work):",
+            "",
+            "| executor | targets | per target |",
+            "|---|---|---|",
+        ]
         for label, row in overhead:
             out.append(f"| {label} | {row['targets']} | {1000 * row['audit_s'] / row['targets']:.2f} ms |")
     out += ["", *summary(rows, overhead, serial, cpus)]
@@ -258,24 +277,12 @@ def table_from(log: Path, repeats: list[Path] = ()) -> str:
     return block
 
 
-README_MARKERS = ("<!-- audit-bench:start -->\n", "<!-- audit-bench:end -->")
-
-
-def write_readme(block: str, readme: Path = ROOT / "README.md") -> None:
-    text = readme.read_text(encoding="utf-8")
-    begin = text.index(README_MARKERS[0]) + len(README_MARKERS[0])
-    end = text.index(README_MARKERS[1], begin)
-    readme.write_text(text[:begin] + block + text[end:], encoding="utf-8")
-
-
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--table-from"]:
         repeats = [Path(sys.argv[i + 1]) for i, arg in enumerate(sys.argv) if arg == "--repeat"]
         block = table_from(Path(sys.argv[2]), repeats)
         if "--out" in sys.argv[3:]:
             Path(sys.argv[sys.argv.index("--out") + 1]).write_text(block, encoding="utf-8")
-        if "--write" in sys.argv[3:]:
-            write_readme(block)
         print(block, end="")
     elif sys.argv[1:2] == ["--serve"]:
         serve(int(sys.argv[2]), Path(sys.argv[3]))

@@ -36,7 +36,15 @@ os.environ.setdefault("WANDB_DISABLED", "true")
 def _tiny_bert():
     from transformers import BertConfig, BertForSequenceClassification
 
-    config = BertConfig(vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, max_position_embeddings=16, num_labels=2)
+    config = BertConfig(
+        vocab_size=32,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=16,
+        num_labels=2,
+    )
     return BertForSequenceClassification(config)
 
 
@@ -51,7 +59,15 @@ def make_transformers_trainer(work: Path) -> dict[str, tuple[Path, str]]:
         def __getitem__(self, index):
             return {"input_ids": torch.tensor([1, 2, 3, index % 5]), "labels": torch.tensor(index % 2)}
 
-    args = TrainingArguments(output_dir=str(work / "trainer"), max_steps=2, save_steps=2, per_device_train_batch_size=2, report_to=[], use_cpu=True, logging_strategy="no")
+    args = TrainingArguments(
+        output_dir=str(work / "trainer"),
+        max_steps=2,
+        save_steps=2,
+        per_device_train_batch_size=2,
+        report_to=[],
+        use_cpu=True,
+        logging_strategy="no",
+    )
     Trainer(model=_tiny_bert(), args=args, train_dataset=Rows()).train()
     checkpoint = work / "trainer" / "checkpoint-2"
     names = ("training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth")
@@ -69,7 +85,16 @@ def make_peft(work: Path) -> dict[str, tuple[Path, str]]:
 def make_diffusers(work: Path) -> dict[str, tuple[Path, str]]:
     from diffusers import UNet2DModel
 
-    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 8), norm_num_groups=4, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"))
+    unet = UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        layers_per_block=1,
+        block_out_channels=(8, 8),
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+    )
     unet.save_pretrained(work / "diffusers", safe_serialization=False)
     return {"diffusers/diffusion_pytorch_model.bin": (work / "diffusers" / "diffusion_pytorch_model.bin", "torch")}
 
@@ -113,7 +138,15 @@ def make_lightning(work: Path) -> dict[str, tuple[Path, str]]:
             return torch.optim.Adam(self.parameters(), lr=1e-3)
 
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(4, 4)), batch_size=2)
-    trainer = lightning.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", default_root_dir=str(work))
+    trainer = lightning.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=str(work),
+    )
     config = OmegaConf.create({"model": {"hidden": 4}, "optim": {"lr": 1e-3}})
     trainer.fit(Tiny(config), data)
     trainer.save_checkpoint(work / "lightning.ckpt")
@@ -126,7 +159,9 @@ def make_omegaconf_checkpoint(work: Path) -> dict[str, tuple[Path, str]]:
 
     # fairseq's checkpoint layout: the run's omegaconf config beside the weights.
     config = OmegaConf.create({"model": {"_name": "transformer_lm", "dropout": 0.1}, "task": {"data": "data-bin"}, "common": {"seed": 1}})
-    torch.save({"cfg": config, "model": torch.nn.Linear(2, 2).state_dict(), "optimizer_history": [{"num_updates": 1}]}, work / "checkpoint_last.pt")
+    torch.save(
+        {"cfg": config, "model": torch.nn.Linear(2, 2).state_dict(), "optimizer_history": [{"num_updates": 1}]}, work / "checkpoint_last.pt"
+    )
     return {"omegaconf/checkpoint_last.pt": (work / "checkpoint_last.pt", "torch")}
 
 
@@ -141,7 +176,10 @@ def make_sklearn(work: Path) -> dict[str, tuple[Path, str]]:
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(features, [0, 1] * 5)
     joblib.dump(model, work / "model.joblib")
     joblib.dump(model, work / "model_compressed.joblib", compress=3)
-    return {"sklearn/model.joblib": (work / "model.joblib", "joblib"), "sklearn/model_compressed.joblib": (work / "model_compressed.joblib", "joblib")}
+    return {
+        "sklearn/model.joblib": (work / "model.joblib", "joblib"),
+        "sklearn/model_compressed.joblib": (work / "model_compressed.joblib", "joblib"),
+    }
 
 
 def make_torchscript(work: Path) -> dict[str, tuple[Path, str]]:
@@ -234,7 +272,17 @@ def main() -> int:
                 target = OUT / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
-                manifest.append({"file": relative, "library": PACKAGE.get(library, library), "version": version(PACKAGE.get(library, library)), "made_by": HOW[library], "verified_by": f"loader oracle: {loader} " + (f"stopped at {seen.side_effects} (inherent to the format)" if inherent else "completed, no side effect"), "globals": len(set(seen.globals))})
+                manifest.append(
+                    {
+                        "file": relative,
+                        "library": PACKAGE.get(library, library),
+                        "version": version(PACKAGE.get(library, library)),
+                        "made_by": HOW[library],
+                        "verified_by": f"loader oracle: {loader} "
+                        + (f"stopped at {seen.side_effects} (inherent to the format)" if inherent else "completed, no side effect"),
+                        "globals": len(set(seen.globals)),
+                    }
+                )
                 print(f"{relative}: {target.stat().st_size} bytes, {loader} ok")
     (OUT / "MANIFEST.json").write_text(json.dumps({"files": manifest, "rejected": rejected}, indent=1) + "\n")
     for line in rejected:

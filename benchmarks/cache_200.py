@@ -51,7 +51,11 @@ def main() -> None:
         cache = args.workdir / f"hub-{count}"
         build_cache(cache, count)
         for jobs in sorted({1, cpus}):
-            seconds, rss = median_run([hfcheck, "--hf-cache", "--jobs", str(jobs), "--fail-on", "never", "--format", "json"], args.runs, {"HF_HUB_CACHE": str(cache)})
+            seconds, rss = median_run(
+                [hfcheck, "--hf-cache", "--jobs", str(jobs), "--fail-on", "never", "--format", "json"],
+                args.runs,
+                {"HF_HUB_CACHE": str(cache)},
+            )
             print(f"{count:>9} {jobs:>5} {seconds:>9.2f} {1000 * seconds / count:>12.1f} {rss:>9.0f}")
 
 

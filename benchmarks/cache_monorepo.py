@@ -1,7 +1,7 @@
 """The result cache on a large monorepo: uncached, cold, warm and one-file-changed runs.
 
     python benchmarks/cache_monorepo.py WORKDIR [--runs 3] [--st 4] [--pt 4] [--tiny 40]
-    python benchmarks/cache_monorepo.py --table-from benchmarks/results/cache_monorepo.json [--readme]
+    python benchmarks/cache_monorepo.py --table-from benchmarks/results/cache_monorepo.json
 
 Builds (once, in WORKDIR/monorepo) a repo of many model units: `--st` Llama-3-70B-shaped
 repos of 30 sparse safetensors shards and `--pt` of 30 sparse torch.save zip shards
@@ -18,8 +18,8 @@ is read and scanned again). Each command is a whole process;
 the figure is the median wall time over --runs rounds and the CPU time (user+sys) of the
 child. Bytes read: one more round under `strace -e trace=read,pread64` (not timed), summing
 what the process read from files under the monorepo, and from the cache folder. The JSON
-written with --json holds every figure; --table-from prints the table from it, --readme
-also writes it between the cache-bench markers of README.md.
+written with --json holds every figure; --table-from prints the table from it;
+scripts/update_readme.py writes it between the cache-bench markers of README.md.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ sys.path.insert(0, str(HERE))
 from sparse_70b import LLAMA_3_70B, write_sparse_repo  # noqa: E402
 
 FIXTURES = HERE.parent / "fixtures" / "repos"
-README = HERE.parent / "README.md"
 SCENARIOS = ("uncached", "cold", "warm", "one config changed", "one shard changed")
 
 
@@ -166,22 +165,10 @@ def main() -> None:
         help="a source tree of another hfcheck commit (`git archive COMMIT | tar -x -C DIR`): its CLI runs the same rounds, interleaved",
     )
     parser.add_argument("--table-from", type=Path, help="print the table of an earlier --json")
-    parser.add_argument("--readme", action="store_true", help="with --table-from: also write it into README.md")
     args = parser.parse_args()
     if args.table_from:
         table = render(json.loads(args.table_from.read_text()))
         print(table)
-        if args.readme:
-            text = README.read_text(encoding="utf-8")
-            README.write_text(
-                re.sub(
-                    r"(<!-- cache-bench:start -->\n).*?(<!-- cache-bench:end -->)",
-                    lambda m: m.group(1) + table + m.group(2),
-                    text,
-                    flags=re.S,
-                ),
-                encoding="utf-8",
-            )
         return
     if args.workdir is None:
         parser.error("WORKDIR is required unless --table-from is given")

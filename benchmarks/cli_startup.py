@@ -1,26 +1,22 @@
 """Start-up and check time of two hfcheck installs side by side (issue #20: the CLI on
-click, plugins through importlib.metadata), and the result cache cold vs warm (issue #21).
+click, plugins through importlib.metadata). The result cache has its own benchmark
+(benchmarks/cache_monorepo.py).
 
-    python benchmarks/cli_startup.py --before /work/venvs/main --after /work/venvs/cli-gate [--runs 15] [--dir DIR]
+    python benchmarks/cli_startup.py --before VENV1 --after VENV2 [--runs 15] [--dir DIR] [--out FILE]
 
 Inputs (built once under --dir): the tiny-llama fixture (a small repo); ckpt-2gb, a real
 ~2 GB torch.save checkpoint (16 x 128 MiB float32, as benchmarks/run_all.py builds it,
 with the `after` interpreter's torch); llama70b-pt, a Llama-3-70B-shaped repo of 30 sparse
-torch.save shards plus its index (benchmarks/sparse_70b.py), the large repo for the cache.
+torch.save shards plus its index (benchmarks/sparse_70b.py).
 The runs of `before` and `after` alternate, so load on the machine hits both alike; each
-figure is the median wall time of a child process. `after` runs with --no-cache except in
-the cache rows. Both use one bytecode cache (PYTHONPYCACHEPREFIX under --dir), warmed up
-before timing. Cache rows: cold = an empty cache folder before every run, warm = the entry of the
-previous run; touched = config.json rewritten with the same bytes (new mtime: hashed again,
-still a hit); content changed = config.json's bytes differ from the entry's (a miss: the
-whole target is checked again, the cache is per target, not per file).
+figure is the median wall time of a child process; `after` runs with --no-cache. Both use
+one bytecode cache (PYTHONPYCACHEPREFIX under --dir), warmed up before timing.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -68,27 +64,6 @@ def side_by_side(before: Path, after: Path, args: list[str], runs: int, env: dic
     return medians(times["before"]), medians(times["after"])
 
 
-def cache_rows(after: Path, target: Path, runs: int, env: dict) -> dict[str, tuple]:
-    hfcheck = str(after / "bin" / "hfcheck")
-    folder = Path(tempfile.mkdtemp(prefix="hfcheck-cache-bench-"))
-    cached = {**env, "HFCHECK_CACHE_DIR": str(folder)}
-    rows: dict[str, list] = {"no cache": [], "cold": [], "warm": [], "config.json touched (same bytes)": [], "config.json content changed": []}
-    config = target / "config.json"
-    original = config.read_bytes()
-    for _ in range(runs):
-        rows["no cache"].append(timed([hfcheck, str(target), "--no-cache"], env))
-        shutil.rmtree(folder, ignore_errors=True)
-        rows["cold"].append(timed([hfcheck, str(target)], cached))
-        rows["warm"].append(timed([hfcheck, str(target)], cached))
-        config.write_bytes(config.read_bytes())
-        rows["config.json touched (same bytes)"].append(timed([hfcheck, str(target)], cached))
-        config.write_bytes(original + b" " * (len(rows["cold"]) % 2))  # a different file each round
-        rows["config.json content changed"].append(timed([hfcheck, str(target)], cached))
-    config.write_bytes(original)
-    shutil.rmtree(folder, ignore_errors=True)
-    return {name: medians(values) for name, values in rows.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", type=Path, required=True, help="virtualenv of the old hfcheck")
@@ -113,10 +88,9 @@ def main() -> None:
         ("hfcheck llama70b-pt (30 sparse .bin shards)", [str(paths["llama70b-pt"])]),
     ):
         old, new = side_by_side(args.before, args.after, command, args.runs, env)
-        lines.append(f"| `{label}` | {old[0] * 1000:.0f} ms ({old[1] * 1000:.0f}) | {new[0] * 1000:.0f} ms ({new[1] * 1000:.0f}) | {(new[1] - old[1]) * 1000:+.0f} ms |")
-    lines += ["", "Result cache, `after`, llama70b-pt:", "", "| run | wall | CPU |", "| --- | --- | --- |"]
-    for name, (wall, cpu) in cache_rows(args.after, paths["llama70b-pt"], args.runs, env).items():
-        lines.append(f"| {name} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms |")
+        lines.append(
+            f"| `{label}` | {old[0] * 1000:.0f} ms ({old[1] * 1000:.0f}) | {new[0] * 1000:.0f} ms ({new[1] * 1000:.0f}) | {(new[1] - old[1]) * 1000:+.0f} ms |"
+        )
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     lines[:0] = [
         f"`python benchmarks/cli_startup.py --before {args.before.name} --after {args.after.name} --runs {args.runs}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},",
@@ -134,6 +108,7 @@ def _described(venv: Path) -> str:
     code = "import importlib.metadata as m; print(m.version('hfcheck'))"
     version = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True).stdout.strip()
     return f"{version} in {venv.name}"
+
 
 if __name__ == "__main__":
     main()

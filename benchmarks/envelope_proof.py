@@ -29,20 +29,83 @@ sys.path.insert(0, str(HERE))
 
 MODELS = {
     # name: (transformers config class, kwargs, dtype, envelopes [(batch, seq_len)], baseline envelope)
-    "llama-gqa-0.85b": ("LlamaConfig", dict(hidden_size=2048, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8, intermediate_size=5632, vocab_size=32000,
-                        max_position_embeddings=32768, tie_word_embeddings=False), "bfloat16", [(1, 4096), (8, 4096), (32, 4096), (64, 32768)], (8, 4096)),
-    "gpt2-mha-0.35b": ("GPT2Config", dict(n_embd=1024, n_layer=24, n_head=16, n_positions=4096, vocab_size=50257, tie_word_embeddings=True), "bfloat16",
-                       [(1, 1024), (8, 2048), (16, 4096)], (8, 2048)),
-    "qwen2-tied-0.5b": ("Qwen2Config", dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2, intermediate_size=4864, vocab_size=151936,
-                        max_position_embeddings=32768, tie_word_embeddings=True), "bfloat16", [(1, 4096), (8, 4096), (16, 8192)], (8, 4096)),
-    "bert-minilm-l6": ("BertConfig", dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536, vocab_size=30522, max_position_embeddings=512),
-                       "float32", [(32, 256), (128, 512), (512, 512)], (128, 512)),
+    "llama-gqa-0.85b": (
+        "LlamaConfig",
+        dict(
+            hidden_size=2048,
+            num_hidden_layers=16,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            intermediate_size=5632,
+            vocab_size=32000,
+            max_position_embeddings=32768,
+            tie_word_embeddings=False,
+        ),
+        "bfloat16",
+        [(1, 4096), (8, 4096), (32, 4096), (64, 32768)],
+        (8, 4096),
+    ),
+    "gpt2-mha-0.35b": (
+        "GPT2Config",
+        dict(n_embd=1024, n_layer=24, n_head=16, n_positions=4096, vocab_size=50257, tie_word_embeddings=True),
+        "bfloat16",
+        [(1, 1024), (8, 2048), (16, 4096)],
+        (8, 2048),
+    ),
+    "qwen2-tied-0.5b": (
+        "Qwen2Config",
+        dict(
+            hidden_size=896,
+            num_hidden_layers=24,
+            num_attention_heads=14,
+            num_key_value_heads=2,
+            intermediate_size=4864,
+            vocab_size=151936,
+            max_position_embeddings=32768,
+            tie_word_embeddings=True,
+        ),
+        "bfloat16",
+        [(1, 4096), (8, 4096), (16, 8192)],
+        (8, 4096),
+    ),
+    "bert-minilm-l6": (
+        "BertConfig",
+        dict(
+            hidden_size=384,
+            num_hidden_layers=6,
+            num_attention_heads=12,
+            intermediate_size=1536,
+            vocab_size=30522,
+            max_position_embeddings=512,
+        ),
+        "float32",
+        [(32, 256), (128, 512), (512, 512)],
+        (128, 512),
+    ),
 }
 TINY = {
-    "llama-gqa-0.85b": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=128, vocab_size=2000, max_position_embeddings=256),
+    "llama-gqa-0.85b": dict(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+        vocab_size=2000,
+        max_position_embeddings=256,
+    ),
     "gpt2-mha-0.35b": dict(n_embd=64, n_layer=2, n_head=4, n_positions=256, vocab_size=2000),
-    "qwen2-tied-0.5b": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=128, vocab_size=2000, max_position_embeddings=256),
-    "bert-minilm-l6": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, vocab_size=2000, max_position_embeddings=128),
+    "qwen2-tied-0.5b": dict(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+        vocab_size=2000,
+        max_position_embeddings=256,
+    ),
+    "bert-minilm-l6": dict(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, vocab_size=2000, max_position_embeddings=128
+    ),
 }
 TINY_ENVELOPES = [(1, 32), (4, 64)]
 
@@ -56,9 +119,21 @@ def tokenizer(path: Path, decoder: bool) -> None:
     tok.decoder = decoders.ByteLevel()
     words = "the quick brown fox jumps over lazy dog model token batch pad serve deploy check weight".split()
     corpus = [" ".join(words[(i * 7 + j) % len(words)] for j in range(12)) + f" {i}." for i in range(2000)]
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=1000, special_tokens=["<unk>", "<s>", "</s>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=1000, special_tokens=["<unk>", "<s>", "</s>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>", padding_side="left" if decoder else "right")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        padding_side="left" if decoder else "right",
+    )
     fast.save_pretrained(path)
 
 
@@ -95,7 +170,11 @@ def smoke(path: Path, device: str) -> dict:
     target = check(path).targets[0]
     result = smoke_target(target, device=device, progress=lambda step: print(f"  {path.name}: {step}", flush=True))
     wall = time.perf_counter() - start
-    return {"wall_s": wall, "result": result.to_dict(), "findings": [f"{f.severity} {f.code} {f.message}" for f in target.findings if f.code.startswith(("SMK", "DMP"))]}
+    return {
+        "wall_s": wall,
+        "result": result.to_dict(),
+        "findings": [f"{f.severity} {f.code} {f.message}" for f in target.findings if f.code.startswith(("SMK", "DMP"))],
+    }
 
 
 def tensor_shapes(path: Path) -> dict:
@@ -121,7 +200,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     import transformers
 
-    report = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__, "transformers": transformers.__version__, "models": {}}
+    report = {
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "models": {},
+    }
     only = os.environ.get("ENVELOPE_MODELS")
     for name, (config_class, _kwargs, _dtype, envelopes, baseline) in MODELS.items():
         if only and name not in only.split(","):
@@ -129,7 +213,12 @@ def main() -> None:
         path = work / name
         start = time.perf_counter()
         build(name, path, tiny, device)
-        entry = {"build_s": time.perf_counter() - start, "config": json.loads((path / "config.json").read_text()), "tensors": tensor_shapes(path), "runs": []}
+        entry = {
+            "build_s": time.perf_counter() - start,
+            "config": json.loads((path / "config.json").read_text()),
+            "tensors": tensor_shapes(path),
+            "runs": [],
+        }
         decoder = config_class != "BertConfig"
         for batch, seq_len in TINY_ENVELOPES if tiny else envelopes:
             declare(path, batch, seq_len)
@@ -137,8 +226,20 @@ def main() -> None:
             run.update(batch=batch, seq_len=seq_len)
             entry["runs"].append(run)
             env = run["result"].get("envelope") or {}
-            print(json.dumps({"model": name, "envelope": [batch, seq_len], "wall_s": round(run["wall_s"], 2), "fits": env.get("fits"), "largest_fit": env.get("largest_fit"),
-                              "peak_allocated_gib": (env.get("peak_allocated") or 0) / 2**30, "peak_reserved_gib": (env.get("peak_reserved") or 0) / 2**30}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "model": name,
+                        "envelope": [batch, seq_len],
+                        "wall_s": round(run["wall_s"], 2),
+                        "fits": env.get("fits"),
+                        "largest_fit": env.get("largest_fit"),
+                        "peak_allocated_gib": (env.get("peak_allocated") or 0) / 2**30,
+                        "peak_reserved_gib": (env.get("peak_reserved") or 0) / 2**30,
+                    }
+                ),
+                flush=True,
+            )
         b, n = TINY_ENVELOPES[-1] if tiny else baseline
         declare(path, b, n)
         if decoder:  # fresh processes on both sides, as benchmarks/smoke_vs_transformers.py measures

@@ -50,10 +50,19 @@ def rows(data: dict) -> list[str]:
                 batch, length = run["batch"], run["seq_len"]
                 if not env.get("fits", True):
                     fit = env.get("largest_fit")
-                    out.append(f"| {name} | {batch} x {length} | out of memory on {result['gpu_name']}; halving found {fit[0]} x {fit[1]} | | | | | | |")
+                    out.append(
+                        f"| {name} | {batch} x {length} | out of memory on {result['gpu_name']}; halving found {fit[0]} x {fit[1]} | | | | | | |"
+                    )
                     continue
                 steps = env.get("decode_steps", 0)
-                guess = estimate(repo, batch=batch, seq_len=max(1, env["seq_len"] - steps), dtype_bytes=dtype_bytes(result["dtype"]), attn_implementation=result["load_kwargs"].get("attn_implementation"), new_tokens=steps)
+                guess = estimate(
+                    repo,
+                    batch=batch,
+                    seq_len=max(1, env["seq_len"] - steps),
+                    dtype_bytes=dtype_bytes(result["dtype"]),
+                    attn_implementation=result["load_kwargs"].get("attn_implementation"),
+                    new_tokens=steps,
+                )
                 peak = env["peak_allocated"]
                 speed = lambda v: f"{v:.0f}" if v else "-"  # noqa: E731
                 out.append(
@@ -71,8 +80,12 @@ DOC = HERE.parent / "docs" / "smoke.md"
 def table(data: dict) -> str:
     lines = []
     print = lines.append  # noqa: A001 - the table is built line by line
-    print(f"Measured on {data['device']} (torch {data['torch']}, transformers {data['transformers']}) by benchmarks/envelope_proof.py; estimate by the current hfcheck/facts/memory.py.\n")
-    print("| model | batch x length | static estimate: weights + KV + activations | measured peak allocated (reserved) | estimate error | TTFT batch 1 | tokens/s batch 1 | TTFT batch | tokens/s batch |")
+    print(
+        f"Measured on {data['device']} (torch {data['torch']}, transformers {data['transformers']}) by benchmarks/envelope_proof.py; estimate by the current hfcheck/facts/memory.py.\n"
+    )
+    print(
+        "| model | batch x length | static estimate: weights + KV + activations | measured peak allocated (reserved) | estimate error | TTFT batch 1 | tokens/s batch 1 | TTFT batch | tokens/s batch |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows(data)))
     print("\n| model | envelope | smoke pass (median of 3) | plain transformers, same work | ratio |")
@@ -80,7 +93,9 @@ def table(data: dict) -> str:
     for name, model in data["models"].items():
         base = model.get("baseline")
         if base:
-            print(f"| {name} | {base['envelope'][0]} x {base['envelope'][1]} | {base['smoke_median_s']:.1f} s | {base['plain_median_s']:.1f} s | {base['ratio']:.2f}x |")
+            print(
+                f"| {name} | {base['envelope'][0]} x {base['envelope'][1]} | {base['smoke_median_s']:.1f} s | {base['plain_median_s']:.1f} s | {base['ratio']:.2f}x |"
+            )
     llama = data["models"].get("llama-gqa-0.85b")
     for name in ("placement_h200.json", "placement_h200x2.json"):
         path = HERE / "results" / name
@@ -107,12 +122,19 @@ def planned(llama: dict, serve: str) -> dict | None:
 
 def placement_table(runs: dict, llama: dict) -> list[str]:
     gpus = runs.get("gpus", 1)
-    out = [f"Placement on {gpus} x {runs['device']} (benchmarks/placement_proof.py{' with PLACEMENT_SET=two-gpus' if gpus > 1 else ''}, the llama above):", ""]
-    out.append("| serve.py loads with | modules placed | weights planned from the headers | peak per GPU (whole smoke pass) | smoke pass / plain load + 32 tokens, in-process | SMK015 / notes |")
+    out = [
+        f"Placement on {gpus} x {runs['device']} (benchmarks/placement_proof.py{' with PLACEMENT_SET=two-gpus' if gpus > 1 else ''}, the llama above):",
+        "",
+    ]
+    out.append(
+        "| serve.py loads with | modules placed | weights planned from the headers | peak per GPU (whole smoke pass) | smoke pass / plain load + 32 tokens, in-process | SMK015 / notes |"
+    )
     out.append("|---|---|---|---|---|---|")
     for run in runs["runs"].values():
         devices = sorted(set(run["placement"].values()))
-        placed = ", ".join(f"{d}: {sum(1 for v in run['placement'].values() if v == d)}" for d in devices) or "all on cuda:0 (no hf_device_map)"
+        placed = (
+            ", ".join(f"{d}: {sum(1 for v in run['placement'].values() if v == d)}" for d in devices) or "all on cuda:0 (no hf_device_map)"
+        )
         plan = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in (planned(llama, run["serve"]) or {}).items()) or "depends on the machine"
         peaks = ", ".join(f"{d} {b / GiB:.2f} GiB" for d, b in run["peak_by_device"].items())
         times = f"{run['wall_s']:.1f} s / {run['plain_s']:.1f} s" if run.get("plain_s") else f"{run['wall_s']:.1f} s / -"

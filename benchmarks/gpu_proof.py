@@ -26,12 +26,31 @@ def build(path: Path) -> None:
     tok.decoder = decoders.ByteLevel()
     words = "the quick brown fox jumps over lazy dog model token batch pad serve deploy check weight".split()
     corpus = [" ".join(words[(i * 7 + j) % len(words)] for j in range(12)) + f" {i}." for i in range(2000)]
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=2000, special_tokens=["<unk>", "<s>", "</s>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=2000, special_tokens=["<unk>", "<s>", "</s>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>", padding_side="left")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>", padding_side="left"
+    )
     fast.chat_template = "{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>\n{% endfor %}{% if add_generation_prompt %}<s>assistant\n{% endif %}"
-    config = LlamaConfig(hidden_size=2048, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8, intermediate_size=5632,
-                         vocab_size=32000, max_position_embeddings=4096, bos_token_id=1, eos_token_id=2, pad_token_id=3, tie_word_embeddings=False, dtype="bfloat16")
+    config = LlamaConfig(
+        hidden_size=2048,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=5632,
+        vocab_size=32000,
+        max_position_embeddings=4096,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=3,
+        tie_word_embeddings=False,
+        dtype="bfloat16",
+    )
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = LlamaForCausalLM(config).to(torch.bfloat16)
@@ -70,7 +89,13 @@ def smoke(path: Path, out: Path, label: str) -> None:
     target = report.targets[0]
     result = smoke_target(target, device="cuda", progress=lambda step: print(f"[{label}] {step}", flush=True))
     wall = time.perf_counter() - start
-    data = {"label": label, "wall_s": wall, "exit_code": target.exit_code(), "result": result.to_dict(), "findings": [f.to_dict() for f in target.findings]}
+    data = {
+        "label": label,
+        "wall_s": wall,
+        "exit_code": target.exit_code(),
+        "result": result.to_dict(),
+        "findings": [f.to_dict() for f in target.findings],
+    }
     (out / f"{label}.json").write_text(json.dumps(data, indent=1, default=str))
     print(json.dumps({k: data[k] for k in ("label", "wall_s", "exit_code")}), flush=True)
     for f in target.findings:

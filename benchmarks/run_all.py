@@ -172,7 +172,9 @@ def measure_together(jobs: dict[str, tuple], timeout: float) -> dict[str, dict]:
             walls[label].append(wall)
             peaks[label].append(rss)
     return {
-        label: {"error": errors[label]} if label in errors else {"median": statistics.median(walls[label]), "min": min(walls[label]), "max": max(walls[label]), "peak": max(peaks[label])}
+        label: {"error": errors[label]}
+        if label in errors
+        else {"median": statistics.median(walls[label]), "min": min(walls[label]), "max": max(walls[label]), "peak": max(peaks[label])}
         for label in jobs
     }
 
@@ -210,7 +212,10 @@ def main() -> int:
         "modelaudit": lambda p: [str(anchors / "modelaudit"), "scan", "--format", "json", str(p)],
     }
     rows: dict[str, dict[str, dict]] = {}
-    baseline = {"python -c pass": measure([sys.executable, "-c", "pass"], args.runs, {}, 60), "hfcheck --version": measure([hfcheck, "--version"], args.runs, {}, 60)}
+    baseline = {
+        "python -c pass": measure([sys.executable, "-c", "pass"], args.runs, {}, 60),
+        "hfcheck --version": measure([hfcheck, "--version"], args.runs, {}, 60),
+    }
     if args.inputs:
         paths = {name: path for name, path in paths.items() if name in args.inputs}
     for name, path in paths.items():
@@ -219,7 +224,11 @@ def main() -> int:
             continue  # timed in the same rounds as llama70b-st, below
         if name == "evil-torch-zip":
             # one run each: does the anchor flag it (a non-zero exit that is not a timeout)?
-            rows[name] = {tool: {"flagged": run_once(command(path), {}, args.timeout)[2] not in (0, -9)} for tool, command in anchor_tools.items() if tool == "fickling" or (anchors / tool).exists()}
+            rows[name] = {
+                tool: {"flagged": run_once(command(path), {}, args.timeout)[2] not in (0, -9)}
+                for tool, command in anchor_tools.items()
+                if tool == "fickling" or (anchors / tool).exists()
+            }
             continue
         if name.startswith("hf-cache"):
             env = {"HF_HUB_CACHE": str(path)}
@@ -259,12 +268,21 @@ def _size(path: Path) -> tuple[float, float]:
 
 def report(rows, baseline, paths, args, cpus, anchors) -> list[str]:
     """The Markdown report: the machine and versions, the table and the goals checked."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = (
+        next(
+            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     anchor_python = str(anchors / "python")
     versions = ", ".join(f"{name} {_version(name, anchor_python)}" for name in ("picklescan", "modelscan", "fickling", "modelaudit"))
     hfcheck_python = str(Path(shutil.which("hfcheck")).parent / "python")
-    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    )
     lines = [
         f"`python benchmarks/run_all.py WORKDIR --runs {args.runs} --timeout {args.timeout:.0f}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}:",
         f"{cpus} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}; load average at the end {load};",
@@ -287,9 +305,16 @@ def report(rows, baseline, paths, args, cpus, anchors) -> list[str]:
             # below 1: hfcheck is faster than the tool (the anchors are the denominator)
             ratio = f"{ours / cell['median']:.2f}" if ours else "-"
             spread = f"{cell['min']:.3f}-{cell['max']:.3f}"
-            lines.append(f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | {cell['median']:.3f} | {spread} | {cell['peak']:.0f} | {ratio} |")
+            lines.append(
+                f"| {name} | {apparent:.1f} | {on_disk:.1f} | {tool} | {cell['median']:.3f} | {spread} | {cell['peak']:.0f} | {ratio} |"
+            )
     if evil:
-        lines += ["", "Flags a malicious `torch.save` zip (an anchor that does not, does not scan the format): " + ", ".join(f"{tool} {'yes' if cell['flagged'] else 'NO'}" for tool, cell in evil.items()) + "."]
+        lines += [
+            "",
+            "Flags a malicious `torch.save` zip (an anchor that does not, does not scan the format): "
+            + ", ".join(f"{tool} {'yes' if cell['flagged'] else 'NO'}" for tool, cell in evil.items())
+            + ".",
+        ]
     return lines + goals(rows, baseline, evil)
 
 
@@ -308,24 +333,52 @@ def goals(rows, baseline, evil) -> list[str]:
         return ["", "Goals: need every input (run without --inputs)."]
     st = rows["llama70b-st"]["hfcheck"]
     peak = st.get("peak", 1e9)
-    checks.append(("70B sparse safetensors: < 0.3 s and < 150 MB", st.get("median", 9) < 0.3 and peak < 150, f"{st.get('median', 0):.3f} s, {peak:.0f} MiB"))
+    checks.append(
+        (
+            "70B sparse safetensors: < 0.3 s and < 150 MB",
+            st.get("median", 9) < 0.3 and peak < 150,
+            f"{st.get('median', 0):.3f} s, {peak:.0f} MiB",
+        )
+    )
     a, b = median("llama70b-st"), median("llama70b-st", DOUBLED)
     checks.append(("2x the weight bytes changes time by < 10%", abs(b - a) / a < 0.10, f"{100 * (b - a) / a:+.1f}%"))
     ours = median("ckpt-2gb")
     # only anchors that read the format: the others' times are not scans
-    anchors = {t: c["median"] for t, c in rows["ckpt-2gb"].items() if t != "hfcheck" and "median" in c and evil.get(t, {}).get("flagged", True)}
+    anchors = {
+        t: c["median"] for t, c in rows["ckpt-2gb"].items() if t != "hfcheck" and "median" in c and evil.get(t, {}).get("flagged", True)
+    }
     if anchors:
         fastest, slowest = min(anchors, key=anchors.get), max(anchors, key=anchors.get)
-        checks.append(("2 GB .bin: no slower than the fastest anchor", ours <= anchors[fastest], f"hfcheck {ours:.3f} s, {fastest} {anchors[fastest]:.3f} s"))
-        checks.append(("2 GB .bin: >= 10x faster than the slowest anchor", anchors[slowest] >= 10 * ours, f"{slowest} {anchors[slowest]:.2f} s = {anchors[slowest] / ours:.0f}x"))
+        checks.append(
+            (
+                "2 GB .bin: no slower than the fastest anchor",
+                ours <= anchors[fastest],
+                f"hfcheck {ours:.3f} s, {fastest} {anchors[fastest]:.3f} s",
+            )
+        )
+        checks.append(
+            (
+                "2 GB .bin: >= 10x faster than the slowest anchor",
+                anchors[slowest] >= 10 * ours,
+                f"{slowest} {anchors[slowest]:.2f} s = {anchors[slowest] / ours:.0f}x",
+            )
+        )
     version = baseline["hfcheck --version"].get("median", 9)
     checks.append(("cold start: hfcheck --version < 0.25 s", version < 0.25, f"{version:.3f} s"))
     c100, c200 = median("hf-cache-100"), median("hf-cache-200")
-    checks.append(("200 snapshots: linear (ms per snapshot at 200 within 25% of 100)", abs(c200 / 200 - c100 / 100) / (c100 / 100) < 0.25, f"{1000 * c100 / 100:.1f} vs {1000 * c200 / 200:.1f} ms/snapshot"))
+    checks.append(
+        (
+            "200 snapshots: linear (ms per snapshot at 200 within 25% of 100)",
+            abs(c200 / 200 - c100 / 100) / (c100 / 100) < 0.25,
+            f"{1000 * c100 / 100:.1f} vs {1000 * c200 / 200:.1f} ms/snapshot",
+        )
+    )
     jobs = [t for t in rows["hf-cache-200"] if t.startswith("hfcheck --jobs")]
     if jobs and "median" in rows["hf-cache-200"][jobs[0]]:
         parallel = rows["hf-cache-200"][jobs[0]]["median"]
-        checks.append((f"200 snapshots: {jobs[0].split()[-1]} jobs use the cores", parallel < c200, f"{c200:.2f} s serial, {parallel:.2f} s parallel"))
+        checks.append(
+            (f"200 snapshots: {jobs[0].split()[-1]} jobs use the cores", parallel < c200, f"{c200:.2f} s serial, {parallel:.2f} s parallel")
+        )
     return ["", "Goals:", ""] + [f"- {'PASS' if ok else '**FAIL**'} {text}: {detail}" for text, ok, detail in checks]
 
 

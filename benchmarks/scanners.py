@@ -55,7 +55,11 @@ print(json.dumps({"seconds": time.perf_counter() - start, "verdicts": verdicts})
 
 def hfcheck_verdicts(root: Path) -> tuple[float, dict[str, bool]]:
     start = time.perf_counter()
-    out = subprocess.run([shutil.which("hfcheck") or "hfcheck", str(root), "--select", "security", "--format", "json", "--fail-on", "never"], capture_output=True, text=True)
+    out = subprocess.run(
+        [shutil.which("hfcheck") or "hfcheck", str(root), "--select", "security", "--format", "json", "--fail-on", "never"],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     findings = json.loads(out.stdout)["targets"][0]["findings"]
     flagged = {f["path"] for f in findings if f["severity"] == "error"}
@@ -120,7 +124,9 @@ def main() -> None:
         caught = [p for p in malicious if verdicts.get(p)]
         false_positives = [p for p in benign if verdicts.get(p)]
         missed = sorted(set(malicious) - set(caught))
-        print(f"{tool:<11} {len(caught) / len(malicious):>8.1%} {len(false_positives):>10} {seconds:>8.2f}  {len(missed)}: {', '.join(m.split('/')[-1] for m in missed[:6])}{' ...' if len(missed) > 6 else ''}")
+        print(
+            f"{tool:<11} {len(caught) / len(malicious):>8.1%} {len(false_positives):>10} {seconds:>8.2f}  {len(missed)}: {', '.join(m.split('/')[-1] for m in missed[:6])}{' ...' if len(missed) > 6 else ''}"
+        )
         name = f"{tool} {_anchor_version(args.anchors_python, tool)}" if tool != "hfcheck" else "**hfcheck**"
         table.append(f"| {name} | {len(caught) / len(malicious):.1%} | {len(false_positives)} | {seconds:.2f} |")
     canaries = list(corpus.glob("CANARY*"))
@@ -133,6 +139,7 @@ def main() -> None:
 def _anchor_version(python: str, distribution: str) -> str:
     code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
     return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
+
 
 if __name__ == "__main__":
     main()

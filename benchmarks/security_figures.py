@@ -104,10 +104,14 @@ def fuzz_runs(logs: list[Path]) -> list[str]:
         found = log["disagreements"]
         machine = log["machine"].get("description") or f"{log['machine']['cpus']} CPUs"
         versions = log["versions"]
-        where = (f"{machine}, {log['workers']} workers, seed {log['seed']}, {log['wall_seconds']:.0f} s; python {versions['python']}, "
-                 f"torch {versions['torch']}, numpy {versions['numpy']}, joblib {versions['joblib']}")
-        rows.append(f"| fuzz run {path.name} | {where} | {executions}; {len(found)} distinct disagreements found, "
-                    f"{log['open_at_end']} open at the end of the run, {_open_now(found)} open now |")
+        where = (
+            f"{machine}, {log['workers']} workers, seed {log['seed']}, {log['wall_seconds']:.0f} s; python {versions['python']}, "
+            f"torch {versions['torch']}, numpy {versions['numpy']}, joblib {versions['joblib']}"
+        )
+        rows.append(
+            f"| fuzz run {path.name} | {where} | {executions}; {len(found)} distinct disagreements found, "
+            f"{log['open_at_end']} open at the end of the run, {_open_now(found)} open now |"
+        )
     return rows
 
 
@@ -146,7 +150,9 @@ def main() -> int:
     print(f"| benign flagged (in sample) | benchmarks/pickle_corpus.py | {false_positives} |")
     print(f"| benign flagged (out of sample) | benchmarks/corpus/benign_oos | {oos} |")
     for suite, (caught, need, flagged, clean) in peers.items():
-        print(f"| peer suite {suite} | files needing an error / needing none (loader oracle) | {caught}/{need} caught, {flagged}/{clean} flagged |")
+        print(
+            f"| peer suite {suite} | files needing an error / needing none (loader oracle) | {caught}/{need} caught, {flagged}/{clean} flagged |"
+        )
     families = ", ".join(f"family {family}: {count}" for family, count in sorted(open_by_family.items())) or "none"
     print(f"| fuzz disagreements | tests/fuzz/cases (minimised) | {total_cases} cases, open: {families} |")
     for row in fuzz_runs(args.fuzz_log):

@@ -76,7 +76,15 @@ def main(argv=None) -> int:
 
     args.model = str(Path(args.model).resolve())
     batch, length = (int(x) for x in args.envelope.split(",")) if args.envelope else (0, 0)
-    plain_args = (args.model, args.device, PROMPTS[0], str(NEW_TOKENS_GPU if args.device == "cuda" else NEW_TOKENS_CPU), str(batch), str(length), str(ENVELOPE_DECODE_STEPS))
+    plain_args = (
+        args.model,
+        args.device,
+        PROMPTS[0],
+        str(NEW_TOKENS_GPU if args.device == "cuda" else NEW_TOKENS_CPU),
+        str(batch),
+        str(length),
+        str(ENVELOPE_DECODE_STEPS),
+    )
     timed(PLAIN, *plain_args)  # warm the page cache for both sides
     smoke, plain = [], []
     for _ in range(args.repeats):

@@ -109,7 +109,9 @@ def write_sparse_repo(root: Path, config: dict, shards: int, dtype: str = "BF16"
     (root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     tensors = llama_tensors(config)
     per_shard = -(-len(tensors) // shards)
-    stem, suffix, write = ("pytorch_model", "bin", write_sparse_checkpoint) if pickle else ("model", "safetensors", write_sparse_safetensors)
+    stem, suffix, write = (
+        ("pytorch_model", "bin", write_sparse_checkpoint) if pickle else ("model", "safetensors", write_sparse_safetensors)
+    )
     weight_map, total = {}, 0
     for i in range(shards):
         chunk = tensors[i * per_shard : (i + 1) * per_shard]
@@ -166,7 +168,7 @@ def main() -> None:
             rows.append((f"hfcheck {name}", [hfcheck, str(root), "--format", "json"], apparent, disk_usage(root)))
         print(f"{'command':<40} {'apparent GB':>11} {'on disk MB':>10} {'median s':>9} {'peak RSS MB':>11}")
         timings = []
-        for (name, command, apparent, on_disk), (wall, rss) in zip(rows, measure([r[1] for r in rows], args.runs)):
+        for (name, _, apparent, on_disk), (wall, rss) in zip(rows, measure([r[1] for r in rows], args.runs), strict=True):
             timings.append(wall)
             gb = f"{apparent / 1e9:.1f}" if apparent else "-"
             mb = f"{on_disk / 1e6:.1f}" if on_disk is not None else "-"

@@ -174,7 +174,28 @@ def write_sparse_checkpoint(path: Path, tensors: list[tuple[str, list[int]]], dt
         directory = f.tell()
         for arcname, crc, length, offset in central:
             extra = struct.pack("<HHQQQ", 1, 24, length, length, offset)
-            f.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(arcname), len(extra), 0, 0, 0, 0, 0xFFFFFFFF))
+            f.write(
+                struct.pack(
+                    "<IHHHHHHIIIHHHHHII",
+                    0x02014B50,
+                    45,
+                    45,
+                    0,
+                    0,
+                    0,
+                    0x21,
+                    crc,
+                    0xFFFFFFFF,
+                    0xFFFFFFFF,
+                    len(arcname),
+                    len(extra),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0xFFFFFFFF,
+                )
+            )
             f.write(arcname + extra)
         end = f.tell()
         f.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, len(central), len(central), end - directory, directory))

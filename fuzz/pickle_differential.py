@@ -65,10 +65,16 @@ def main() -> int:
     parser.add_argument("--log", type=Path, help="the run's JSON log (default: OUT/log-seedS-wN.json)")
     parser.add_argument("--machine", default="", help="a words-only description of the machine, for the log")
     parser.add_argument("--commit", default="", help="the commit of the code under test, for the log")
-    parser.add_argument("--oracle-timeout", type=float, default=5.0,
-                        help="seconds for one load; a load that runs out restarts its oracle child (a load takes milliseconds; a timeout is a lost observation either way)")
+    parser.add_argument(
+        "--oracle-timeout",
+        type=float,
+        default=5.0,
+        help="seconds for one load; a load that runs out restarts its oracle child (a load takes milliseconds; a timeout is a lost observation either way)",
+    )
     parser.add_argument("--minimise-budget", type=int, default=400)
-    parser.add_argument("--minimise-max", type=int, default=40, help="distinct disagreements minimised per loader and worker; the rest are saved as found")
+    parser.add_argument(
+        "--minimise-max", type=int, default=40, help="distinct disagreements minimised per loader and worker; the rest are saved as found"
+    )
     parser.add_argument("--chunk", type=int, default=2_000, help="atheris: executions between progress lines")
     parser.add_argument("--engine", choices=("random", "atheris"), default="random")
     args, engine_args = parser.parse_known_args()
@@ -174,8 +180,11 @@ class _Tally:
             if payload["key"] not in self.records:
                 self.records[payload["key"]] = payload
                 (self.args.out / f"{payload['key']}.json").write_text(json.dumps(payload, indent=1))
-                print(f"DISAGREEMENT {payload['key']}: {payload['loader']} {payload['name']}: oracle {payload['oracle']}; "
-                      f"hfcheck clean; {payload['recipe']} (minimised {payload['original_size']} -> {len(payload['hex']) // 2} bytes)", flush=True)
+                print(
+                    f"DISAGREEMENT {payload['key']}: {payload['loader']} {payload['name']}: oracle {payload['oracle']}; "
+                    f"hfcheck clean; {payload['recipe']} (minimised {payload['original_size']} -> {len(payload['hex']) // 2} bytes)",
+                    flush=True,
+                )
             return
         self.snapshots[index] = payload
         if kind == "done":
@@ -186,9 +195,12 @@ class _Tally:
         for loader in self.args.loaders:
             executions = self.total("executions", loader)
             distinct = sum(r["loader"] == loader for r in self.records.values())
-            print(f"{loader}: {executions} executions, {executions / max(elapsed, 1e-9):.0f}/s, "
-                  f"{self.total('completed_loads', loader)} completed loads, {self.total('oracle_dangerous', loader)} needed an error, "
-                  f"{self.total('disagreements', loader)} disagreements ({distinct} distinct), {elapsed:.0f}s", flush=True)
+            print(
+                f"{loader}: {executions} executions, {executions / max(elapsed, 1e-9):.0f}/s, "
+                f"{self.total('completed_loads', loader)} completed loads, {self.total('oracle_dangerous', loader)} needed an error, "
+                f"{self.total('disagreements', loader)} disagreements ({distinct} distinct), {elapsed:.0f}s",
+                flush=True,
+            )
 
     def log(self, *, finished: bool) -> dict:
         elapsed = time.monotonic() - self.started
@@ -226,7 +238,12 @@ class _Tally:
             "wall_seconds": round(elapsed, 1),
             "finished": finished,
             "complete": all(v["executions"] >= self.args.executions for v in loaders.values()),
-            "machine": {"description": self.args.machine or None, "hostname": platform.node(), "platform": platform.platform(), "cpus": os.cpu_count()},
+            "machine": {
+                "description": self.args.machine or None,
+                "hostname": platform.node(),
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+            },
             "versions": _versions(),
             "loaders": loaders,
             "hfcheck_calls": sum(s["hfcheck_calls"] for s in self.snapshots.values()),
@@ -272,7 +289,11 @@ def _parallel(args) -> int:
     # One thread per process: the workers and their oracle children fill the cores already.
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
-    settings = {key: value for key, value in vars(args).items() if key in ("loaders", "executions", "seed", "workers", "round", "minimise_budget", "minimise_max", "oracle_timeout")}
+    settings = {
+        key: value
+        for key, value in vars(args).items()
+        if key in ("loaders", "executions", "seed", "workers", "round", "minimise_budget", "minimise_max", "oracle_timeout")
+    }
     settings["deadline"] = time.time() + args.time_limit if args.time_limit else math.inf
     context = multiprocessing.get_context("spawn")  # no fork of a parent that has threads
     events = context.Queue()
@@ -300,8 +321,17 @@ def _parallel(args) -> int:
         record["open_at_end"] = _still_open(record)
     tally.progress()
     log = tally.write_log(finished=True)
-    print(json.dumps({loader: {k: v[k] for k in ("executions", "executions_per_second", "distinct_disagreements", "open_at_end", "ms_per_execution")}
-                      for loader, v in log["loaders"].items()}), flush=True)
+    print(
+        json.dumps(
+            {
+                loader: {
+                    k: v[k] for k in ("executions", "executions_per_second", "distinct_disagreements", "open_at_end", "ms_per_execution")
+                }
+                for loader, v in log["loaders"].items()
+            }
+        ),
+        flush=True,
+    )
     print(f"log: {args.log}; wall {log['wall_seconds']}s; complete: {log['complete']}; open at end: {log['open_at_end']}", flush=True)
     return 1 if log["open_at_end"] or tally.failed else 0
 
@@ -347,7 +377,10 @@ def _atheris(args, engine_args) -> int:
                 run.stats.disagreements.append(disagreement)
                 _report(run, disagreement, args)
             if run.stats.executions[loader] % args.chunk == 0:
-                print(f"{loader}: {run.stats.executions[loader]} executions (atheris), {len(run.stats.disagreements)} distinct disagreements", flush=True)
+                print(
+                    f"{loader}: {run.stats.executions[loader]} executions (atheris), {len(run.stats.disagreements)} distinct disagreements",
+                    flush=True,
+                )
 
         try:
             atheris.Setup([sys.argv[0], *engine_args], one_input)
@@ -362,7 +395,10 @@ def _report(run: DifferentialRun, found, args) -> None:
     small = run.minimise(found, budget=args.minimise_budget) if _minimised[found.loader] <= args.minimise_max else found.data
     record = _record(found, small)
     (args.out / f"{record['key']}.json").write_text(json.dumps(record, indent=1))
-    print(f"DISAGREEMENT {record['key']}: {found.loader} {found.name}: oracle {found.oracle}; hfcheck clean; {found.recipe} (minimised {len(found.data)} -> {len(small)} bytes)", flush=True)
+    print(
+        f"DISAGREEMENT {record['key']}: {found.loader} {found.name}: oracle {found.oracle}; hfcheck clean; {found.recipe} (minimised {len(found.data)} -> {len(small)} bytes)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

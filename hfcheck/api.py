@@ -81,7 +81,9 @@ def check(target: str | Path = ".", config: Settings | str | Path | None = None,
     if isinstance(config, Settings):
         catalogue.load()
         check_selectors(config)
-        return Report([check_target(t, settings=config, fixed=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)])
+        return Report(
+            [check_target(t, settings=config, fixed=config) for t in resolve_targets([str(target)], download_pickles=download_pickles)]
+        )
     return check_many([str(target)], config_file=Path(config) if config else None, overrides=overrides, download_pickles=download_pickles)
 
 
@@ -143,7 +145,19 @@ class SettingsLookup:
         return self._cache[path]
 
 
-def check_target(target: Target, *, settings: Settings | None, rules: list[Rule] | None = None, baseline: set[str] | None = None, config_file: Path | None = None, overrides: dict | None = None, fixed: Settings | None = None, repo: RepoView | None = None, unit_cache=None) -> TargetReport:
+# Over 60 lines only through its keyword signature (one per line) and its docstring.
+def check_target(
+    target: Target,
+    *,
+    settings: Settings | None,
+    rules: list[Rule] | None = None,
+    baseline: set[str] | None = None,
+    config_file: Path | None = None,
+    overrides: dict | None = None,
+    fixed: Settings | None = None,
+    repo: RepoView | None = None,
+    unit_cache=None,
+) -> TargetReport:
     """Discover the target's units, run the rules once per unit on a view scoped to it,
     and return the findings, each with its unit. `settings` given (and no `fixed`): the
     target-level settings, with each unit's own still looked up from `config_file` and
@@ -184,7 +198,16 @@ def check_target(target: Target, *, settings: Settings | None, rules: list[Rule]
     units = found.units
     if target.hub is not None:
         # Findings name files as they are on the Hub (org/name/config.json), not in the cache.
-        return TargetReport(target.label, Path(target.hub.repo_id), unique, settings, revision=target.hub.revision, hub=target.hub, units=units, skipped_dirs=found.skipped_dirs)
+        return TargetReport(
+            target.label,
+            Path(target.hub.repo_id),
+            unique,
+            settings,
+            revision=target.hub.revision,
+            hub=target.hub,
+            units=units,
+            skipped_dirs=found.skipped_dirs,
+        )
     return TargetReport(target.label, target.root, unique, settings, units=units, skipped_dirs=found.skipped_dirs)
 
 
@@ -226,7 +249,9 @@ def _plan(repo: RepoView, found, lookup, only) -> list:
     return plan
 
 
-def _placed(findings: list[Finding], unit_path: str | None, found, settings: Settings, baseline, real_paths: dict | None = None) -> list[Finding]:
+def _placed(
+    findings: list[Finding], unit_path: str | None, found, settings: Settings, baseline, real_paths: dict | None = None
+) -> list[Finding]:
     """Findings of one unit's view with target-relative paths and their unit, filtered by
     that unit's per-path ignores and the baseline."""
     from dataclasses import replace
@@ -252,7 +277,9 @@ def _deduplicated(findings: list[Finding], found) -> list[Finding]:
     for finding in findings:
         key = (finding.code, finding.path, finding.line, finding.message)
         kept = best.get(key)
-        if kept is None or (finding.path and found.unit_of_file(finding.path) == finding.unit and found.unit_of_file(finding.path) != kept.unit):
+        if kept is None or (
+            finding.path and found.unit_of_file(finding.path) == finding.unit and found.unit_of_file(finding.path) != kept.unit
+        ):
             best[key] = finding
     return list(best.values())
 
@@ -305,7 +332,7 @@ def run_rule(rule: Rule, context: CheckContext | RepoView, settings: Settings) -
     default_fix = rule.default_fix
     try:
         partial = list(rule.check(context) or ())
-    except Exception as error:  # one broken rule must not hide every other finding
+    except Exception as error:  # noqa: BLE001 - one broken rule must not hide every other finding
         context.record_crash(rule.code, f"{type(error).__name__}: {error}")
         return []
     findings = []
@@ -327,14 +354,23 @@ def judge_security(context: CheckContext) -> SecurityVerdict:
     for rule in security:
         try:
             items = list(rule.check(context) or ())
-        except Exception as error:  # the unit is not cleared: the fixer says which rule failed
+        except Exception as error:  # noqa: BLE001 - the unit is not cleared: the fixer says which rule failed
             failed.append(f"{rule.code} ({type(error).__name__})")
             continue
-        errors.extend(item.completed(rule.code, rule.severity, rule.concern, None) for item in items if (item.severity or rule.severity) == "error")
+        errors.extend(
+            item.completed(rule.code, rule.severity, rule.concern, None) for item in items if (item.severity or rule.severity) == "error"
+        )
     return SecurityVerdict(tuple(errors), tuple(failed), available=bool(security))
 
 
-def visible(findings: list[Finding], settings: Settings, baseline: set[str] | None = None, *, repo: RepoView | None = None, unused_suppressions: bool = True) -> list[Finding]:
+def visible(
+    findings: list[Finding],
+    settings: Settings,
+    baseline: set[str] | None = None,
+    *,
+    repo: RepoView | None = None,
+    unused_suppressions: bool = True,
+) -> list[Finding]:
     """The findings a report shows: without inline suppressions (given the repo), per-path
     ignores and baseline entries."""
     if repo is not None:
@@ -350,7 +386,9 @@ def visible(findings: list[Finding], settings: Settings, baseline: set[str] | No
 def _ignored_by_path(finding: Finding, settings: Settings) -> bool:
     if not settings.per_path_ignores or finding.path is None:
         return False
-    return any(fnmatch.fnmatchcase(finding.path, pattern) and matches(finding.code, codes) for pattern, codes in settings.per_path_ignores.items())
+    return any(
+        fnmatch.fnmatchcase(finding.path, pattern) and matches(finding.code, codes) for pattern, codes in settings.per_path_ignores.items()
+    )
 
 
 def fingerprint(finding: Finding) -> str:

@@ -120,7 +120,9 @@ class AuditSettings:
 # -- one target -------------------------------------------------------------------------
 
 
-def check_one(target: AuditTarget, settings: AuditSettings, fingerprint: str, *, smoke: bool | None = None, want_gpus: bool = False) -> dict:
+def check_one(
+    target: AuditTarget, settings: AuditSettings, fingerprint: str, *, smoke: bool | None = None, want_gpus: bool = False
+) -> dict:
     """The JSONL record of one target: its static check (and with `smoke`, the smoke pass
     after it). Never raises for a bad target: that is an error record. `want_gpus` adds
     "gpus", what its smoke task should ask the scheduler for (not part of the record)."""
@@ -227,7 +229,15 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, max_in_flight: int | None = None, max_retries: int = 3, runtime_env: dict | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        max_in_flight: int | None = None,
+        max_retries: int = 3,
+        runtime_env: dict | None = None,
+    ):
         self.address, self.num_cpus, self.max_retries, self.runtime_env = address, num_cpus, max_retries, runtime_env
         self.max_in_flight = max_in_flight
 
@@ -271,7 +281,11 @@ class RayExecutor:
                 try:
                     record = ray.get(ref)
                 except ray.exceptions.RayError as error:
-                    yield error_record(target=target.name, settings=fingerprint, error=f"lost by Ray after {self.max_retries} retries: {type(error).__name__}")
+                    yield error_record(
+                        target=target.name,
+                        settings=fingerprint,
+                        error=f"lost by Ray after {self.max_retries} retries: {type(error).__name__}",
+                    )
                     continue
                 gpus = record.pop("gpus", 1)
                 if phase == "static" and settings.smoke and record["error"] is None:
@@ -291,7 +305,11 @@ def _smoke_task(target: AuditTarget, shared) -> dict:
     settings, fingerprint = shared
     record = check_one(target, settings, fingerprint, smoke=True)
     # where Ray ran it: the GPUs it was given (CUDA_VISIBLE_DEVICES is what torch saw)
-    placement = {"node_id": ray.get_runtime_context().get_node_id(), "worker_pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
+    placement = {
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "worker_pid": os.getpid(),
+        "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+    }
     record.setdefault("smoke", {})["ray"] = {**placement, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
     return record
 
@@ -386,7 +404,12 @@ def recorded_records(lines: Iterable[str], settings: AuditSettings | None = None
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and record.get("hfcheck") == __version__ and record.get("settings") == fingerprint and record.get("error") is None:
+        if (
+            isinstance(record, dict)
+            and record.get("hfcheck") == __version__
+            and record.get("settings") == fingerprint
+            and record.get("error") is None
+        ):
             done.append(record)
     return done
 
@@ -427,7 +450,9 @@ def report_from_records(records: Iterable[dict]):
         findings = [Finding(**f) for f in record["findings"]]
         root = Path(record.get("root") or record["path"])
         skipped = list(record.get("skipped_dirs", ()))
-        targets.append(TargetReport(record["path"], root, findings, Settings(), revision=record["revision"], units=units, skipped_dirs=skipped))
+        targets.append(
+            TargetReport(record["path"], root, findings, Settings(), revision=record["revision"], units=units, skipped_dirs=skipped)
+        )
     return Report(targets)
 
 
@@ -454,9 +479,13 @@ def text_progress(stream=sys.stderr, every: float = 2.0) -> Callable[[Progress],
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m hfcheck.audit", description="Audit every target of a targets file; JSONL on stdout or --output.")
+    parser = argparse.ArgumentParser(
+        prog="python -m hfcheck.audit", description="Audit every target of a targets file; JSONL on stdout or --output."
+    )
     parser.add_argument("--targets-from", required=True, metavar="FILE", help="one path or org/name[@revision] per line; - for stdin")
-    parser.add_argument("--resume", type=Path, metavar="FILE", help="skip the targets FILE holds for this version and settings; append the rest to it")
+    parser.add_argument(
+        "--resume", type=Path, metavar="FILE", help="skip the targets FILE holds for this version and settings; append the rest to it"
+    )
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write JSONL here (default: stdout)")
     parser.add_argument("--executor", choices=sorted(EXECUTORS), default="local")
     parser.add_argument("--jobs", "-j", type=int, default=1)
@@ -464,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-num-cpus", type=int, default=None, help="CPUs of a local Ray cluster started here")
     parser.add_argument("--select"), parser.add_argument("--ignore"), parser.add_argument("--fail-on")
     parser.add_argument("--config", dest="config_file", type=Path)
-    parser.add_argument("--smoke", action="store_true", help="the smoke pass after the static one (Ray: a task asking for the deployment's GPUs)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="the smoke pass after the static one (Ray: a task asking for the deployment's GPUs)"
+    )
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
@@ -482,7 +513,14 @@ def audit_settings(*, overrides: dict, config_file: Path | None = None, baseline
 
     known = frozenset(read_baseline(baseline)) if baseline else None
     smoke_options = {"device": device, "trust_remote_code": trust_remote_code} if smoke else {}
-    return AuditSettings(config_file=config_file, overrides=overrides, baseline=known, download_pickles=download_pickles, smoke=smoke, smoke_options=smoke_options)
+    return AuditSettings(
+        config_file=config_file,
+        overrides=overrides,
+        baseline=known,
+        download_pickles=download_pickles,
+        smoke=smoke,
+        smoke_options=smoke_options,
+    )
 
 
 def run(targets_from: str, *, overrides: dict, config_file: Path | None = None, resume: Path | None = None, output: Path | None = None, executor: str = "local",
@@ -548,8 +586,8 @@ def run(targets_from: str, *, overrides: dict, config_file: Path | None = None, 
 
 
 def _render_merged(records: list[dict], fmt: str, output: Path | None, options: dict) -> None:
+    from hfcheck import catalogue
     from hfcheck.api import fingerprint
-    from hfcheck.registry import all_rules
     from hfcheck.report import render
 
     for record in records:
@@ -557,7 +595,7 @@ def _render_merged(records: list[dict], fmt: str, output: Path | None, options: 
             print(f"hfcheck: {record['target']}: not checked: {record['error']}", file=sys.stderr)
     report = report_from_records(r for r in records if r["error"] is None)
     color = output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render(report, fmt, rules=all_rules(), fingerprint=fingerprint, color=color, **options)
+    text = render(report, fmt, rules=catalogue.rules(), fingerprint=fingerprint, color=color, **options)
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:

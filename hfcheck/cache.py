@@ -164,7 +164,7 @@ class UnitCache:
         """run() (the unit's rules on its view), or the findings it gave on the same inputs."""
         try:
             key = self._key(view, rules, settings, model_only)
-        except Exception:  # anything the key cannot describe is checked uncached
+        except Exception:  # noqa: BLE001 - anything the key cannot describe is checked uncached
             key = None
         if key is None:
             return run()
@@ -246,7 +246,7 @@ class FactCache:
     def fact(self, kind: str, entry, limits, compute):
         try:
             identity = self.units.identity(entry)
-        except Exception:
+        except Exception:  # noqa: BLE001 - an entry the cache cannot identify is a miss, never a crash
             identity = None
         if identity is None:
             return compute()

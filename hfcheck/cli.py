@@ -198,9 +198,24 @@ def cli():
     help="Where the result cache lives [env: HFCHECK_CACHE_DIR].",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-@click.option("--targets-from", metavar="FILE", help="Audit the targets listed in FILE (- for stdin): one path or org/name[@revision] a line; one report in --format (jsonl: a line per target as it finishes).")
-@click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="With --targets-from: skip what FILE (JSONL) holds, append the rest.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True, help="With --targets-from: processes here (--jobs) or a Ray cluster.")
+@click.option(
+    "--targets-from",
+    metavar="FILE",
+    help="Audit the targets listed in FILE (- for stdin): one path or org/name[@revision] a line; one report in --format (jsonl: a line per target as it finishes).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="With --targets-from: skip what FILE (JSONL) holds, append the rest.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="With --targets-from: processes here (--jobs) or a Ray cluster.",
+)
 @click.option("--ray-address", metavar="ADDR", help="With --executor ray: auto, ray://host:10001; none starts a local Ray cluster.")
 def check(**flags):
     """Check model repositories: folders, HF cache snapshots, files inside a repo, or Hub

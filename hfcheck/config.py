@@ -76,9 +76,33 @@ class Settings:
 
 
 _LIST_KEYS = ("select", "ignore", "exclude")
-_TOP_KEYS = {"select", "ignore", "severity", "fail_on", "fail-on", "per_path_ignores", "per-path-ignores", "per_file_ignores", "per-file-ignores", "exclude", "deploy", "options", "models"}
+_TOP_KEYS = {
+    "select",
+    "ignore",
+    "severity",
+    "fail_on",
+    "fail-on",
+    "per_path_ignores",
+    "per-path-ignores",
+    "per_file_ignores",
+    "per-file-ignores",
+    "exclude",
+    "deploy",
+    "options",
+    "models",
+}
 # What a `models:` entry may set for its model.
-_MODEL_KEYS = {"select", "ignore", "severity", "per_path_ignores", "per-path-ignores", "per_file_ignores", "per-file-ignores", "deploy", "options"}
+_MODEL_KEYS = {
+    "select",
+    "ignore",
+    "severity",
+    "per_path_ignores",
+    "per-path-ignores",
+    "per_file_ignores",
+    "per-file-ignores",
+    "deploy",
+    "options",
+}
 
 
 class SelectorError(ValueError):
@@ -116,7 +140,9 @@ def _did_you_mean(text: str, codes: set[str], concerns: set[str]) -> str:
     import difflib
 
     families = {code.rstrip("0123456789") for code in codes}  # CFG, PIN, TOK, ...
-    close = difflib.get_close_matches(text.upper(), sorted(codes | families), n=3, cutoff=0.6) or difflib.get_close_matches(text.lower(), sorted(concerns), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(text.upper(), sorted(codes | families), n=3, cutoff=0.6) or difflib.get_close_matches(
+        text.lower(), sorted(concerns), n=3, cutoff=0.6
+    )
     # Among equally close names, a typo usually keeps the first letter (CGF -> CFG, not GGF).
     close.sort(key=lambda name: name[:1].upper() != text[:1].upper())
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -155,7 +181,9 @@ def find_config_upwards(folder: Path, stop: Path | None = None) -> Path | None:
         current = current.parent
 
 
-def load_settings(root: Path, config_file: Path | None = None, overrides: dict | None = None, *, stop: Path | None = None, unit: Path | None = None) -> Settings:
+def load_settings(
+    root: Path, config_file: Path | None = None, overrides: dict | None = None, *, stop: Path | None = None, unit: Path | None = None
+) -> Settings:
     """The settings of the target at `root` (or of the unit folder `unit` inside it): the
     given file, else the nearest one walking up to `stop`; its `models:` entry for the
     unit, if any; then the command-line overrides. Labels are relative to `root`."""
@@ -235,7 +263,7 @@ def _read_table(path: Path) -> tuple[dict, str | None]:
     return table, None
 
 
-def _apply(settings: Settings, raw: dict, label: str, keys: set[str] = _TOP_KEYS) -> None:
+def _apply(settings: Settings, raw: dict, label: str, keys: set[str] = _TOP_KEYS) -> None:  # noqa: C901 - older than the bound; split it when it next changes
     def problem(message: str) -> None:
         settings.problems.append(SettingsProblem(message, label))
 
@@ -252,7 +280,9 @@ def _apply(settings: Settings, raw: dict, label: str, keys: set[str] = _TOP_KEYS
                 for entry in value.values():
                     for inner in entry:
                         if inner not in _MODEL_KEYS:
-                            problem(f"unknown setting {inner!r} in models (known: {', '.join(sorted(k for k in _MODEL_KEYS if '-' not in k))})")
+                            problem(
+                                f"unknown setting {inner!r} in models (known: {', '.join(sorted(k for k in _MODEL_KEYS if '-' not in k))})"
+                            )
                 settings.models = {str(k): v for k, v in value.items()}
         elif name in _LIST_KEYS:
             if isinstance(value, str):
@@ -276,7 +306,9 @@ def _apply(settings: Settings, raw: dict, label: str, keys: set[str] = _TOP_KEYS
             else:
                 settings.fail_on = value
         elif name == "per_path_ignores":
-            if not isinstance(value, dict) or not all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)) for v in value.values()):
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)) for v in value.values()
+            ):
                 problem("per_path_ignores must map path patterns to lists of rule codes")
             else:
                 settings.per_path_ignores = {str(k): [v] if isinstance(v, str) else list(v) for k, v in value.items()}

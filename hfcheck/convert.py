@@ -27,7 +27,7 @@ _UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2*
 
 
 def parse_size(value) -> int:
-    """"5GB" (10**9, as transformers counts), "500MiB", or a number of bytes."""
+    """ "5GB" (10**9, as transformers counts), "500MiB", or a number of bytes."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     match = _SIZE.match(str(value))
@@ -58,7 +58,9 @@ def _torch():
     except ImportError as error:
         from hfcheck import SMOKE_INSTALL_HINT
 
-        raise FixRefused(f"converting pickle weights needs torch and safetensors ({error.name} is missing): {SMOKE_INSTALL_HINT}") from error
+        raise FixRefused(
+            f"converting pickle weights needs torch and safetensors ({error.name} is missing): {SMOKE_INSTALL_HINT}"
+        ) from error
     return torch, save
 
 
@@ -116,7 +118,11 @@ def dedupe_shared(state: dict, ties_embeddings: bool) -> tuple[dict, dict]:
                 names = others
         for name in names:
             tensor = state[name]
-            whole = tensor.is_contiguous() and tensor.storage_offset() == 0 and tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+            whole = (
+                tensor.is_contiguous()
+                and tensor.storage_offset() == 0
+                and tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+            )
             keep[name] = tensor if len(names) == 1 and whole else tensor.clone(memory_format=__import__("torch").contiguous_format)
     return {name: keep[name] for name in state if name in keep}, dropped
 
@@ -171,7 +177,9 @@ def plan_conversion(repo, *, max_shard_size, remove_pickles: bool) -> list[Edit]
         else:
             edits += _convert(repo, ["adapter_model.bin"], "adapter_model", None, remove_pickles)
     if not edits:
-        raise FixRefused("; ".join(refusals) or "no transformers or PEFT pickle weights (pytorch_model.bin, its index, adapter_model.bin) to convert")
+        raise FixRefused(
+            "; ".join(refusals) or "no transformers or PEFT pickle weights (pytorch_model.bin, its index, adapter_model.bin) to convert"
+        )
     return edits
 
 
@@ -181,19 +189,33 @@ def _convert(repo, sources: list[str], stem: str, max_bytes: int | None, remove_
     if not state:
         raise FixRefused(f"{sources[0]} holds no tensors")
     config = repo.config or {}
-    ties = stem == "model" and (config.get("tie_word_embeddings") is True or (isinstance(config.get("text_config"), dict) and config["text_config"].get("tie_word_embeddings") is True))
+    ties = stem == "model" and (
+        config.get("tie_word_embeddings") is True
+        or (isinstance(config.get("text_config"), dict) and config["text_config"].get("tie_word_embeddings") is True)
+    )
     tensors, dropped = dedupe_shared(state, ties)
     groups = shard(tensors, max_bytes) if max_bytes else [list(tensors)]
-    names = [f"{stem}.safetensors"] if len(groups) == 1 else [f"{stem}-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    names = (
+        [f"{stem}.safetensors"]
+        if len(groups) == 1
+        else [f"{stem}-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    )
     edits = []
     for rel, group in zip(names, groups):
         data = save({name: tensors[name] for name in group}, metadata={"format": "pt"})
-        note = f"{len(group)} tensors converted from {', '.join(sources)}" + (f"; tied {', '.join(sorted(dropped))} dropped" if dropped and rel == names[0] else "")
+        note = f"{len(group)} tensors converted from {', '.join(sources)}" + (
+            f"; tied {', '.join(sorted(dropped))} dropped" if dropped and rel == names[0] else ""
+        )
         edits.append(Edit(rel, data, verify=_verifier(group, state), note=note))
     if len(groups) > 1:
         total = sum(t.numel() * t.element_size() for t in tensors.values())
         weight_map = {name: rel for rel, group in zip(names, groups) for name in group}
-        edits.append(Edit(f"{stem}.safetensors.index.json", (json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2, sort_keys=True) + "\n").encode()))
+        edits.append(
+            Edit(
+                f"{stem}.safetensors.index.json",
+                (json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2, sort_keys=True) + "\n").encode(),
+            )
+        )
     if remove_pickles:
         edits += [Edit(rel, None, note="pickle removed after conversion") for rel in sources]
         if index and repo.exists(index):

@@ -356,7 +356,9 @@ def rest_view_of(view, rest: list[str]):
     def build():
         from hfcheck.repo import RepoView
 
-        scoped = RepoView(view.root, view.label, limits=view.limits, exclude=view.exclude, settings=view.settings, tree=view.tree, hub=view.hub)
+        scoped = RepoView(
+            view.root, view.label, limits=view.limits, exclude=view.exclude, settings=view.settings, tree=view.tree, hub=view.hub
+        )
         scoped._files = {rel: view.files[rel] for rel in rest}
         scoped.read_errors = {}
         return scoped
@@ -488,7 +490,12 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
 
     root = view.root if unit.path == "." else view.root / unit.path
     scoped = RepoView(
-        root, view.label if unit.path == "." else f"{view.label}/{unit.path}", limits=view.limits, settings=settings, tree=view.tree, hub=view.hub
+        root,
+        view.label if unit.path == "." else f"{view.label}/{unit.path}",
+        limits=view.limits,
+        settings=settings,
+        tree=view.tree,
+        hub=view.hub,
     )
     nested = {u.path for u in found.models if u.path != unit.path}
     own = [rel for rel in unit.files if rel not in nested]

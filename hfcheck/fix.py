@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from hfcheck.config import declare_options
+
 # Edit and FixRefused live in the leaf module hfcheck.edits (fixers return them as data);
 # hfcheck.fix.Edit keeps working for plugins that import them from here.
 from hfcheck.edits import Edit, FixRefused, json_edit  # noqa: F401
@@ -58,7 +59,16 @@ def _checked_rel(root: Path, rel: str) -> Path:
     return root / Path(*pure.parts)
 
 
-def fix_targets(names: list[str], *, config_file: Path | None = None, overrides: dict | None = None, baseline: set[str] | None = None, unsafe: bool = False, remove_pickles: bool = False, apply: bool = True) -> list[tuple[str, FixPlan]]:
+def fix_targets(
+    names: list[str],
+    *,
+    config_file: Path | None = None,
+    overrides: dict | None = None,
+    baseline: set[str] | None = None,
+    unsafe: bool = False,
+    remove_pickles: bool = False,
+    apply: bool = True,
+) -> list[tuple[str, FixPlan]]:
     """Plan the fixes of every target and, with `apply`, write them (atomically per
     target; raises FixError after restoring a target whose fix failed). Returns (target
     label, plan) pairs; check the targets again to see what remains."""
@@ -154,7 +164,7 @@ def _run_fixer(found, context, current: list, root: Path) -> tuple[FixOutcome, l
             _checked_rel(root, edit.path)
     except FixRefused as refused:
         return FixOutcome(code, "refused", len(current), str(refused)), []
-    except Exception as error:  # a broken fixer must not stop the others; nothing was written
+    except Exception as error:  # noqa: BLE001 - a broken fixer must not stop the others; nothing was written
         return FixOutcome(code, "refused", len(current), f"the fixer failed: {type(error).__name__}: {error}"), []
     if not edits:
         if declined:
@@ -211,7 +221,9 @@ def render_diff(plan: FixPlan) -> str:
             continue
         import difflib
 
-        lines = list(difflib.unified_diff(before, after, f"a/{rel}" if exists else "/dev/null", f"b/{rel}" if edit.data is not None else "/dev/null"))
+        lines = list(
+            difflib.unified_diff(before, after, f"a/{rel}" if exists else "/dev/null", f"b/{rel}" if edit.data is not None else "/dev/null")
+        )
         for line in lines:
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
@@ -247,7 +259,9 @@ def verify_written(path: Path, edit: Edit) -> str | None:
     return edit.verify(path) if edit.verify is not None else None
 
 
-def apply_fixes(plan: FixPlan) -> list[str]:
+# One transaction (write, verify, rename, roll back on any failure) in one piece, so the
+# rollback sees every step it undoes.
+def apply_fixes(plan: FixPlan) -> list[str]:  # noqa: C901 - older than the bound; split it when it next changes
     """Write every edit atomically: new files beside their targets, verified, then renamed
     into place; on any failure every replaced file is restored and new files removed.
     Returns the changed paths."""

@@ -39,15 +39,42 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hfcheck.formats.safetensors import MAX_HEADER_BYTES
-from hfcheck.tree import Limits
+from hfcheck.tree import PICKLE_WEIGHT_SUFFIXES, Limits
 
 # What huggingface_hub itself fetches first for a safetensors header: 97% of headers on
 # the Hub fit in 100 kB, so one request is usually enough.
 HEADER_PROBE_BYTES = 100_001
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 OTHER_WEIGHT_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5", ".keras", ".pb", ".msgpack", ".gguf", ".onnx", ".tflite", ".mlmodel", ".ot")
-SMALL_SUFFIXES = (".json", ".txt", ".md", ".jinja", ".model", ".py", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".lock", ".tiktoken", ".vocab", ".spm", ".bpe")
-SMALL_NAMES = (".gitattributes", "LICENSE", "LICENCE", "NOTICE", "COPYING", "Dockerfile", "Pipfile", ".env", ".hfcheck.yaml", ".hfcheck.yml")
+SMALL_SUFFIXES = (
+    ".json",
+    ".txt",
+    ".md",
+    ".jinja",
+    ".model",
+    ".py",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".lock",
+    ".tiktoken",
+    ".vocab",
+    ".spm",
+    ".bpe",
+)
+SMALL_NAMES = (
+    ".gitattributes",
+    "LICENSE",
+    "LICENCE",
+    "NOTICE",
+    "COPYING",
+    "Dockerfile",
+    "Pipfile",
+    ".env",
+    ".hfcheck.yaml",
+    ".hfcheck.yml",
+)
 # The repo view's own read limits (one definition, hfcheck.tree): a file over them would
 # not be read anyway, so it is not fetched.
 READ_LIMITS = Limits()
@@ -216,9 +243,11 @@ def download_for_smoke(snapshot: HubSnapshot) -> Path:
     if any(view.rglob("*.safetensors")):
         weights = ["*.safetensors"]
     elif unscanned:
-        raise HubError(f"{snapshot.repo_id} has only pickle weights and the static pass did not scan them ({', '.join(unscanned[:3])}); run with --download-pickles")
+        raise HubError(
+            f"{snapshot.repo_id} has only pickle weights and the static pass did not scan them ({', '.join(unscanned[:3])}); run with --download-pickles"
+        )
     else:
-        weights = [f"*{suffix}" for suffix in PICKLE_SUFFIXES]
+        weights = [f"*{suffix}" for suffix in PICKLE_WEIGHT_SUFFIXES]
     # The small files include *.py: remote code, which plan_load refuses without --trust-remote-code.
     patterns = [f"*{suffix}" for suffix in SMALL_SUFFIXES] + [f"{name}*" for name in SMALL_NAMES] + weights
     with _hub_errors(HubName(snapshot.repo_id, snapshot.revision), repo_exists=True):
@@ -232,11 +261,15 @@ def _kind(rel: str, size: int, download_pickles: bool) -> str:
     lower = filename.lower()
     if lower.endswith(".safetensors"):
         return "header"
-    if lower.endswith(PICKLE_SUFFIXES):
+    if lower.endswith(PICKLE_WEIGHT_SUFFIXES):
         return "fetch" if download_pickles else "pickle"
     if lower.endswith(OTHER_WEIGHT_SUFFIXES):
         return "weights"
-    small = lower.endswith(SMALL_SUFFIXES) or filename.startswith(SMALL_NAMES) or lower.startswith(("requirements", "constraints", "readme", "license", "licence"))
+    small = (
+        lower.endswith(SMALL_SUFFIXES)
+        or filename.startswith(SMALL_NAMES)
+        or lower.startswith(("requirements", "constraints", "readme", "license", "licence"))
+    )
     if not small:
         return "ignore"
     return "fetch" if size <= _read_cap(lower) else "too-large"
@@ -289,7 +322,10 @@ def _read_exactly(stream, count: int, path: str) -> bytes:
     full size too (the Hub and its CDN honour ranges)."""
     data = stream.read(count)
     if len(data) > count:
-        raise HubError(f"{path}: the endpoint ignored the byte range asked for ({count} bytes) and sent {len(data)}; a Hub mirror must support HTTP Range", repo_exists=True)
+        raise HubError(
+            f"{path}: the endpoint ignored the byte range asked for ({count} bytes) and sent {len(data)}; a Hub mirror must support HTTP Range",
+            repo_exists=True,
+        )
     return data
 
 
@@ -396,7 +432,9 @@ class _hub_errors:
             error = error.__cause__  # HfFileSystem's wrapping of a missing repo or revision
         repo, endpoint = self.name.repo_id, constants.ENDPOINT
         where = f" for {self.file}" if self.file else ""
-        unreachable = f"{repo}: cannot reach {endpoint}{where} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
+        unreachable = (
+            f"{repo}: cannot reach {endpoint}{where} ({_first_line(error) or type(error).__name__}); HF_HUB_OFFLINE=1 uses the cache"
+        )
         if isinstance(error, GatedRepoError):
             message = f"{repo} is gated on {endpoint}: accept its terms and set HF_TOKEN"
         elif isinstance(error, RepositoryNotFoundError):

@@ -72,8 +72,12 @@ class CheckOptions:
         auditing = self.targets_from is not None
         if (self.resume or self.executor == "ray" or self.ray_address) and not auditing:
             raise OptionsError("--resume, --executor ray and --ray-address audit a targets file: give --targets-from FILE")
-        if auditing and (self.targets or self.hf_cache or self.fix or self.diff or self.write_baseline or self.statistics or self.show_fixes):
-            raise OptionsError("--targets-from takes its targets from the file: no TARGETS, --hf-cache, --fix/--diff, --write-baseline, --statistics or --show-fixes")
+        if auditing and (
+            self.targets or self.hf_cache or self.fix or self.diff or self.write_baseline or self.statistics or self.show_fixes
+        ):
+            raise OptionsError(
+                "--targets-from takes its targets from the file: no TARGETS, --hf-cache, --fix/--diff, --write-baseline, --statistics or --show-fixes"
+            )
         if auditing and self.resume and self.format == "jsonl" and self.output:
             raise OptionsError("--format jsonl with --resume FILE writes its lines to FILE: no --output")
         _one_of("device", self.device, DEVICES)

@@ -19,8 +19,29 @@ from hfcheck.tree import WEIGHT_SUFFIXES, FileEntry, FileTree, Limits, MiB, Read
 # Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
 PICKLE_SCAN_SECONDS = 30.0
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
-DEPLOY_FILES = ("requirements", "constraints", "pyproject.toml", "setup.cfg", "Pipfile", "environment.yml", "Dockerfile", ".env", "docker-compose")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "chat_template.json",
+)
+DEPLOY_FILES = (
+    "requirements",
+    "constraints",
+    "pyproject.toml",
+    "setup.cfg",
+    "Pipfile",
+    "environment.yml",
+    "Dockerfile",
+    ".env",
+    "docker-compose",
+)
 
 
 def concern_of(rel: str) -> str:
@@ -47,7 +68,17 @@ class RepoView:
     artefacts and facts (`memo`). A unit view (hfcheck.discovery) is the same facade over
     one model's files, with `unit` set and the deployment files linked to it."""
 
-    def __init__(self, root: Path, label: str | None = None, *, limits: Limits | None = None, exclude: tuple[str, ...] = (), settings=None, tree: FileTree | None = None, hub=None):
+    def __init__(
+        self,
+        root: Path,
+        label: str | None = None,
+        *,
+        limits: Limits | None = None,
+        exclude: tuple[str, ...] = (),
+        settings=None,
+        tree: FileTree | None = None,
+        hub=None,
+    ):
         self.root = Path(root)
         self.hub = hub  # see "Hub targets" below
         self.label = label if label is not None else str(root)
@@ -173,7 +204,10 @@ class RepoView:
 
     def head(self, rel: str, size: int = 512) -> bytes | None:
         """The first bytes of a file, for sniffing its real format."""
-        return self.memo(("head", rel, size), lambda: self.file_fact(f"head:{size}", rel, lambda: self._read_stream(rel, lambda stream: stream.read(size))))
+        return self.memo(
+            ("head", rel, size),
+            lambda: self.file_fact(f"head:{size}", rel, lambda: self._read_stream(rel, lambda stream: stream.read(size))),
+        )
 
     def is_git_lfs_pointer(self, rel: str) -> bool:
         entry = self.files.get(rel)
@@ -231,7 +265,9 @@ class RepoView:
         """A fresh view of the same target in which each file of `changes` reads from its
         staged copy (None: the file is gone): how planned fixes see each other's edits
         before anything in the target is written."""
-        view = RepoView(self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings, tree=self.tree, hub=self.hub)
+        view = RepoView(
+            self.root, self.label, limits=self.limits, exclude=self.exclude, settings=self.settings, tree=self.tree, hub=self.hub
+        )
         view.read_errors = dict(self.read_errors)
         files = dict(self.files)
         for rel, staged in changes.items():

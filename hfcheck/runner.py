@@ -16,6 +16,7 @@ def err(message: str, end: str = "\n") -> None:
     print(message, end=end, file=sys.stderr, flush=True)
 
 
+# The CLI's one dispatch on the options: each branch is a few lines.
 def run(options: CheckOptions) -> int:
     """The exit code of one check run (options already validated)."""
     if options.targets_from is not None:

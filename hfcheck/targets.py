@@ -113,7 +113,9 @@ def _hub_target(name: str, download_pickles: bool) -> Target:
         if name.startswith("hf://"):
             raise TargetError(f"{name}: {error}") from None
         # `does-not/exist`: most often a mistyped local path; say so first, then the Hub attempt
-        raise TargetError(f"{name}: no such file or folder here; also tried as a Hub model id: {_without_name(str(error), parsed.repo_id)}") from None
+        raise TargetError(
+            f"{name}: no such file or folder here; also tried as a Hub model id: {_without_name(str(error), parsed.repo_id)}"
+        ) from None
     return Target(snapshot.repo_id, snapshot.root, hub=snapshot)
 
 
@@ -171,7 +173,9 @@ def hf_cache_snapshots(cache_dir: str | None = None) -> list[Target]:
             targets.append(Target(f"{repo.repo_id}@{revision.commit_hash}", Path(revision.snapshot_path)))
     if not targets:
         # an empty cache must not turn `hfcheck --hf-cache` into a check of nothing (or of ".")
-        raise TargetError(f"--hf-cache: no model snapshots in the Hugging Face cache at {info.repos and cache_dir or _cache_location(cache_dir)}")
+        raise TargetError(
+            f"--hf-cache: no model snapshots in the Hugging Face cache at {info.repos and cache_dir or _cache_location(cache_dir)}"
+        )
     return targets
 
 

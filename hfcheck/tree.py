@@ -38,15 +38,12 @@ TOOL_DIRS = {
     "site-packages",
     ".ipynb_checkpoints",
 }
+# Weight files written by torch.save / pickle / joblib. `.bin` is also used for raw arrays
+# (fastText, ONNX external data): facts.weights counts a .bin by its first bytes.
+PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 WEIGHT_SUFFIXES = (
     ".safetensors",
-    ".bin",
-    ".pt",
-    ".pth",
-    ".ckpt",
-    ".pkl",
-    ".pickle",
-    ".joblib",
+    *PICKLE_WEIGHT_SUFFIXES,
     ".npy",
     ".npz",
     ".h5",

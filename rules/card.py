@@ -7,7 +7,17 @@ the front matter is broken."""
 
 from hfcheck.config import declare_options
 from hfcheck.edits import Edit
-from hfcheck.facts.card import base_model_claims, card_base_models, card_metadata, has_section, key_line, looks_like_hub_id, looks_like_model_repo, same_model, section_titles
+from hfcheck.facts.card import (
+    base_model_claims,
+    card_base_models,
+    card_metadata,
+    has_section,
+    key_line,
+    looks_like_hub_id,
+    looks_like_model_repo,
+    same_model,
+    section_titles,
+)
 from hfcheck.findings import Finding
 from hfcheck.registry import fixer, rule
 
@@ -20,8 +30,14 @@ _SHAPES = {
     "tags": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
     "datasets": ("a list of dataset ids", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
     "metrics": ("a list of metric ids", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
-    "language": ("a language code or a list of them", lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(t, str) for t in v))),
-    "base_model": ("a model id or a list of them", lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(t, str) for t in v))),
+    "language": (
+        "a language code or a list of them",
+        lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(t, str) for t in v)),
+    ),
+    "base_model": (
+        "a model id or a list of them",
+        lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(t, str) for t in v)),
+    ),
     "pipeline_tag": ("a string (a Hub task such as text-generation)", lambda v: isinstance(v, str)),
     "library_name": ("a string (e.g. transformers)", lambda v: isinstance(v, str)),
     "license_name": ("a string", lambda v: isinstance(v, str)),
@@ -46,7 +62,9 @@ def card_missing(repo):
     "[More Information Needed]" to fill in.
     """
     if repo.card_path is None and looks_like_model_repo(repo):
-        yield Finding.at("README.md", "README.md is missing: the repo has no model card (license, intended use, limitations, training data)")
+        yield Finding.at(
+            "README.md", "README.md is missing: the repo has no model card (license, intended use, limitations, training data)"
+        )
 
 
 @rule("CRD002", concern="card", severity="error")
@@ -73,7 +91,9 @@ def card_metadata_invalid(repo):
         yield Finding.at(path, "the card's metadata block opened by '---' on line 1 is never closed by a second '---'", line=1)
     elif card.metadata.error:
         where = f" at line {card.metadata.error.line}" if card.metadata.error.line else ""
-        yield Finding.at(path, f"the card's metadata is not valid YAML{where}: {card.metadata.error.message}", line=card.metadata.error.line or 1)
+        yield Finding.at(
+            path, f"the card's metadata is not valid YAML{where}: {card.metadata.error.message}", line=card.metadata.error.line or 1
+        )
     elif card.metadata.data is not None and not isinstance(card.metadata.data, dict):
         yield Finding.at(path, f"the card's metadata must be a mapping of keys, not {type(card.metadata.data).__name__}", line=2)
 
@@ -95,11 +115,17 @@ def card_metadata_shape(repo):
         return
     for key, (wanted, valid) in _SHAPES.items():
         if key in metadata and metadata[key] is not None and not valid(metadata[key]):
-            yield Finding.at(repo.card_path, f"card metadata {key!r} must be {wanted}, not {_describe(metadata[key])}", line=key_line(repo, key))
+            yield Finding.at(
+                repo.card_path, f"card metadata {key!r} must be {wanted}, not {_describe(metadata[key])}", line=key_line(repo, key)
+            )
     if "model-index" in metadata:
         problem = _model_index_problem(metadata["model-index"])
         if problem:
-            yield Finding.at(repo.card_path, f"card metadata 'model-index' does not match the Hub's schema: {problem}", line=key_line(repo, "model-index"))
+            yield Finding.at(
+                repo.card_path,
+                f"card metadata 'model-index' does not match the Hub's schema: {problem}",
+                line=key_line(repo, "model-index"),
+            )
 
 
 def _describe(value) -> str:
@@ -120,7 +146,7 @@ def _model_index_problem(model_index) -> str | None:
         return f"an entry lacks the required key {error.args[0]!r} (each model needs name and results; each result task.type, dataset.type, dataset.name and metrics with type and value)"
     except (TypeError, AttributeError):
         return "an entry is not a mapping where one is expected (model -> results -> task/dataset/metrics)"
-    except Exception as error:  # the library validates values with ValueError, and may change
+    except Exception as error:  # noqa: BLE001 - the library validates values with ValueError, and may change
         return str(error).splitlines()[0] if str(error) else type(error).__name__
     return None
 
@@ -141,11 +167,20 @@ def card_task_or_library_missing(repo):
         return
     for key, example in (("pipeline_tag", "text-generation"), ("library_name", "transformers")):
         if key not in metadata:
-            yield Finding.at(repo.card_path, f"the card's metadata has no {key} (e.g. {key}: {example}): the Hub's widget and code snippet depend on it", line=1)
+            yield Finding.at(
+                repo.card_path,
+                f"the card's metadata has no {key} (e.g. {key}: {example}): the Hub's widget and code snippet depend on it",
+                line=1,
+            )
 
 
 # The Hub's model card template names (huggingface_hub templates/modelcard_template.md).
-_TEMPLATE_HEADINGS = {"intended uses": "## Uses", "limitations": "## Bias, Risks, and Limitations", "training data": "### Training Data", "evaluation": "## Evaluation"}
+_TEMPLATE_HEADINGS = {
+    "intended uses": "## Uses",
+    "limitations": "## Bias, Risks, and Limitations",
+    "training data": "### Training Data",
+    "evaluation": "## Evaluation",
+}
 
 
 @rule("CRD005", concern="card", severity="warning")
@@ -175,7 +210,12 @@ def card_section_missing(repo):
     for wanted in required:
         if isinstance(wanted, str) and wanted.strip() and not has_section(sections, wanted):
             heading = _TEMPLATE_HEADINGS.get(wanted.strip().lower(), f"## {wanted.strip().capitalize()}")
-            yield Finding.at(repo.card_path, f"the card has no {wanted!r} section (no heading mentions it)", line=line, fix=f"add a section `{heading}`, even to say what is not known")
+            yield Finding.at(
+                repo.card_path,
+                f"the card has no {wanted!r} section (no heading mentions it)",
+                line=line,
+                fix=f"add a section `{heading}`, even to say what is not known",
+            )
 
 
 @rule("CRD006", concern="card", severity="warning")
@@ -253,7 +293,11 @@ def _derived_metadata(repo, present: dict) -> dict:
             for suffix, name in _TASKS:
                 if task is None and isinstance(architecture, str) and architecture.endswith(suffix):
                     task = name
-        if task is None and config.get("is_encoder_decoder") and any(isinstance(a, str) and a.endswith("ForConditionalGeneration") for a in config.get("architectures") or []):
+        if (
+            task is None
+            and config.get("is_encoder_decoder")
+            and any(isinstance(a, str) and a.endswith("ForConditionalGeneration") for a in config.get("architectures") or [])
+        ):
             task = "text2text-generation"
         if task:
             found["pipeline_tag"] = task

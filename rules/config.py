@@ -5,7 +5,14 @@ from hfcheck.findings import Finding
 from hfcheck.registry import rule
 
 # Weight files transformers itself writes at the root of a model repo.
-TRANSFORMERS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+TRANSFORMERS_WEIGHTS = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "tf_model.h5",
+    "flax_model.msgpack",
+)
 # Repos that are models without a transformers config.json.
 OTHER_LAYOUTS = ("model_index.json", "adapter_config.json")
 
@@ -29,13 +36,21 @@ def config_missing(repo):
     """
     if repo.exists("config.json") or any(repo.exists(name) for name in OTHER_LAYOUTS):
         return
-    weights = [name for name in TRANSFORMERS_WEIGHTS if repo.exists(name)] + repo.glob("model-*-of-*.safetensors") + repo.glob("pytorch_model-*-of-*.bin")
+    weights = (
+        [name for name in TRANSFORMERS_WEIGHTS if repo.exists(name)]
+        + repo.glob("model-*-of-*.safetensors")
+        + repo.glob("pytorch_model-*-of-*.bin")
+    )
     card = repo.card.data if repo.card else None
     library = card.get("library_name") if card else None
     if weights and library in (None, "transformers"):
         yield Finding.at(weights[0], f"{weights[0]} is a transformers weight file but config.json is missing")
     elif library == "transformers":
-        yield Finding.at(repo.card_path, "the card says library_name: transformers but config.json is missing", line=repo.card.metadata.line_of("library_name"))
+        yield Finding.at(
+            repo.card_path,
+            "the card says library_name: transformers but config.json is missing",
+            line=repo.card.metadata.line_of("library_name"),
+        )
 
 
 @rule("CFG002", concern="config", severity="error")
@@ -58,7 +73,12 @@ def invalid_json(repo):
             yield Finding.at(rel, f"{rel} is not valid JSON: {doc.error.message}{where}", line=doc.error.line)
         elif doc.nonstandard_constants:
             constants = ", ".join(sorted(set(doc.nonstandard_constants)))
-            yield Finding.at(rel, f"{rel} uses {constants}, which is not JSON; strict parsers reject the file", severity="warning", fix="replace NaN/Infinity with null or a number")
+            yield Finding.at(
+                rel,
+                f"{rel} uses {constants}, which is not JSON; strict parsers reject the file",
+                severity="warning",
+                fix="replace NaN/Infinity with null or a number",
+            )
 
 
 @rule("CFG003", concern="config", severity="error")
@@ -86,9 +106,18 @@ def model_type_missing(repo):
     architectures = config.get("architectures")
     if architectures is None:
         if not repo.exists("adapter_config.json"):
-            yield Finding.at("config.json", "config.json has no architectures: pipelines, TGI and vLLM cannot pick the model class", line=1, severity="warning")
+            yield Finding.at(
+                "config.json",
+                "config.json has no architectures: pipelines, TGI and vLLM cannot pick the model class",
+                line=1,
+                severity="warning",
+            )
     elif not isinstance(architectures, list) or not architectures or not all(isinstance(a, str) and a for a in architectures):
-        yield Finding.at("config.json", f"architectures must be a non-empty list of class names, not {architectures!r}", line=doc.line_of("architectures"))
+        yield Finding.at(
+            "config.json",
+            f"architectures must be a non-empty list of class names, not {architectures!r}",
+            line=doc.line_of("architectures"),
+        )
 
 
 @rule("CFG004", concern="config", severity="warning")
@@ -105,7 +134,11 @@ def duplicate_json_keys(repo):
             continue
         for path, key in doc.duplicate_keys:
             where = ".".join(str(p) for p in path)
-            yield Finding.at(rel, f"key {key!r} appears more than once{f' in {where}' if where else ''}; the last value wins", line=doc.line_of(*path, key))
+            yield Finding.at(
+                rel,
+                f"key {key!r} appears more than once{f' in {where}' if where else ''}; the last value wins",
+                line=doc.line_of(*path, key),
+            )
 
 
 @rule("CFG005", concern="config", severity="warning")
@@ -144,7 +177,17 @@ def unknown_model_type(repo):
 
         close = difflib.get_close_matches(model_type.lower(), known, n=1, cutoff=0.8)
         fix = f'did you mean "{close[0]}"? Use the model_type of the architecture, or ship the model code with auto_map' if close else None
-        yield Finding.at("config.json", f"model_type {model_type!r} is not known to transformers (up to {latest}): loading fails with 'Unrecognized model'", line=line, fix=fix)
+        yield Finding.at(
+            "config.json",
+            f"model_type {model_type!r} is not known to transformers (up to {latest}): loading fails with 'Unrecognized model'",
+            line=line,
+            fix=fix,
+        )
     elif model_type in (table.get("removed") or {}):
         last = table["removed"][model_type]
-        yield Finding.at("config.json", f"model_type {model_type!r} was removed from transformers after {last}: it loads only with transformers<={last}", line=line, fix=f"pin transformers=={last}, or convert the model to a maintained architecture")
+        yield Finding.at(
+            "config.json",
+            f"model_type {model_type!r} was removed from transformers after {last}: it loads only with transformers<={last}",
+            line=line,
+            fix=f"pin transformers=={last}, or convert the model to a maintained architecture",
+        )

@@ -60,7 +60,9 @@ def _targets(repo) -> list[Target]:
             quant = load.value("quantization_config")
             bits = 8 if deploy.truthy(load.value("load_in_8bit")) else 4 if deploy.truthy(load.value("load_in_4bit")) else None
             if hasattr(quant, "kwargs"):
-                bits = 8 if deploy.truthy(quant.kwargs.get("load_in_8bit")) else 4 if deploy.truthy(quant.kwargs.get("load_in_4bit")) else bits
+                bits = (
+                    8 if deploy.truthy(quant.kwargs.get("load_in_8bit")) else 4 if deploy.truthy(quant.kwargs.get("load_in_4bit")) else bits
+                )
             dtype = load.value("torch_dtype", load.value("dtype"))
             device_map = load.kwargs.get("device_map")
             max_memory = load.kwargs.get("max_memory")
@@ -123,18 +125,40 @@ def offload(repo):
             placed = {str(v) for v in device_map.values()}
             on_gpu = any(_gpu_index(v) is not None for v in device_map.values())
             if "disk" in placed:
-                yield Finding.at(path, "device_map puts modules on disk: every forward pass reads them back from disk", line=load.line_of("device_map"), severity="error")
+                yield Finding.at(
+                    path,
+                    "device_map puts modules on disk: every forward pass reads them back from disk",
+                    line=load.line_of("device_map"),
+                    severity="error",
+                )
             elif "cpu" in placed and on_gpu:  # all on the CPU is a CPU deployment, not offload
-                yield Finding.at(path, "device_map puts modules on the CPU: their weights cross PCIe on every forward pass", line=load.line_of("device_map"))
+                yield Finding.at(
+                    path,
+                    "device_map puts modules on the CPU: their weights cross PCIe on every forward pass",
+                    line=load.line_of("device_map"),
+                )
         if "offload_folder" in load.kwargs:
-            yield Finding.at(path, "offload_folder lets accelerate offload layers to disk when the GPUs are full", line=load.line_of("offload_folder"), severity="error")
+            yield Finding.at(
+                path,
+                "offload_folder lets accelerate offload layers to disk when the GPUs are full",
+                line=load.line_of("offload_folder"),
+                severity="error",
+            )
         max_memory = load.value("max_memory")
         if isinstance(max_memory, dict) and "cpu" in max_memory and any(_gpu_index(k) is not None for k in max_memory):
-            yield Finding.at(path, "max_memory gives the CPU a share: layers that do not fit the GPUs run from CPU memory", line=load.line_of("max_memory"))
+            yield Finding.at(
+                path,
+                "max_memory gives the CPU a share: layers that do not fit the GPUs run from CPU memory",
+                line=load.line_of("max_memory"),
+            )
     for serving in deploy.servings(repo):
         offload_gb = deploy.as_float(serving.get("cpu_offload_gb"))
         if offload_gb:
-            yield Finding.at(serving.path, f"vLLM --cpu-offload-gb {offload_gb:g}: weights are streamed from CPU memory on every forward pass", line=serving.line_of("cpu_offload_gb"))
+            yield Finding.at(
+                serving.path,
+                f"vLLM --cpu-offload-gb {offload_gb:g}: weights are streamed from CPU memory on every forward pass",
+                line=serving.line_of("cpu_offload_gb"),
+            )
 
 
 def _normalise(name: str) -> str:
@@ -162,7 +186,14 @@ def device_map_modules(repo):
             continue
         written = {_normalise(str(k)): str(k) for k in device_map}  # messages name the key as the user wrote it
         keys = list(written)
-        unknown = [written[k] for k in keys if k and not any(t == k or t.startswith(k + ".") for t in tensors) and not (tied and k.endswith("lm_head")) and "rotary_emb" not in k]
+        unknown = [
+            written[k]
+            for k in keys
+            if k
+            and not any(t == k or t.startswith(k + ".") for t in tensors)
+            and not (tied and k.endswith("lm_head"))
+            and "rotary_emb" not in k
+        ]
         if "" in keys:
             missing = []
         else:
@@ -171,9 +202,15 @@ def device_map_modules(repo):
         line = load.line_of("device_map")
         entries = load.kwargs["device_map"].entries
         if unknown:
-            yield Finding.at(path, f"device_map names modules the model does not have: {', '.join(unknown[:10])}", line=entries.get(unknown[0], line))
+            yield Finding.at(
+                path, f"device_map names modules the model does not have: {', '.join(unknown[:10])}", line=entries.get(unknown[0], line)
+            )
         if missing:
-            yield Finding.at(path, f"device_map leaves {len(missing)} module(s) unplaced: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}", line=line)
+            yield Finding.at(
+                path,
+                f"device_map leaves {len(missing)} module(s) unplaced: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
+                line=line,
+            )
 
 
 def _gpu_index(device) -> int | None:
@@ -245,10 +282,15 @@ def auto_on_one_gpu(repo):
             continue
         need = _weight_bytes(repo, target) * (1 + OVERHEAD_FRACTION) + OVERHEAD_GIB_PER_GPU * GiB
         if need <= target.gpu_memory_gib * GiB * target.utilization:
-            yield Finding.at(target.path, f"device_map='auto' but the model ({_gib(need)} with margin) fits one {target.gpu_memory_gib:g} GiB GPU", line=target.line)
+            yield Finding.at(
+                target.path,
+                f"device_map='auto' but the model ({_gib(need)} with margin) fits one {target.gpu_memory_gib:g} GiB GPU",
+                line=target.line,
+            )
 
 
 @rule("DMP005", concern="device-map", severity="error")
+# Most of its length is its docstring: the rule's documentation.
 def memory_fit(repo):
     """The weights, KV cache and activations of the declared batch do not fit the
     declared GPUs.
@@ -276,14 +318,27 @@ def memory_fit(repo):
         declared = [t for t in _targets(repo) if t.gpus and t.gpu_memory_gib]
         if unsized:
             for target in declared:
-                yield Finding.at(target.path, f"memory fit not checked: the size of {', '.join(unsized[:3])} cannot be read without unpickling it (not a torch zip checkpoint); convert the weights to safetensors", line=target.line, severity="warning")
+                yield Finding.at(
+                    target.path,
+                    f"memory fit not checked: the size of {', '.join(unsized[:3])} cannot be read without unpickling it (not a torch zip checkpoint); convert the weights to safetensors",
+                    line=target.line,
+                    severity="warning",
+                )
             return
         if not stored:
             return
     for target in _targets(repo):
         if not (target.gpus and target.gpu_memory_gib):
             continue
-        need = memory.estimate(repo, batch=target.max_batch, seq_len=target.max_seq_len or 0, dtype_bytes=target.dtype_bytes, quant_bits=target.quant_bits, attn_implementation=target.attn_implementation, new_tokens=0)
+        need = memory.estimate(
+            repo,
+            batch=target.max_batch,
+            seq_len=target.max_seq_len or 0,
+            dtype_bytes=target.dtype_bytes,
+            quant_bits=target.quant_bits,
+            attn_implementation=target.attn_implementation,
+            new_tokens=0,
+        )
         weights = stored if stored is not None else _weight_bytes(repo, target)
         if need is None:  # no model shape in config.json: weights alone
             need = memory.MemoryEstimate(weights, 0, 0)
@@ -323,7 +378,11 @@ def max_len_beyond_positions(repo):
         if serving.get("rope_scaling") or "rope" in str(serving.get("hf_overrides") or ""):
             continue  # rope scaling given on the command line (`--rope-scaling`, `--hf-overrides`)
         if value and value > limit:
-            yield Finding.at(serving.path, f"the {serving.engine} server allows {value} tokens but max_position_embeddings is {limit} (no rope_scaling)", line=serving.line_of("max_len"))
+            yield Finding.at(
+                serving.path,
+                f"the {serving.engine} server allows {value} tokens but max_position_embeddings is {limit} (no rope_scaling)",
+                line=serving.line_of("max_len"),
+            )
 
 
 @rule("DMP007", concern="device-map", severity="error")
@@ -341,7 +400,9 @@ def tp_does_not_divide_heads(repo):
     for serving in deploy.servings(repo):
         tp = deploy.as_int(serving.get("tp"))
         if tp and tp > 1 and heads % tp:
-            yield Finding.at(serving.path, f"tensor parallel size {tp} does not divide the {heads} attention heads", line=serving.line_of("tp"))
+            yield Finding.at(
+                serving.path, f"tensor parallel size {tp} does not divide the {heads} attention heads", line=serving.line_of("tp")
+            )
 
 
 QUANT_PACKAGES = {"BitsAndBytesConfig": "bitsandbytes", "GPTQConfig": "optimum", "AwqConfig": "autoawq"}
@@ -371,7 +432,9 @@ def quantization_package_unpinned(repo):
         declared = deps.of(package)
         line = load.line_of("quantization_config") if "quantization_config" in load.kwargs else load.line
         if not declared and package not in deps.lock_versions:
-            yield Finding.at(path, f"{load.callee} loads the model quantized but {package} is in no dependency file", line=line, severity="error")
+            yield Finding.at(
+                path, f"{load.callee} loads the model quantized but {package} is in no dependency file", line=line, severity="error"
+            )
         elif deps.pinned_version(package) is None:
             yield Finding.at(path, f"{load.callee} loads the model quantized but {package} is not pinned", line=line)
 
@@ -390,4 +453,6 @@ def hardware_not_declared(repo):
     targets = _targets(repo)
     if targets and not any(t.gpus and t.gpu_memory_gib for t in targets):
         first = targets[0]
-        yield Finding.at(first.path, f"no GPU count and memory declared for {first.what}: memory fit not checked; {HOW_TO_DECLARE}", line=first.line)
+        yield Finding.at(
+            first.path, f"no GPU count and memory declared for {first.what}: memory fit not checked; {HOW_TO_DECLARE}", line=first.line
+        )

@@ -104,8 +104,16 @@ def gguf_architecture_fields(repo):
         if isinstance(width, int) and embedding is not None and embedding.dims and embedding.dims[0] != width:
             yield Finding.at(rel, f"{arch}.embedding_length is {width}, token_embd.weight rows are {embedding.dims[0]} wide")
         heads = header.metadata.get(f"{arch}.attention.head_count")
-        if isinstance(width, int) and isinstance(heads, int) and f"{arch}.attention.key_length" not in header.metadata and (heads <= 0 or width % heads):
-            yield Finding.at(rel, f"{arch}.embedding_length {width} is not a multiple of {arch}.attention.head_count {heads} (and no key_length is given)")
+        if (
+            isinstance(width, int)
+            and isinstance(heads, int)
+            and f"{arch}.attention.key_length" not in header.metadata
+            and (heads <= 0 or width % heads)
+        ):
+            yield Finding.at(
+                rel,
+                f"{arch}.embedding_length {width} is not a multiple of {arch}.attention.head_count {heads} (and no key_length is given)",
+            )
         blocks = {int(match.group(1)) for t in header.tensors if (match := _BLOCK.match(t.name))}
         declared = header.metadata.get(f"{arch}.block_count")
         if isinstance(declared, int) and blocks and max(blocks) + 1 != declared:

@@ -25,7 +25,10 @@ def hub_pickle_not_scanned(repo):
     `hfcheck org/name`.
     """
     for skipped in _skipped(repo, "pickle"):
-        yield Finding.at(skipped.rel, f"pickle file ({skipped.size / (1 << 20):.1f} MiB) on the Hub was not downloaded, so it was not scanned for code execution")
+        yield Finding.at(
+            skipped.rel,
+            f"pickle file ({skipped.size / (1 << 20):.1f} MiB) on the Hub was not downloaded, so it was not scanned for code execution",
+        )
 
 
 @rule("WGT950", concern="weights", severity="info")
@@ -42,4 +45,6 @@ def hub_weights_not_fetched(repo):
     these files.
     """
     for skipped in _skipped(repo, "weights"):
-        yield Finding.at(skipped.rel, f"weights file ({skipped.size / (1 << 20):.1f} MiB) on the Hub was not downloaded, so it was not checked")
+        yield Finding.at(
+            skipped.rel, f"weights file ({skipped.size / (1 << 20):.1f} MiB) on the Hub was not downloaded, so it was not checked"
+        )

@@ -12,11 +12,30 @@ from __future__ import annotations
 import re
 
 from hfcheck.edits import Edit
-from hfcheck.facts.card import RECOGNISABLE, card_metadata, closest_license, edited_card_metadata, looks_like_model_repo, hub_licenses, identify_license_text, key_line, license_files, license_ids
+from hfcheck.facts.card import (
+    RECOGNISABLE,
+    card_metadata,
+    closest_license,
+    edited_card_metadata,
+    looks_like_model_repo,
+    hub_licenses,
+    identify_license_text,
+    key_line,
+    license_files,
+    license_ids,
+)
 from hfcheck.findings import Finding
 from hfcheck.registry import fixer, rule
 
-GATED_KEYS = ("gated", "extra_gated_prompt", "extra_gated_fields", "extra_gated_heading", "extra_gated_description", "extra_gated_button_content", "extra_gated_eu_disallowed")
+GATED_KEYS = (
+    "gated",
+    "extra_gated_prompt",
+    "extra_gated_fields",
+    "extra_gated_heading",
+    "extra_gated_description",
+    "extra_gated_button_content",
+    "extra_gated_eu_disallowed",
+)
 
 
 def _absent(value) -> bool:
@@ -51,7 +70,9 @@ def license_missing(repo):
             if looks_like_model_repo(repo):  # as CRD001: a deployment folder needs no card
                 yield Finding.at("README.md", "no license anywhere: there is no model card (README.md) and no LICENSE file")
         else:
-            yield Finding.at(repo.card_path, "no license anywhere: the card's metadata cannot be read (see CRD002) and there is no LICENSE file", line=1)
+            yield Finding.at(
+                repo.card_path, "no license anywhere: the card's metadata cannot be read (see CRD002) and there is no LICENSE file", line=1
+            )
         return
     if _absent(metadata.get("license")):
         fix = None
@@ -92,7 +113,12 @@ def license_unknown(repo):
             continue
         suggestion = closest_license(declared)
         if suggestion:
-            yield Finding.at(repo.card_path, f"license {declared!r} is not a Hub license identifier; did you mean {suggestion!r}?", line=line, fix=f"license: {suggestion}")
+            yield Finding.at(
+                repo.card_path,
+                f"license {declared!r} is not a Hub license identifier; did you mean {suggestion!r}?",
+                line=line,
+                fix=f"license: {suggestion}",
+            )
         else:
             yield Finding.at(repo.card_path, f"license {declared!r} is not a Hub license identifier", line=line)
 
@@ -122,7 +148,7 @@ def license_typo(repo, findings):
             pattern = re.compile(r"^(\s*(?:license\s*:|-)\s*)(['\"]?)" + re.escape(old) + r"\2(\s*(?:#.*)?)$", re.DOTALL)
             match = pattern.match(line.rstrip("\r\n"))
             if match:
-                lines[number] = f"{match.group(1)}{new}{match.group(3)}" + line[len(line.rstrip(chr(13) + chr(10))):]
+                lines[number] = f"{match.group(1)}{new}{match.group(3)}" + line[len(line.rstrip(chr(13) + chr(10))) :]
                 break
     fixed = "".join(lines)
     after = edited_card_metadata(fixed)
@@ -147,13 +173,19 @@ def custom_license_unnamed(repo):
     if "other" in _declared(metadata):
         missing = [key for key in ("license_name", "license_link") if not (isinstance(metadata.get(key), str) and metadata[key].strip())]
         if missing:
-            yield Finding.at(repo.card_path, f"license: other without {' and '.join(missing)}: the license has no name or text a reviewer can read", line=key_line(repo, "license"))
+            yield Finding.at(
+                repo.card_path,
+                f"license: other without {' and '.join(missing)}: the license has no name or text a reviewer can read",
+                line=key_line(repo, "license"),
+            )
     link = metadata.get("license_link")
     target = _own_file(repo, link) if isinstance(link, str) else None
     if target is not None and not repo.exists(target):
         present = license_files(repo)
         hint = f" (the repo has {', '.join(present)})" if present else ""
-        yield Finding.at(repo.card_path, f"license_link points to {target}, which is not in the repo{hint}", line=key_line(repo, "license_link"))
+        yield Finding.at(
+            repo.card_path, f"license_link points to {target}, which is not in the repo{hint}", line=key_line(repo, "license_link")
+        )
 
 
 _HUB_FILE_URL = re.compile(r"^https?://(?:www\.)?huggingface\.co/([^/]+/[^/]+)/(?:blob|resolve|raw)/[^/]+/(.+)$")
@@ -169,7 +201,9 @@ def _own_file(repo, link: str) -> str | None:
     if match:
         repo_id, path = match.groups()
         hub = getattr(repo, "hub", None)
-        own = hub.repo_id.lower() == repo_id.lower() if hub is not None else repo_id.split("/")[1].lower() == repo.root.resolve().name.lower()
+        own = (
+            hub.repo_id.lower() == repo_id.lower() if hub is not None else repo_id.split("/")[1].lower() == repo.root.resolve().name.lower()
+        )
         return path if own else None
     if re.match(r"^[a-z][a-z0-9+.-]*:", link, re.I) or link.startswith(("/", "//")):
         return None
@@ -195,9 +229,17 @@ def license_restricts_use(repo):
     names = license_ids()
     for declared in _declared(metadata):
         if declared in restricted:
-            yield Finding.at(repo.card_path, f"license {declared} ({names.get(declared, declared)}) does not allow commercial use", line=key_line(repo, "license"))
+            yield Finding.at(
+                repo.card_path,
+                f"license {declared} ({names.get(declared, declared)}) does not allow commercial use",
+                line=key_line(repo, "license"),
+            )
         elif declared == "unknown":
-            yield Finding.at(repo.card_path, "license: unknown: the terms are not known, so commercial use is not cleared", line=key_line(repo, "license"))
+            yield Finding.at(
+                repo.card_path,
+                "license: unknown: the terms are not known, so commercial use is not cleared",
+                line=key_line(repo, "license"),
+            )
 
 
 @rule("LIC005", concern="license", severity="info")
@@ -216,7 +258,11 @@ def gated_model(repo):
         return
     present = [key for key in GATED_KEYS if metadata.get(key) not in (None, False, "", [], {})]
     if present:
-        yield Finding.at(repo.card_path, f"gated model ({', '.join(present)}): downloading requires accepting terms on the Hub", line=key_line(repo, present[0]))
+        yield Finding.at(
+            repo.card_path,
+            f"gated model ({', '.join(present)}): downloading requires accepting terms on the Hub",
+            line=key_line(repo, present[0]),
+        )
 
 
 @rule("LIC006", concern="license", severity="warning")
@@ -247,7 +293,12 @@ def license_file_mismatch(repo):
             yield Finding.at(rel, f"{rel} is the {known.name} text but the card declares license: {', '.join(declared)}", line=1)
         elif "other" in declared and len(known.ids) <= 2:
             ident = sorted(known.ids - {"cc", "bsd", "gpl", "lgpl"})[0]
-            yield Finding.at(rel, f"{rel} is the {known.name} text but the card declares license: other", line=1, fix=f"declare `license: {ident}` in the card")
+            yield Finding.at(
+                rel,
+                f"{rel} is the {known.name} text but the card declares license: other",
+                line=1,
+                fix=f"declare `license: {ident}` in the card",
+            )
 
 
 def _license_text(repo, rel: str) -> str | None:

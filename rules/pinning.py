@@ -90,7 +90,9 @@ def core_unpinned(repo):
     for package in CORE:
         for item in _unpinned(repo, package):
             spec = item.dependency.specifier
-            yield Finding.at(item.path, f"{package} is installed with {_describe(spec)}", line=item.dependency.line, fix=_pin_advice(repo, package, spec))
+            yield Finding.at(
+                item.path, f"{package} is installed with {_describe(spec)}", line=item.dependency.line, fix=_pin_advice(repo, package, spec)
+            )
 
 
 # -- the fix: pin where it is declared --------------------------------------------
@@ -238,12 +240,22 @@ def transformers_too_old(repo):
         if problem:
             message, last = problem
             fix = f"pin transformers=={last} or port the model to a supported architecture" if last else None
-            yield Finding.at(path, f"transformers {version} is pinned, but {message}: loading fails with 'model type not recognized'", line=line, severity="error", fix=fix)
+            yield Finding.at(
+                path,
+                f"transformers {version} is pinned, but {message}: loading fails with 'model type not recognized'",
+                line=line,
+                severity="error",
+                fix=fix,
+            )
             continue
         saved = repo.config.get("transformers_version")
         try:
             if isinstance(saved, str) and have < Version(saved):
-                yield Finding.at(path, f"transformers {version} is pinned, older than {saved} that saved the model (config.json transformers_version)", line=line)
+                yield Finding.at(
+                    path,
+                    f"transformers {version} is pinned, older than {saved} that saved the model (config.json transformers_version)",
+                    line=line,
+                )
         except InvalidVersion:
             continue
 
@@ -266,7 +278,12 @@ def _exact_pins(repo) -> list[tuple[str, str, int | None]]:
     pins = []
     for item in deps.of("transformers"):
         version = item.dependency.pinned_version
-        if version and not version.startswith(("http", "git+")) and "://" not in version and (version, item.path, item.dependency.line) not in pins:
+        if (
+            version
+            and not version.startswith(("http", "git+"))
+            and "://" not in version
+            and (version, item.path, item.dependency.line) not in pins
+        ):
             pins.append((version, item.path, item.dependency.line))
     return pins
 
@@ -322,7 +339,9 @@ def revision_not_pinned(repo):
         if not isinstance(revision, str) or not revision:
             yield Finding.at(path, f"{what} is loaded without a revision: it follows the repo's main branch", line=line)
         elif not deploy.SHA.match(revision):
-            yield Finding.at(path, f"{what} is loaded at revision {revision!r}, a branch or tag that can move; pin a commit sha", line=revision_line)
+            yield Finding.at(
+                path, f"{what} is loaded at revision {revision!r}, a branch or tag that can move; pin a commit sha", line=revision_line
+            )
 
 
 @rule("PIN005", concern="pinning", severity="info")

@@ -39,12 +39,17 @@ def trust_remote_code_required(repo):
         if others:
             parts.append("code from other repos: " + ", ".join(others))
         if parts:
-            yield Finding.at(source, f"auto_map in {source}: trust_remote_code=True will execute {'; '.join(parts)}", line=_auto_map_line(repo, source))
+            yield Finding.at(
+                source, f"auto_map in {source}: trust_remote_code=True will execute {'; '.join(parts)}", line=_auto_map_line(repo, source)
+            )
     if code.entries and repo.exists("config.json"):
         imported = set(code.executed)
         beside = [rel for rel in repo.glob("*.py") if rel not in imported]
         if beside:
-            yield Finding.at(beside[0], f"{', '.join(beside)} beside a config.json with auto_map: not imported by auto_map now, but shipped as part of the model's code")
+            yield Finding.at(
+                beside[0],
+                f"{', '.join(beside)} beside a config.json with auto_map: not imported by auto_map now, but shipped as part of the model's code",
+            )
     extra = sorted(set(code.executed) - {e.module_file for e in code.entries})
     if extra:
         yield Finding.at(extra[0], f"{', '.join(extra)} imported by the auto_map modules: also executed by trust_remote_code=True")
@@ -68,7 +73,9 @@ def dangerous_remote_code(repo):
         if result is None or result.error:
             continue
         for danger in result.dangers[:30]:
-            yield Finding.at(rel, f"{danger.kind}: {danger.what} runs when the model is loaded with trust_remote_code=True", line=danger.line)
+            yield Finding.at(
+                rel, f"{danger.kind}: {danger.what} runs when the model is loaded with trust_remote_code=True", line=danger.line
+            )
 
 
 @rule("SEC102", concern="security", severity="error")
@@ -86,9 +93,17 @@ def remote_code_broken(repo):
     code = remote_code(repo)
     for entry in code.entries:
         if entry.module_file is None:
-            yield Finding.at(entry.source, f"auto_map {entry.auto_class} is {entry.reference!r}, not 'module.ClassName'", line=_auto_map_line(repo, entry.source))
+            yield Finding.at(
+                entry.source,
+                f"auto_map {entry.auto_class} is {entry.reference!r}, not 'module.ClassName'",
+                line=_auto_map_line(repo, entry.source),
+            )
     for rel, needed_by in code.missing:
-        yield Finding.at(needed_by, f"{rel} is needed by {needed_by} but is not in the repo", line=_auto_map_line(repo, needed_by) if needed_by.endswith(".json") else None)
+        yield Finding.at(
+            needed_by,
+            f"{rel} is needed by {needed_by} but is not in the repo",
+            line=_auto_map_line(repo, needed_by) if needed_by.endswith(".json") else None,
+        )
     for rel in code.executed:
         result = scan(repo, rel)
         if result is not None and result.error:

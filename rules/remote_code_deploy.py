@@ -36,4 +36,9 @@ def trust_remote_code_in_serving(repo):
         if has_code or repo.config is None:  # no model in the tree: nothing to compare with
             yield Finding.at(path, f"{what}: the model's auto_map code runs inside the server", line=line)
         else:
-            yield Finding.at(path, f"{what}, but the model has no remote code (no auto_map): the flag only opens the door to code a later push adds", line=line, severity="error")
+            yield Finding.at(
+                path,
+                f"{what}, but the model has no remote code (no auto_map): the flag only opens the door to code a later push adds",
+                line=line,
+                severity="error",
+            )

@@ -45,9 +45,15 @@ def unknown_pickle_global(repo):
         for item in judged_globals(repo, rel):
             if item.verdict == "unknown":
                 why = item.reason.split(": ", 1)[-1]
-                yield Finding.at(rel, f"pickle imports {item.dotted}, which is not on the allowlist of checkpoint globals ({why}), at {item.where}")
+                yield Finding.at(
+                    rel, f"pickle imports {item.dotted}, which is not on the allowlist of checkpoint globals ({why}), at {item.where}"
+                )
             elif item.verdict == "data":
-                yield Finding.at(rel, f"pickle imports the data class {item.dotted} at {item.where}: harmless by itself, but `weights_only=True` loading refuses it", severity="warning")
+                yield Finding.at(
+                    rel,
+                    f"pickle imports the data class {item.dotted} at {item.where}: harmless by itself, but `weights_only=True` loading refuses it",
+                    severity="warning",
+                )
             elif item.verdict == "library":
                 yield Finding.at(
                     rel,
@@ -83,9 +89,19 @@ def unverifiable_pickle(repo):
         for item in scan.globals:
             if not item.resolved:
                 where = f"{f'member {item.member}, ' if item.member else ''}byte {item.offset}"
-                yield Finding.at(rel, f"pickle imports a global whose name is computed at load time ({where}): what it runs cannot be known without running it")
+                yield Finding.at(
+                    rel,
+                    f"pickle imports a global whose name is computed at load time ({where}): what it runs cannot be known without running it",
+                )
         for problem in scan.problems:
-            where = ", ".join(part for part in (f"member {problem.member}" if problem.member else "", f"byte {problem.offset}" if problem.offset is not None else "") if part)
+            where = ", ".join(
+                part
+                for part in (
+                    f"member {problem.member}" if problem.member else "",
+                    f"byte {problem.offset}" if problem.offset is not None else "",
+                )
+                if part
+            )
             yield Finding.at(rel, f"pickle scan: {problem.message}{f' ({where})' if where else ''}")
 
 

@@ -86,7 +86,9 @@ def load_failed(repo):
     if result is not None and result.load_error:
         kwargs = ", ".join(f"{k}={v}" for k, v in result.load_kwargs.items())
         how = f", as {result.load_source} loads it" if result.load_source else ""
-        yield Finding.at(_first_weight_file(repo), f"the model does not load on {result.device} (from_pretrained({kwargs}){how}): {result.load_error}")
+        yield Finding.at(
+            _first_weight_file(repo), f"the model does not load on {result.device} (from_pretrained({kwargs}){how}): {result.load_error}"
+        )
 
 
 @rule("SMK004", concern="smoke", severity="error")
@@ -104,7 +106,11 @@ def load_key_mismatch(repo):
     if result is None:
         return
     where = _first_weight_file(repo)
-    for label, keys, severity in (("missing", result.missing_keys, "error"), ("mismatched", result.mismatched_keys, "error"), ("unexpected", result.unexpected_keys, "warning")):
+    for label, keys, severity in (
+        ("missing", result.missing_keys, "error"),
+        ("mismatched", result.mismatched_keys, "error"),
+        ("unexpected", result.unexpected_keys, "warning"),
+    ):
         if keys:
             shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
             consequence = " (randomly initialized at load)" if severity == "error" else " (ignored by the load)"
@@ -123,7 +129,11 @@ def forward_not_finite(repo):
     """
     result, check = _failed(repo, "logits")
     if check is not None:
-        yield Finding.at("config.json", f"{check.message} ({result.dtype} on {result.device})", line=_json_line(repo, "config.json", "torch_dtype") or _json_line(repo, "config.json", "dtype"))
+        yield Finding.at(
+            "config.json",
+            f"{check.message} ({result.dtype} on {result.device})",
+            line=_json_line(repo, "config.json", "torch_dtype") or _json_line(repo, "config.json", "dtype"),
+        )
 
 
 @rule("SMK006", concern="smoke", severity="error")
@@ -224,13 +234,21 @@ def weight_memory_mismatch(repo):
     result = _ran(repo)
     if result is None:
         return
-    measured, expected, static = result.measure.weight_bytes_measured, result.measure.weight_bytes_expected, result.measure.weight_bytes_static
+    measured, expected, static = (
+        result.measure.weight_bytes_measured,
+        result.measure.weight_bytes_expected,
+        result.measure.weight_bytes_static,
+    )
     if not measured or not expected:
         return
     tolerance = float(repo.settings.option("smoke", "memory_tolerance") if repo.settings else 0.2)
     if abs(measured - expected) <= max(tolerance * expected, 64 * 1024):
         return
-    why = "more than the files hold: an upcast" if measured > expected else "less than the files hold: a downcast, or layers offloaded off the device"
+    why = (
+        "more than the files hold: an upcast"
+        if measured > expected
+        else "less than the files hold: a downcast, or layers offloaded off the device"
+    )
     note = f"; config dtype {repo.config.get('torch_dtype') or repo.config.get('dtype')}" if repo.config else ""
     yield Finding.at(
         "config.json",
@@ -256,13 +274,18 @@ def smoke_measurements(repo):
     m = result.measure
     parts = [f"{result.kind} {result.dtype} on {result.device}", f"load {m.load_s:.2f} s"]
     if m.first_token_s is not None:
-        parts.append(f"first token {m.first_token_s * 1000:.1f} ms" if result.kind == "causal-lm" else f"forward {m.first_token_s * 1000:.1f} ms")
+        parts.append(
+            f"first token {m.first_token_s * 1000:.1f} ms" if result.kind == "causal-lm" else f"forward {m.first_token_s * 1000:.1f} ms"
+        )
     if m.tokens_per_s is not None:
         parts.append(f"{m.tokens_per_s:.1f} tokens/s over {m.new_tokens} tokens")
     if m.peak_gpu_bytes is not None:
         parts.append(f"peak GPU memory {m.peak_gpu_bytes / MiB:.0f} MiB")
     if m.weight_bytes_measured is not None:
-        parts.append(f"weights {m.weight_bytes_measured / MiB:.1f} MiB measured" + (f" vs {m.weight_bytes_expected / MiB:.1f} MiB from headers" if m.weight_bytes_expected else ""))
+        parts.append(
+            f"weights {m.weight_bytes_measured / MiB:.1f} MiB measured"
+            + (f" vs {m.weight_bytes_expected / MiB:.1f} MiB from headers" if m.weight_bytes_expected else "")
+        )
     if result.load_source:
         parts.append(f"loaded as {result.load_source} does" + "".join(f" ({note})" for note in result.load_notes))
     devices = sorted(set(result.placement.values()))
@@ -281,14 +304,20 @@ def _envelope_figures(repo, result, run) -> str:
 
     text = f"envelope {run.batch} x {run.seq_len} tokens ({run.source})"
     if run.ttft_batch1_s is not None:
-        text += f": batch 1 first token {run.ttft_batch1_s * 1000:.0f} ms" + (f", {run.tokens_per_s_batch1:.1f} tokens/s" if run.tokens_per_s_batch1 else "")
+        text += f": batch 1 first token {run.ttft_batch1_s * 1000:.0f} ms" + (
+            f", {run.tokens_per_s_batch1:.1f} tokens/s" if run.tokens_per_s_batch1 else ""
+        )
     if run.ttft_s is not None:
-        text += f"; batch {run.batch} first token {run.ttft_s * 1000:.0f} ms" + (f", {run.tokens_per_s:.1f} tokens/s" if run.tokens_per_s else "")
+        text += f"; batch {run.batch} first token {run.ttft_s * 1000:.0f} ms" + (
+            f", {run.tokens_per_s:.1f} tokens/s" if run.tokens_per_s else ""
+        )
     if run.peak_allocated is not None:
         estimate, _ = _envelope_estimate(repo, result, run)
         text += f"; peak {gib(run.peak_allocated)} allocated, {gib(run.peak_reserved)} reserved on {result.gpu_name}"
         if estimate is not None:
-            text += f"; static estimate {gib(estimate.total)} ({(estimate.total / run.peak_allocated - 1) * 100:+.0f}% of the measured peak)"
+            text += (
+                f"; static estimate {gib(estimate.total)} ({(estimate.total / run.peak_allocated - 1) * 100:+.0f}% of the measured peak)"
+            )
     return text + "".join(f" ({note})" for note in run.notes)
 
 
@@ -299,7 +328,14 @@ def _envelope_estimate(repo, result, run):
     batch, length = run.largest_fit if not run.fits and run.largest_fit else (run.batch, run.seq_len)
     attn = result.load_kwargs.get("attn_implementation")
     prompt = max(1, run.seq_len - run.decode_steps)  # the runner's prompt leaves room for the decode steps
-    return memory.estimate(repo, batch=run.batch, seq_len=prompt, dtype_bytes=memory.dtype_bytes(result.dtype), attn_implementation=attn, new_tokens=run.decode_steps), (batch, length)
+    return memory.estimate(
+        repo,
+        batch=run.batch,
+        seq_len=prompt,
+        dtype_bytes=memory.dtype_bytes(result.dtype),
+        attn_implementation=attn,
+        new_tokens=run.decode_steps,
+    ), (batch, length)
 
 
 def _envelope(repo):
@@ -358,7 +394,10 @@ def greedy_not_deterministic(repo):
     """
     result, check = _failed(repo, "deterministic")
     if check is not None:
-        yield Finding.at("generation_config.json" if repo.exists("generation_config.json") else "config.json", f"{check.message} ({result.dtype} on {result.device})")
+        yield Finding.at(
+            "generation_config.json" if repo.exists("generation_config.json") else "config.json",
+            f"{check.message} ({result.dtype} on {result.device})",
+        )
 
 
 @rule("SMK014", concern="smoke", severity="error")
@@ -380,10 +419,16 @@ def service_level_missed(repo):
         return
     gpu = result.gpu_name or result.device
     if slo.ttft_ms and run.ttft_s is not None and run.ttft_s * 1000 > slo.ttft_ms:
-        yield Finding.at(None, f"time to first token at {run.batch} x {run.seq_len} tokens is {run.ttft_s * 1000:.0f} ms on {gpu}, above deploy.slo.ttft_ms {slo.ttft_ms:g}")
+        yield Finding.at(
+            None,
+            f"time to first token at {run.batch} x {run.seq_len} tokens is {run.ttft_s * 1000:.0f} ms on {gpu}, above deploy.slo.ttft_ms {slo.ttft_ms:g}",
+        )
     per_sequence = run.tokens_per_s / run.batch if run.tokens_per_s else None
     if slo.tokens_per_s and per_sequence is not None and per_sequence < slo.tokens_per_s:
-        yield Finding.at(None, f"decode speed at batch {run.batch} is {per_sequence:.1f} tokens/s per sequence on {gpu}, below deploy.slo.tokens_per_s {slo.tokens_per_s:g}")
+        yield Finding.at(
+            None,
+            f"decode speed at batch {run.batch} is {per_sequence:.1f} tokens/s per sequence on {gpu}, below deploy.slo.tokens_per_s {slo.tokens_per_s:g}",
+        )
 
 
 @rule("SMK015", concern="smoke", severity="error")

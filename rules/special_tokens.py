@@ -89,7 +89,9 @@ def pad_with_eos(repo, findings):
     """pad token set to the eos token in every file that declares special tokens"""
     eos = _eos_token(repo)
     if eos is None:
-        raise FixRefused("no eos token to pad with; a dedicated pad token changes the vocabulary (add it and resize the embeddings by hand)")
+        raise FixRefused(
+            "no eos token to pad with; a dedicated pad token changes the vocabulary (add it and resize the embeddings by hand)"
+        )
     token, token_id = eos
 
     def set_key(key, value):
@@ -118,10 +120,15 @@ def pad_is_eos(repo):
     pads = {i for d in declared if d.role == "pad" for i in d.ids}
     eos_tokens = {d.token for d in declared if d.role == "eos" and d.token}
     pad_tokens = {d.token for d in declared if d.role == "pad" and d.token}
-    tokenizer_eos = {i for d in declared if d.role == "eos" and d.source in ("tokenizer_config.json", "special_tokens_map.json") for i in d.ids}
+    tokenizer_eos = {
+        i for d in declared if d.role == "eos" and d.source in ("tokenizer_config.json", "special_tokens_map.json") for i in d.ids
+    }
     if (pads and pads <= tokenizer_eos) or (pad_tokens and pad_tokens <= eos_tokens):
         # the declaration that matched, not merely the first pad declaration
-        decl = next((d for d in declared if d.role == "pad" and ((d.token and d.token in eos_tokens) or (d.ids and set(d.ids) <= tokenizer_eos))), None)
+        decl = next(
+            (d for d in declared if d.role == "pad" and ((d.token and d.token in eos_tokens) or (d.ids and set(d.ids) <= tokenizer_eos))),
+            None,
+        )
         decl = decl or next(d for d in declared if d.role == "pad")
         yield Finding.at(decl.source, f"the pad token is the eos token ({decl.label})", line=_line(repo, decl.source, *decl.key))
 
@@ -176,11 +183,19 @@ def special_token_unknown(repo):
         # Lines only for findings: locating a key in a 30 MB tokenizer.json costs a parse.
         if decl.token is not None:
             if not decl.ids:
-                yield Finding.at(decl.source, f"{decl.role} token {decl.token!r} is not in the tokenizer's vocabulary", line=_line(repo, decl.source, *decl.key))
+                yield Finding.at(
+                    decl.source,
+                    f"{decl.role} token {decl.token!r} is not in the tokenizer's vocabulary",
+                    line=_line(repo, decl.source, *decl.key),
+                )
             continue  # a string's id beyond the embedding is TOK001
         bad = [i for i in decl.ids if i < 0 or i >= limit]
         if bad:
-            yield Finding.at(decl.source, f"{decl.role}_token_id {', '.join(map(str, bad))} is out of range (ids must be below {limit})", line=_line(repo, decl.source, *decl.key))
+            yield Finding.at(
+                decl.source,
+                f"{decl.role}_token_id {', '.join(map(str, bad))} is out of range (ids must be below {limit})",
+                line=_line(repo, decl.source, *decl.key),
+            )
 
 
 def _chat_capable(repo) -> str | None:
@@ -265,7 +280,19 @@ def _tokenizer_eos_not_end_of_turn(repo, template, known):
     turns = [t for t in tok.end_of_turn_tokens(repo) if t in known.tokens]
     if eos is None or not turns or eos in turns:
         return
-    rel = next((r for r in ("tokenizer_config.json", "special_tokens_map.json") if tok.token_string(tok.tokenizer_config(repo).get("eos_token") if r == "tokenizer_config.json" else tok.special_tokens_map(repo).get("eos_token")) == eos), "tokenizer_config.json")
+    rel = next(
+        (
+            r
+            for r in ("tokenizer_config.json", "special_tokens_map.json")
+            if tok.token_string(
+                tok.tokenizer_config(repo).get("eos_token")
+                if r == "tokenizer_config.json"
+                else tok.special_tokens_map(repo).get("eos_token")
+            )
+            == eos
+        ),
+        "tokenizer_config.json",
+    )
     yield Finding.at(
         rel,
         f"the tokenizer's eos_token is {eos!r} but the chat template ({template.source}) ends assistant turns with {turns[0]!r}: "
@@ -314,7 +341,11 @@ def double_bos(repo):
     in_template = tok.template_adds_bos(repo)
     by_tokenizer = tok.tokenizer_adds_bos(repo)
     if template and in_template and by_tokenizer:
-        yield Finding.at(template.source, f"the chat template writes {in_template} and {by_tokenizer} adds another: prompts start with two BOS tokens", line=_line(repo, template.source, *template.key) if template.key else None)
+        yield Finding.at(
+            template.source,
+            f"the chat template writes {in_template} and {by_tokenizer} adds another: prompts start with two BOS tokens",
+            line=_line(repo, template.source, *template.key) if template.key else None,
+        )
 
 
 @rule("SPT008", concern="special-tokens", severity="warning")
@@ -345,7 +376,9 @@ def right_padding_decoder(repo):
     else:
         message = "padding_side is right"
     line = _line(repo, found.source, *found.key) if found.key else None
-    yield Finding.at(found.source, message + " on a decoder-only generation model: batched generation continues after pad tokens", line=line)
+    yield Finding.at(
+        found.source, message + " on a decoder-only generation model: batched generation continues after pad tokens", line=line
+    )
 
 
 @fixer("SPT008", safe=True)
@@ -393,6 +426,16 @@ def model_max_length_beyond_positions(repo):
     limit = _position_limit(repo)
     if value >= ABSURD_MAX_LENGTH:
         shown = f"{value:.3g}" if value < 1e308 else "above 1e308"  # a longer int does not convert to float
-        yield Finding.at("tokenizer_config.json", f"model_max_length is {shown}, transformers' 'no limit' value: inputs are never truncated" + (f" (the model has {limit} positions)" if limit else ""), line=line, severity="info")
+        yield Finding.at(
+            "tokenizer_config.json",
+            f"model_max_length is {shown}, transformers' 'no limit' value: inputs are never truncated"
+            + (f" (the model has {limit} positions)" if limit else ""),
+            line=line,
+            severity="info",
+        )
     elif limit is not None and value > limit:
-        yield Finding.at("tokenizer_config.json", f"model_max_length {int(value)} is above the model's {limit} positions: longer inputs are not truncated", line=line)
+        yield Finding.at(
+            "tokenizer_config.json",
+            f"model_max_length {int(value)} is above the model's {limit} positions: longer inputs are not truncated",
+            line=line,
+        )

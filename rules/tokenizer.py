@@ -133,18 +133,41 @@ def tokenizer_class_mismatch(repo):
         found = _family_of_class(cls)
         if found and model_type in found[1]["incompatible_model_types"]:
             doc = repo.json("tokenizer_config.json")
-            yield Finding.at("tokenizer_config.json", f"tokenizer_class {cls} ({found[0]}) is not a tokenizer a {model_type} model uses", line=doc.line_of("tokenizer_class"))
+            yield Finding.at(
+                "tokenizer_config.json",
+                f"tokenizer_class {cls} ({found[0]}) is not a tokenizer a {model_type} model uses",
+                line=doc.line_of("tokenizer_class"),
+            )
             return
     data = tok.tokenizer_json(repo)
     kind = (data.get("model") or {}).get("type") if data and isinstance(data.get("model"), dict) else None
     for family, entry in _class_table()["families"].items():
         if kind in entry["tokenizer_json_models"] and model_type in entry["incompatible_model_types"]:
             doc = repo.json("tokenizer.json")
-            yield Finding.at("tokenizer.json", f"tokenizer.json is a {kind} tokenizer ({family}), which a {model_type} model does not use", line=doc.line_of("model", "type"))
+            yield Finding.at(
+                "tokenizer.json",
+                f"tokenizer.json is a {kind} tokenizer ({family}), which a {model_type} model does not use",
+                line=doc.line_of("model", "type"),
+            )
 
 
 # Model types with token embeddings but no tokenizer of their own.
-NO_TOKENIZER_TYPES = {"vit", "clip_vision_model", "siglip_vision_model", "dinov2", "resnet", "convnext", "swin", "detr", "sam", "timesformer", "videomae", "encodec", "dac", "mimi"}
+NO_TOKENIZER_TYPES = {
+    "vit",
+    "clip_vision_model",
+    "siglip_vision_model",
+    "dinov2",
+    "resnet",
+    "convnext",
+    "swin",
+    "detr",
+    "sam",
+    "timesformer",
+    "videomae",
+    "encodec",
+    "dac",
+    "mimi",
+}
 
 
 def _needs_tokenizer(repo) -> bool:
@@ -173,11 +196,16 @@ def tokenizer_files_missing(repo):
     if tok.has_vocabulary(repo):
         return
     if repo.exists("vocab.json") and not repo.exists("merges.txt") and not repo.exists("tokenizer.json"):
-        yield Finding.at("vocab.json", "vocab.json is a BPE vocabulary but merges.txt (and tokenizer.json) are missing: the tokenizer cannot be built")
+        yield Finding.at(
+            "vocab.json", "vocab.json is a BPE vocabulary but merges.txt (and tokenizer.json) are missing: the tokenizer cannot be built"
+        )
         return
     settings = [name for name in ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json") if repo.exists(name)]
     if settings:
-        yield Finding.at(settings[0], f"{', '.join(settings)} present but no vocabulary file (tokenizer.json, vocab.txt, vocab.json + merges.txt, tokenizer.model)")
+        yield Finding.at(
+            settings[0],
+            f"{', '.join(settings)} present but no vocabulary file (tokenizer.json, vocab.txt, vocab.json + merges.txt, tokenizer.model)",
+        )
     elif _needs_tokenizer(repo):
         yield Finding.at("config.json", f"this is a text model (vocab_size {_config_vocab_size(repo)}) but the repo has no tokenizer files")
 
@@ -217,8 +245,15 @@ def tokenizer_files_disagree(repo):
         if ours is not None and theirs is not None:
             if theirs != ours:
                 first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-                detail = f"merge {first}: tokenizer.json has {ours[first]!r}, merges.txt has {theirs[first]!r}" if first < min(len(ours), len(theirs)) else "one list is a prefix of the other"
-                yield Finding.at("merges.txt", f"merges.txt ({len(theirs)} merges) and tokenizer.json ({len(ours)} merges) differ; first difference at {detail}")
+                detail = (
+                    f"merge {first}: tokenizer.json has {ours[first]!r}, merges.txt has {theirs[first]!r}"
+                    if first < min(len(ours), len(theirs))
+                    else "one list is a prefix of the other"
+                )
+                yield Finding.at(
+                    "merges.txt",
+                    f"merges.txt ({len(theirs)} merges) and tokenizer.json ({len(ours)} merges) differ; first difference at {detail}",
+                )
 
 
 def _vocab_difference(fast: dict, slow: dict) -> str:

@@ -85,10 +85,16 @@ def convert_pickles(repo, findings):
     blocked = verdict.errors
     if blocked:
         codes = ", ".join(sorted({f.code for f in blocked}))
-        raise FixRefused(f"the security scan reports {len(blocked)} error{'s' if len(blocked) != 1 else ''} ({codes}); hfcheck converts only pickles that pass it")
+        raise FixRefused(
+            f"the security scan reports {len(blocked)} error{'s' if len(blocked) != 1 else ''} ({codes}); hfcheck converts only pickles that pass it"
+        )
     from hfcheck.convert import plan_conversion
 
-    return plan_conversion(repo, max_shard_size=repo.settings.option("fix", "max_shard_size"), remove_pickles=bool(repo.settings.option("fix", "remove_pickles")))
+    return plan_conversion(
+        repo,
+        max_shard_size=repo.settings.option("fix", "max_shard_size"),
+        remove_pickles=bool(repo.settings.option("fix", "remove_pickles")),
+    )
 
 
 @rule("WGT002", concern="weights", severity="info")
@@ -106,7 +112,10 @@ def duplicate_weight_formats(repo):
     if has_bin and loaded_format(repo) == "safetensors":
         loaded = SAFETENSORS_INDEX if repo.exists(SAFETENSORS_INDEX) else "model.safetensors"
         other = BIN_INDEX if repo.exists(BIN_INDEX) else "pytorch_model.bin"
-        yield Finding.at(other, f"both .bin and .safetensors weights are present: transformers loads {loaded} (use_safetensors defaults to True) and ignores {other}")
+        yield Finding.at(
+            other,
+            f"both .bin and .safetensors weights are present: transformers loads {loaded} (use_safetensors defaults to True) and ignores {other}",
+        )
 
 
 def _lfs_candidates(repo):
@@ -284,9 +293,14 @@ def shape_checks_skipped(repo):
     if method is not None:
         yield Finding.at("config.json", f"quantized checkpoint ({method}): tensor shape and dtype checks skipped")
     elif not known_family(repo):
-        yield Finding.at("config.json", f"model_type {config.get('model_type')!r} is not a family hfcheck knows the tensor layout of: shape checks skipped")
+        yield Finding.at(
+            "config.json",
+            f"model_type {config.get('model_type')!r} is not a family hfcheck knows the tensor layout of: shape checks skipped",
+        )
     elif model_shape(repo) is None:
-        yield Finding.at("config.json", f"tensor names do not follow the {config.get('model_type')} layout hfcheck knows: shape checks skipped")
+        yield Finding.at(
+            "config.json", f"tensor names do not follow the {config.get('model_type')} layout hfcheck knows: shape checks skipped"
+        )
 
 
 def _line(repo, key):
@@ -317,7 +331,11 @@ def vocab_rows_mismatch(repo):
             continue
         shard, info = tensors[name]
         if info.shape and info.shape[0] != shape.vocab_size:
-            yield Finding.at("config.json", f"{name} in {shard} has {info.shape[0]} rows but vocab_size is {shape.vocab_size}: loading fails with a size mismatch", line=_line(repo, "vocab_size"))
+            yield Finding.at(
+                "config.json",
+                f"{name} in {shard} has {info.shape[0]} rows but vocab_size is {shape.vocab_size}: loading fails with a size mismatch",
+                line=_line(repo, "vocab_size"),
+            )
 
 
 @rule("WGT010", concern="weights", severity="error")
@@ -347,7 +365,11 @@ def config_shape_mismatch(repo):
         reported += 1
         if reported > 10:
             break
-        yield Finding.at("config.json", f"{expected.tensor} is {list(found[1].shape)} in {found[0]} but the config ({expected.keys}) implies {list(expected.shape)}", line=_line(repo, expected.keys.split(",")[0]))
+        yield Finding.at(
+            "config.json",
+            f"{expected.tensor} is {list(found[1].shape)} in {found[0]} but the config ({expected.keys}) implies {list(expected.shape)}",
+            line=_line(repo, expected.keys.split(",")[0]),
+        )
     for key, declared, indices in shape.layer_counts:
         if declared is None:
             continue
@@ -358,7 +380,9 @@ def config_shape_mismatch(repo):
         if stored != declared:
             yield Finding.at("config.json", f"{key} is {declared} but the weights hold {stored} layers", line=_line(repo, key))
         if gaps:
-            yield Finding.at("config.json", f"layers {gaps[:10]} have no tensors: they would be randomly initialised", line=_line(repo, key))
+            yield Finding.at(
+                "config.json", f"layers {gaps[:10]} have no tensors: they would be randomly initialised", line=_line(repo, key)
+            )
 
 
 @rule("WGT011", concern="weights", severity="error")
@@ -385,9 +409,18 @@ def tied_embeddings_mismatch(repo):
     tied = config.get("tie_word_embeddings", shape.tied_default)
     line = _line(repo, "tie_word_embeddings")
     if tied is False and shape.lm_head is None:
-        yield Finding.at("config.json", "tie_word_embeddings is false but the weights have no lm_head.weight: the output layer would be random", line=line)
+        yield Finding.at(
+            "config.json",
+            "tie_word_embeddings is false but the weights have no lm_head.weight: the output layer would be random",
+            line=line,
+        )
     elif tied is True and shape.lm_head is not None:
-        yield Finding.at("config.json", "tie_word_embeddings is true but a separate lm_head.weight is stored: transformers ignores it and reuses the embedding", line=line, severity="warning")
+        yield Finding.at(
+            "config.json",
+            "tie_word_embeddings is true but a separate lm_head.weight is stored: transformers ignores it and reuses the embedding",
+            line=line,
+            severity="warning",
+        )
 
 
 @rule("WGT012", concern="weights", severity="warning")
@@ -464,7 +497,11 @@ def _missing_layers(repo, config):
     absent = sorted(set(range(count)) - set(indices))
     if absent:
         shown = ", ".join(map(str, absent[:10])) + (" ..." if len(absent) > 10 else "")
-        yield Finding.at("config.json", f"{key} is {count} but {stack.prefix.rstrip('.')} holds no tensors for layers {shown}: they would be randomly initialised", line=_line(repo, key))
+        yield Finding.at(
+            "config.json",
+            f"{key} is {count} but {stack.prefix.rstrip('.')} holds no tensors for layers {shown}: they would be randomly initialised",
+            line=_line(repo, key),
+        )
 
 
 def _missing_expected(repo):
@@ -493,7 +530,11 @@ def _missing_head_or_embedding(repo, config):
         return  # WGT011 judges the head of the families it knows
     generates = any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in cfg.architectures(repo))
     if generates and config.get("tie_word_embeddings") is False and not head_tensors(repo):
-        yield Finding.at("config.json", "tie_word_embeddings is false but the weights hold no output head (lm_head): the output layer would be random", line=_line(repo, "tie_word_embeddings"))
+        yield Finding.at(
+            "config.json",
+            "tie_word_embeddings is false but the weights hold no output head (lm_head): the output layer would be random",
+            line=_line(repo, "tie_word_embeddings"),
+        )
 
 
 @rule("WGT014", concern="weights", severity="error")
@@ -512,4 +553,6 @@ def no_weights(repo):
         return
     if repo.weight_files or not any(repo.exists(name) for name in TOKENIZER_FILES):
         return
-    yield Finding.at("config.json", "config.json and a tokenizer but no weight file: from_pretrained fails (no model.safetensors or pytorch_model.bin)")
+    yield Finding.at(
+        "config.json", "config.json and a tokenizer but no weight file: from_pretrained fails (no model.safetensors or pytorch_model.bin)"
+    )

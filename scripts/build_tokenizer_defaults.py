@@ -55,7 +55,10 @@ def main() -> int:
     table = build()
     OUTPUT.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
     left = sorted(name for name, side in table["padding_side"].items() if side == "left")
-    print(f"{len(table['padding_side'])} classes ({', '.join(left)} pad left) from transformers {table['transformers']} -> {OUTPUT}", file=sys.stderr)
+    print(
+        f"{len(table['padding_side'])} classes ({', '.join(left)} pad left) from transformers {table['transformers']} -> {OUTPUT}",
+        file=sys.stderr,
+    )
     return 0
 
 

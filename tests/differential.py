@@ -149,7 +149,9 @@ def seed_samples() -> dict[str, list[Sample]]:
     seeds: dict[str, list[Sample]] = {loader: [] for loader in FUZZ_LOADERS}
     for key, obj in benign_objects.items():
         for protocol in (2, 4):
-            seeds["torch"].append(Sample("torch", "pytorch_model.bin", _torch_bytes(obj, protocol=protocol), f"torch.save {key} p{protocol}"))
+            seeds["torch"].append(
+                Sample("torch", "pytorch_model.bin", _torch_bytes(obj, protocol=protocol), f"torch.save {key} p{protocol}")
+            )
         seeds["torch"].append(Sample("torch", "optimizer.pt", _torch_bytes(obj, legacy=True), f"torch.save legacy {key}"))
         # Torch objects pickled by plain pickle would import torch in the pickle worker on
         # every load (seconds each): the pickle loader gets torch-free objects.
@@ -157,10 +159,16 @@ def seed_samples() -> dict[str, list[Sample]]:
         for protocol in (0, 2, 4, 5):
             seeds["pickle"].append(Sample("pickle", "model.pkl", pickle.dumps(plain, protocol=protocol), f"pickle {key} p{protocol}"))
     for key, payload in payloads.items():
-        seeds["torch"].append(Sample("torch", "pytorch_model.bin", _torch_bytes({"w": torch.zeros(2), "x": payload}), f"torch.save {key}", True))
-        seeds["torch"].append(Sample("torch", "pytorch_model.bin", _torch_bytes({"x": payload}, legacy=True), f"torch.save legacy {key}", True))
+        seeds["torch"].append(
+            Sample("torch", "pytorch_model.bin", _torch_bytes({"w": torch.zeros(2), "x": payload}), f"torch.save {key}", True)
+        )
+        seeds["torch"].append(
+            Sample("torch", "pytorch_model.bin", _torch_bytes({"x": payload}, legacy=True), f"torch.save legacy {key}", True)
+        )
         for protocol in (0, 2, 4):
-            seeds["pickle"].append(Sample("pickle", "model.pkl", pickle.dumps({"x": payload}, protocol=protocol), f"pickle {key} p{protocol}", True))
+            seeds["pickle"].append(
+                Sample("pickle", "model.pkl", pickle.dumps({"x": payload}, protocol=protocol), f"pickle {key} p{protocol}", True)
+            )
     arrays = {"float": numpy.arange(6, dtype="float32").reshape(2, 3), "object": numpy.array([{"a": 1}, [1, 2], "s"], dtype=object)}
     for key, array in arrays.items():
         buffer = io.BytesIO()
@@ -277,7 +285,9 @@ def mutate_opcodes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         if other_start < start:
             start, end, other_start, other_end = other_start, other_end, start, end
         if other_start >= end:
-            return data[:start] + data[other_start:other_end] + data[end:other_start] + data[start:end] + data[other_end:], f"swap {name}/{other}"
+            return data[:start] + data[other_start:other_end] + data[end:other_start] + data[start:end] + data[
+                other_end:
+            ], f"swap {name}/{other}"
         return data, "swap (overlap)"
     if choice == 3:
         module, gname = rng.choice(GLOBAL_POOL)
@@ -290,7 +300,9 @@ def mutate_opcodes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         module, gname = rng.choice(GLOBAL_POOL)
         if name == "STACK_GLOBAL":
             return data[:start] + b"00" + _short_unicode(module) + _short_unicode(gname) + data[start:], f"stack global -> {module}.{gname}"
-        return data[:start] + data[start:start + 1] + module.encode() + b"\n" + gname.encode() + b"\n" + data[end:], f"global -> {module}.{gname}"
+        return data[:start] + data[start : start + 1] + module.encode() + b"\n" + gname.encode() + b"\n" + data[
+            end:
+        ], f"global -> {module}.{gname}"
     if choice == 5:
         ints = [s for s in spans if s[2] in ("INT", "LONG", "BININT1", "BININT", "BININT2")]
         text = rng.choice(INT_TEXTS)
@@ -307,7 +319,7 @@ def mutate_opcodes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         return data + tail, f"after stop {module}.{gname}"
     # change a length-prefixed argument's length byte
     position = rng.randrange(start, end)
-    return data[:position] + bytes([rng.randrange(256)]) + data[position + 1:], f"arg byte {name}"
+    return data[:position] + bytes([rng.randrange(256)]) + data[position + 1 :], f"arg byte {name}"
 
 
 def mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
@@ -316,16 +328,16 @@ def mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     choice = rng.randrange(5)
     position = rng.randrange(len(data))
     if choice == 0:
-        return data[:position] + bytes([data[position] ^ (1 << rng.randrange(8))]) + data[position + 1:], "bit flip"
+        return data[:position] + bytes([data[position] ^ (1 << rng.randrange(8))]) + data[position + 1 :], "bit flip"
     if choice == 1:
-        return data[:position] + bytes([rng.randrange(256)]) + data[position + 1:], "byte set"
+        return data[:position] + bytes([rng.randrange(256)]) + data[position + 1 :], "byte set"
     if choice == 2:
-        return data[:position] + data[position + rng.randint(1, 8):], "byte delete"
+        return data[:position] + data[position + rng.randint(1, 8) :], "byte delete"
     if choice == 3:
         return data[:position] + bytes(rng.randrange(256) for _ in range(rng.randint(1, 4))) + data[position:], "byte insert"
     size = rng.randint(1, 16)
     other = rng.randrange(len(data))
-    return data[:position] + data[other:other + size] + data[position:], "splice"
+    return data[:position] + data[other : other + size] + data[position:], "splice"
 
 
 def mutate_pickle(data: bytes, rng: random.Random, rounds: int) -> tuple[bytes, list[str]]:
@@ -418,7 +430,11 @@ def derive(sample: Sample, rng: random.Random, pool: list[Sample]) -> tuple[byte
     mutated, steps = mutate_pickle(data, rng, rounds)
     wrap = rng.random()
     if wrap < 0.1:
-        return _compress(mutated, "gzip"), "model.pkl.gz" if rng.random() < 0.5 else "model.pkl", f"{sample.recipe} | {'; '.join(steps)} | gzip"
+        return (
+            _compress(mutated, "gzip"),
+            "model.pkl.gz" if rng.random() < 0.5 else "model.pkl",
+            f"{sample.recipe} | {'; '.join(steps)} | gzip",
+        )
     return mutated, sample.name, f"{sample.recipe} | {'; '.join(steps)}"
 
 
@@ -482,7 +498,9 @@ def _derive_joblib(sample, rng, rounds, pool):
         data = _compress(mutated, kind)
         if rng.random() < 0.3:  # a second stream of the same kind: the stdlib readers read on
             module, name = rng.choice(GLOBAL_POOL)
-            data = _compress(mutated[: rng.randrange(len(mutated) + 1)], kind) + _compress(b"\x80\x02" + _call_snippet(module, name, rng) + b"N.", kind)
+            data = _compress(mutated[: rng.randrange(len(mutated) + 1)], kind) + _compress(
+                b"\x80\x02" + _call_snippet(module, name, rng) + b"N.", kind
+            )
             steps.append(f"multi-stream {kind} {module}.{name}")
     else:
         data = mutated
@@ -534,7 +552,15 @@ class RunStats:
 class DifferentialRun:
     """Fuzz inputs through the oracle and hfcheck; keeps one oracle worker per loader."""
 
-    def __init__(self, workdir: Path, seeds: dict[str, list[Sample]] | None = None, *, rng_seed: int = 0, on_disagreement=None, oracle_timeout: float = 30.0):
+    def __init__(
+        self,
+        workdir: Path,
+        seeds: dict[str, list[Sample]] | None = None,
+        *,
+        rng_seed: int = 0,
+        on_disagreement=None,
+        oracle_timeout: float = 30.0,
+    ):
         self.workdir = Path(workdir)
         self.seeds = seeds if seeds is not None else seed_samples()
         self.rng = random.Random(rng_seed)

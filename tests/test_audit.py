@@ -19,7 +19,17 @@ from hubserver import FakeHub, hub, hub_env, json_report, run_hfcheck  # noqa: E
 from test_imports import loaded_modules  # noqa: E402
 import test_sarif  # noqa: E402  (where the SARIF 2.1.0 schema is)
 
-from hfcheck.audit import AuditSettings, AuditTarget, LocalExecutor, Progress, TargetsFileError, audit, read_targets, recorded, report_from_records  # noqa: E402
+from hfcheck.audit import (
+    AuditSettings,
+    AuditTarget,
+    LocalExecutor,
+    Progress,
+    TargetsFileError,
+    audit,
+    read_targets,
+    recorded,
+    report_from_records,
+)  # noqa: E402
 
 
 def model_variants(tmp_path: Path) -> list[Path]:
@@ -45,7 +55,9 @@ def audit_env(hub_env):
 
 
 def run_audit(env, *args, stdin=None):
-    return subprocess.run([sys.executable, "-P", "-m", "hfcheck.audit", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-P", "-m", "hfcheck.audit", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=300
+    )
 
 
 def records_of(text: str) -> list[dict]:
@@ -103,8 +115,22 @@ def serial_outputs(env, names) -> dict:
 def test_targets_file_takes_paths_and_hub_ids_with_comments_and_blank_lines(tmp_path):
     local = tmp_path / "model"
     local.mkdir()
-    lines = ["# the serving fleet\n", "\n", "org/name\n", "org/name@v1.0   # pinned\n", f"{local}\n", "hf://org/other@refs/pr/3\n", "org/name\n", "  \n"]
-    assert read_targets(lines) == [AuditTarget("org/name", 3), AuditTarget("org/name@v1.0", 4), AuditTarget(str(local), 5), AuditTarget("hf://org/other@refs/pr/3", 6)]
+    lines = [
+        "# the serving fleet\n",
+        "\n",
+        "org/name\n",
+        "org/name@v1.0   # pinned\n",
+        f"{local}\n",
+        "hf://org/other@refs/pr/3\n",
+        "org/name\n",
+        "  \n",
+    ]
+    assert read_targets(lines) == [
+        AuditTarget("org/name", 3),
+        AuditTarget("org/name@v1.0", 4),
+        AuditTarget(str(local), 5),
+        AuditTarget("hf://org/other@refs/pr/3", 6),
+    ]
 
 
 def test_bad_target_lines_are_errors_naming_each_line():
@@ -196,7 +222,9 @@ def test_a_resumed_audit_renders_every_format_as_the_serial_run_does(hub, audit_
     assert run_hfcheck(audit_env, "--targets-from", targets, "--resume", full, "--quiet").returncode == 1
     lines = full.read_text().splitlines()
     serial = serial_outputs(audit_env, names)
-    assert len({tuple(sorted(f["code"] for f in t["findings"])) for t in json.loads(serial["json"])["targets"]}) == 3  # three outcomes compared
+    assert (
+        len({tuple(sorted(f["code"] for f in t["findings"])) for t in json.loads(serial["json"])["targets"]}) == 3
+    )  # three outcomes compared
     for fmt in REPORT_FORMATS:
         partial = tmp_path / f"audit-{fmt}.jsonl"
         partial.write_text("\n".join(lines[:4]) + "\n" + lines[4][:30])  # four records kept, the fifth torn by the kill
@@ -249,7 +277,13 @@ def test_progress_counts_done_and_failing_and_the_records_render_as_the_api_repo
 
     variants = [str(p) for p in model_variants(tmp_path)]
     seen = []
-    records = list(audit([AuditTarget(v, i + 1) for i, v in enumerate(variants)], executor=LocalExecutor(1), progress=lambda p: seen.append((p.done, p.failing, p.total, p.eta_seconds))))
+    records = list(
+        audit(
+            [AuditTarget(v, i + 1) for i, v in enumerate(variants)],
+            executor=LocalExecutor(1),
+            progress=lambda p: seen.append((p.done, p.failing, p.total, p.eta_seconds)),
+        )
+    )
     assert [s[0] for s in seen] == [1, 2, 3] and seen[-1][2] == 3 and seen[-1][3] == 0
     failing = sum(r["exit_code"] == 1 for r in records)
     assert failing >= 1 and seen[-1][1] == failing
@@ -296,7 +330,12 @@ def test_a_local_worker_process_killed_mid_target_is_retried_and_reported_once(h
     hub.resolve = resolve
     targets = tmp_path / "fleet.txt"
     targets.write_text("\n".join(names[:4] + [slow] + names[4:]) + "\n")
-    driver = subprocess.Popen([sys.executable, "-P", "-m", "hfcheck.audit", "--targets-from", str(targets), "--jobs", "2", "--quiet"], env=audit_env, stdout=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        [sys.executable, "-P", "-m", "hfcheck.audit", "--targets-from", str(targets), "--jobs", "2", "--quiet"],
+        env=audit_env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert asked.wait(120)
         workers = [int(pid) for pid in Path(f"/proc/{driver.pid}/task/{driver.pid}/children").read_text().split()]
@@ -371,14 +410,21 @@ def test_the_readme_scaling_figures_are_the_benchmark_scripts_output_of_its_save
     assert block == scaling.table_from(results / "audit_scaling_2000.log", [results / "audit_scaling_2000_repeat.log"])
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = re.search(r"<!-- audit-bench:start -->\n(.*?)<!-- audit-bench:end -->", readme, re.S)
-    assert section and section.group(1) == block, "run: python benchmarks/audit_scaling.py --table-from benchmarks/results/audit_scaling_2000.log --repeat benchmarks/results/audit_scaling_2000_repeat.log --out benchmarks/results/audit_scaling.md --write"
+    assert section and section.group(1) == block, (
+        "run: python benchmarks/audit_scaling.py --table-from benchmarks/results/audit_scaling_2000.log --repeat benchmarks/results/audit_scaling_2000_repeat.log --out benchmarks/results/audit_scaling.md, then python scripts/update_readme.py"
+    )
     assert "2000 Hub targets" in block and "| serial |" in block and "| ray, 4 CPUs |" in block
 
 
 def test_audit_options_that_would_be_ignored_are_usage_errors(tmp_path):
     listing = tmp_path / "targets.txt"
     listing.write_text(f"{FIXTURES / 'tiny-llama'}\n")
-    for extra, said in ((["--statistics"], "--statistics"), (["--resume", tmp_path / "a.jsonl", "--format", "jsonl", "-o", tmp_path / "b"], "no --output")):
-        result = subprocess.run([sys.executable, "-m", "hfcheck", "--targets-from", str(listing), *map(str, extra)], capture_output=True, text=True, timeout=120)
+    for extra, said in (
+        (["--statistics"], "--statistics"),
+        (["--resume", tmp_path / "a.jsonl", "--format", "jsonl", "-o", tmp_path / "b"], "no --output"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "hfcheck", "--targets-from", str(listing), *map(str, extra)], capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 2 and said in result.stderr and result.stdout == "", result.stderr
     assert not (tmp_path / "a.jsonl").exists() and not (tmp_path / "b").exists()

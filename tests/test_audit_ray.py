@@ -31,7 +31,12 @@ def registry(tmp_path_factory):
     # TRANSFORMERS_OFFLINE counts as HF_HUB_OFFLINE, and the smoke tests leave both set in this
     # process; Ray's workers inherit its environment, so both are overridden for them
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "HFCHECK_", "TRANSFORMERS_"))}
-    hub_vars = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp / "hf-home"), "HF_HUB_CACHE": str(tmp / "hf-hub"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    hub_vars = {
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(tmp / "hf-home"),
+        "HF_HUB_CACHE": str(tmp / "hf-hub"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
     hub_vars.update(HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0")
     env.update({k: v for k, v in hub_vars.items() if not k.endswith("OFFLINE")}, NO_COLOR="1")
     ray.init(num_cpus=2, runtime_env={"env_vars": hub_vars}, include_dashboard=False, log_to_driver=False)
@@ -145,7 +150,9 @@ def test_a_worker_killed_mid_task_loses_no_target_and_duplicates_none(registry, 
     try:
         # the executor itself, not audit(): audit() drops duplicates, and this must see any
         settings = AuditSettings()
-        records = list(RayExecutor(max_in_flight=4).run([AuditTarget(n, i + 1) for i, n in enumerate(listed)], settings, settings.fingerprint()))
+        records = list(
+            RayExecutor(max_in_flight=4).run([AuditTarget(n, i + 1) for i, n in enumerate(listed)], settings, settings.fingerprint())
+        )
     finally:
         release.set()
         hub.resolve = real_resolve
@@ -158,4 +165,3 @@ def test_a_worker_killed_mid_task_loses_no_target_and_duplicates_none(registry, 
     slow_record = next(r for r in records if r["target"] == slow)
     serial = serial_findings(env, [names[0], slow])
     assert finding_keys(slow_record["findings"]) == serial[slow]
-

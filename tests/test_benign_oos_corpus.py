@@ -27,7 +27,14 @@ def test_corpus_spans_ten_libraries_and_every_file_is_listed():
 
 @pytest.mark.parametrize(
     "relative",
-    [pytest.param(m["file"], id=m["file"], marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FALSE_POSITIVES[m["file"]])] if m["file"] in KNOWN_FALSE_POSITIVES else []) for m in MANIFEST],
+    [
+        pytest.param(
+            m["file"],
+            id=m["file"],
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FALSE_POSITIVES[m["file"]])] if m["file"] in KNOWN_FALSE_POSITIVES else [],
+        )
+        for m in MANIFEST
+    ],
 )
 def test_no_error_on_a_real_library_checkpoint(relative, tmp_path):
     source = CORPUS / relative

@@ -155,7 +155,13 @@ def test_hf_cache_flag_checks_every_snapshot_in_parallel(tmp_path):
     def hf_cache_run(*args):
         # a fresh process: huggingface_hub reads HF_HUB_CACHE when it is imported
         env = {**os.environ, "HF_HUB_CACHE": str(cache)}
-        return subprocess.run([sys.executable, "-m", "hfcheck", "--hf-cache", "--format", "json", *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+        return subprocess.run(
+            [sys.executable, "-m", "hfcheck", "--hf-cache", "--format", "json", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
 
     parallel = hf_cache_run("--jobs", "2")
     data = json.loads(parallel.stdout)

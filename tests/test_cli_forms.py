@@ -121,7 +121,17 @@ def test_help_reads_in_sections():
     top = invoke("--help").stdout
     assert "Commands:" in top and "check" in top and "explain" in top and "rules" in top
     sections = [line for line in invoke("check", "--help").stdout.splitlines() if line.endswith(":") and not line.startswith(" ")]
-    assert sections == ["Options:", "Rule selection:", "Output:", "Fixes:", "Targets:", "Smoke pass:", "Cache:", "Auditing a registry:", "Miscellaneous:"]
+    assert sections == [
+        "Options:",
+        "Rule selection:",
+        "Output:",
+        "Fixes:",
+        "Targets:",
+        "Smoke pass:",
+        "Cache:",
+        "Auditing a registry:",
+        "Miscellaneous:",
+    ]
 
 
 def test_shell_completion_of_codes_and_names():

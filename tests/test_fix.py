@@ -140,7 +140,14 @@ def test_spt008_padding_side_left_and_diff_writes_nothing(tiny_llama, run_rules)
 def test_spt008_in_tokenizer_json_without_tokenizer_config(tiny_llama, run_rules):
     (tiny_llama / "tokenizer_config.json").unlink()
     data = read(tiny_llama / "tokenizer.json")
-    data["padding"] = {"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": None, "pad_id": 3, "pad_type_id": 0, "pad_token": "<pad>"}
+    data["padding"] = {
+        "strategy": "BatchLongest",
+        "direction": "Right",
+        "pad_to_multiple_of": None,
+        "pad_id": 3,
+        "pad_type_id": 0,
+        "pad_token": "<pad>",
+    }
     (tiny_llama / "tokenizer.json").write_text(json.dumps(data, indent=2))
     assert "SPT008" in codes(run_rules(tiny_llama, select=["SPT008"]))
     run(tiny_llama, "--fix", "--select", "SPT008")
@@ -406,7 +413,10 @@ def test_lic002_typo_becomes_the_suggested_identifier(tiny_llama, run_rules):
 
 
 def test_lic002_list_items_only_under_license(tiny_llama, run_rules):
-    (tiny_llama / "README.md").write_text('---\nlicense:\n- "MIT License"\n- apache2\ntags:\n- apache2\nlibrary_name: transformers\npipeline_tag: text-generation\n---\n# x\n', encoding="utf-8")
+    (tiny_llama / "README.md").write_text(
+        '---\nlicense:\n- "MIT License"\n- apache2\ntags:\n- apache2\nlibrary_name: transformers\npipeline_tag: text-generation\n---\n# x\n',
+        encoding="utf-8",
+    )
     run(tiny_llama, "--fix", "--unsafe-fixes", "--select", "LIC002")
     data = card_metadata(tiny_llama)
     assert data["license"] == ["mit", "apache-2.0"] and data["tags"] == ["apache2"]
@@ -489,7 +499,10 @@ def test_wgt001_converts_an_adapter_and_says_what_remains(tiny_llama, run_rules)
     import torch
 
     original = to_pickle(tiny_llama)
-    adapter = {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.randn(4, 64), "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(64, 4)}
+    adapter = {
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.randn(4, 64),
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(64, 4),
+    }
     torch.save(adapter, tiny_llama / "adapter_model.bin")
     torch.save({"learning_rate": 0.1, "steps": 3}, tiny_llama / "training_args.bin")  # not weights: never converted
     assert codes(run_rules(tiny_llama, select=["WGT001"])) == ["WGT001"] * 3
@@ -515,7 +528,13 @@ from test_rules_never_crash import garbage  # noqa: E402
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["config.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"]), st.sampled_from(["pad_token", "pad_token_id", "eos_token", "eos_token_id", "padding_side", "chat_template", "architectures", "added_tokens_decoder"]), garbage)
+@given(
+    st.sampled_from(["config.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"]),
+    st.sampled_from(
+        ["pad_token", "pad_token_id", "eos_token", "eos_token_id", "padding_side", "chat_template", "architectures", "added_tokens_decoder"]
+    ),
+    garbage,
+)
 def test_no_fixer_crashes_on_garbage_values(tmp_path_factory, name, key, value):
     import shutil
 

@@ -25,7 +25,7 @@ HEAVY = ("torch", "transformers", "huggingface_hub", "tokenizers", "numpy")
 def loaded_modules(*args, watched=HEAVY) -> list[str]:
     result = subprocess.run([sys.executable, "-c", PROBE, ",".join(watched), *map(str, args)], capture_output=True, text=True)
     line = [line for line in result.stderr.splitlines() if line.startswith("HEAVY=")][-1]
-    return [m for m in line[len("HEAVY="):].split(",") if m]
+    return [m for m in line[len("HEAVY=") :].split(",") if m]
 
 
 def test_version_imports_nothing_heavy():
@@ -47,5 +47,13 @@ def test_parsers_of_absent_files_are_not_imported():
     # tiny-llama has no requirements, manifests, Dockerfiles or Python code
     absent = ("hfcheck.formats.requirements", "hfcheck.formats.dependency_files", "hfcheck.formats.shell", "hfcheck.formats.python_code")
     # no chat template, Keras, SavedModel, GGUF or ONNX file either
-    absent += ("jinja2", "hfcheck.formats.chat_template", "hfcheck.formats.keras", "hfcheck.formats.gguf", "hfcheck.formats.onnx", "hfcheck.formats.tf_saved_model", "h5py")
+    absent += (
+        "jinja2",
+        "hfcheck.formats.chat_template",
+        "hfcheck.formats.keras",
+        "hfcheck.formats.gguf",
+        "hfcheck.formats.onnx",
+        "hfcheck.formats.tf_saved_model",
+        "h5py",
+    )
     assert loaded_modules(FIXTURES / "tiny-llama", "--format", "json", watched=absent) == []

@@ -22,7 +22,14 @@ TABLES = sorted(p.name for p in DATA.glob("*.json"))
 
 
 def test_every_table_loads_through_the_one_loader():
-    assert TABLES == ["canonical_models.json", "gpu_memory.json", "hub_licenses.json", "model_types.json", "tokenizer_classes.json", "tokenizer_defaults.json"]
+    assert TABLES == [
+        "canonical_models.json",
+        "gpu_memory.json",
+        "hub_licenses.json",
+        "model_types.json",
+        "tokenizer_classes.json",
+        "tokenizer_defaults.json",
+    ]
     for name in TABLES:
         assert isinstance(load(name), dict)
     with pytest.raises(PackagedDataError, match="no_such_table.json"):
@@ -70,7 +77,9 @@ def test_tokenizer_class_families_name_real_classes_and_model_types():
     model_types = set(load("model_types.json")["first_release"])
     legacy = {"RetriBertTokenizer"}  # 4.x class names still written in published tokenizer_config.json files
     for family in table["families"].values():
-        assert sorted(c for c in family["classes"] if c not in legacy and tokenizer_class_from_name(c) is None) == [], "a class transformers does not have"
+        assert sorted(c for c in family["classes"] if c not in legacy and tokenizer_class_from_name(c) is None) == [], (
+            "a class transformers does not have"
+        )
         assert sorted(set(family["incompatible_model_types"]) - model_types) == [], "a model type transformers never had"
     for name in table["compatible_with_all"]:
         assert name == "AutoTokenizer" or tokenizer_class_from_name(name) is not None
@@ -78,7 +87,9 @@ def test_tokenizer_class_families_name_real_classes_and_model_types():
     assert TOKENIZER_MAPPING_NAMES["bert"].removesuffix("Fast") in table["families"]["bert-wordpiece"]["classes"]
 
 
-@pytest.mark.parametrize("name", ["model_types.json", "tokenizer_classes.json", "tokenizer_defaults.json", "hub_licenses.json", "canonical_models.json"])
+@pytest.mark.parametrize(
+    "name", ["model_types.json", "tokenizer_classes.json", "tokenizer_defaults.json", "hub_licenses.json", "canonical_models.json"]
+)
 @pytest.mark.parametrize("damage", ["truncated", "missing"])
 def test_a_table_that_fails_to_load_is_hfc003(tmp_path, monkeypatch, run_rules, name, damage):
     import importlib.resources

@@ -16,6 +16,20 @@ def test_rules_table_is_current():
     assert table == rules_markdown(all_rules()), "README rules table is stale: run python scripts/update_readme.py"
 
 
+def test_benchmark_sections_are_the_scripts_output():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "scripts" / "update_readme.py")
+    update_readme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(update_readme)
+    for name, generated in update_readme.GENERATED.items():
+        section = re.search(rf"<!-- {name}:start -->\n(.*?)<!-- {name}:end -->", README, re.S)
+        assert section, f"README has no generated {name} section"
+        assert section.group(1) == generated(), (
+            f"README {name} section differs from its saved benchmark report: run python scripts/update_readme.py"
+        )
+
+
 def quickstart_lines() -> list[str]:
     block = re.search(r"## Quickstart.*?```bash\n(.*?)```", README, re.S).group(1)
     return [line for line in block.splitlines() if line.strip()]

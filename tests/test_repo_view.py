@@ -78,7 +78,9 @@ def test_json_line_lookup_and_hostile_nesting():
 
 def test_yaml_alias_bomb_and_custom_tags_refused():
     # billion laughs: 9 levels of 9 aliases, 81 aliases that expand to 9**9 nodes
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)
+    )
     assert "alias bomb" in parse_yaml(bomb).error.message
     small = "a: &a [x, y]\nb: [*a, *a]\n"
     assert parse_yaml(small).data == {"a": ["x", "y"], "b": [["x", "y"], ["x", "y"]]}

@@ -26,7 +26,10 @@ def test_torch_loads_a_sparse_checkpoint(tmp_path):
     path = tmp_path / "pytorch_model.bin"
     write_sparse_checkpoint(path, [("model.embed.weight", [7, 4]), ("model.norm.weight", [4])], "BF16")
     state = torch.load(path, weights_only=True)
-    assert {k: (v.dtype, tuple(v.shape)) for k, v in state.items()} == {"model.embed.weight": (torch.bfloat16, (7, 4)), "model.norm.weight": (torch.bfloat16, (4,))}
+    assert {k: (v.dtype, tuple(v.shape)) for k, v in state.items()} == {
+        "model.embed.weight": (torch.bfloat16, (7, 4)),
+        "model.norm.weight": (torch.bfloat16, (4,)),
+    }
     assert all(not v.any() for v in state.values())
 
 
@@ -36,5 +39,9 @@ def test_scanning_a_10_gb_checkpoint_reads_only_its_pickle(tmp_path):
     assert data == 5 * 2 * (1 << 30) and path.stat().st_size > data
     scan = scan_file(path)
     assert scan.container == "torch-zip" and not scan.problems
-    assert {f"{g.module}.{g.name}" for g in scan.globals} == {"torch._utils._rebuild_tensor_v2", "torch.BFloat16Storage", "collections.OrderedDict"}
+    assert {f"{g.module}.{g.name}" for g in scan.globals} == {
+        "torch._utils._rebuild_tensor_v2",
+        "torch.BFloat16Storage",
+        "collections.OrderedDict",
+    }
     assert scan.persistent_ids == 5 and scan.bytes_scanned < 64 * 1024

@@ -34,7 +34,26 @@ def central_directory(members: list[Member], shift: int = 0) -> bytes:
     for member in members:
         name = member.name.encode()
         crc = zlib.crc32(member.data)
-        out += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, len(member.data), len(member.data), len(name), 0, 0, 0, 0, 0, member.offset - shift)
+        out += struct.pack(
+            "<4sHHHHHHIIIHHHHHII",
+            b"PK\x01\x02",
+            20,
+            20,
+            0,
+            0,
+            0,
+            0,
+            crc,
+            len(member.data),
+            len(member.data),
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            member.offset - shift,
+        )
         out += name
     return bytes(out)
 

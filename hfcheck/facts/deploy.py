@@ -28,14 +28,25 @@ SHA = re.compile(r"^[0-9a-f]{40}$")
 _DEV_FILE = re.compile(r"(^|[-_./])(dev|test|tests|testing|docs?|lint|ci|bench|benchmarks?)([-_.]|$)", re.IGNORECASE)
 # The kind of each dependency manifest formats/dependency_files.py reads (lock files,
 # *.lock and conda-lock.*, aside): the one table the facts and the pin fixer share.
-MANIFEST_KINDS = {"pyproject.toml": "pyproject", "Pipfile": "pipfile", "setup.cfg": "setup.cfg", "environment.yml": "environment", "environment.yaml": "environment"}
+MANIFEST_KINDS = {
+    "pyproject.toml": "pyproject",
+    "Pipfile": "pipfile",
+    "setup.cfg": "setup.cfg",
+    "environment.yml": "environment",
+    "environment.yaml": "environment",
+}
 _MANIFESTS = tuple(MANIFEST_KINDS)
 _SERVING_MARKERS = ("text-generation-inference", "text-generation-launcher", "vllm", "MODEL_ID", "tensor-parallel", "max-model-len", "HF_MODEL_ID", "tgi", "sglang", "lmdeploy", "fastchat",
                     "serving.kserve.io", "kubeai.org", "RayService", "serveConfigV2", "model_loading_config", "engine_config", "accelerators", "python_packages", "hf://")  # fmt: skip
 # Files that are tooling, not the service: a deliberate CPU load or a one-off
 # conversion there is not how the model is served.
-_TOOLING_PATH = re.compile(r"(^|[/_.-])(export|convert|conversion|merge|merging|quantiz\w*|train\w*|finetun\w*|fine_tun\w*|eval\w*|bench\w*|tests?|tools?|scripts?|upload|push)([/_.-]|$)", re.IGNORECASE)
-_SERVING_CODE = re.compile(r"FastAPI\(|Flask\(|gradio|uvicorn|@app\.|bentoml|def (predict|handler|handle|serve)\b|class \w*(Predictor|Handler|Service)\b|ray\.serve|serve\.deployment|litserve|runpod")
+_TOOLING_PATH = re.compile(
+    r"(^|[/_.-])(export|convert|conversion|merge|merging|quantiz\w*|train\w*|finetun\w*|fine_tun\w*|eval\w*|bench\w*|tests?|tools?|scripts?|upload|push)([/_.-]|$)",
+    re.IGNORECASE,
+)
+_SERVING_CODE = re.compile(
+    r"FastAPI\(|Flask\(|gradio|uvicorn|@app\.|bentoml|def (predict|handler|handle|serve)\b|class \w*(Predictor|Handler|Service)\b|ray\.serve|serve\.deployment|litserve|runpod"
+)
 _COMPOSE_OR_K8S = re.compile(r"^(services:|apiVersion:|kind:)", re.MULTILINE)
 
 
@@ -80,7 +91,11 @@ def requirement_files(repo) -> list[str]:
     for rel in repo.files:
         name = _name(rel)
         parent = rel.rpartition("/")[0].rpartition("/")[2]
-        if fnmatch.fnmatch(name, "*requirements*.txt") or fnmatch.fnmatch(name, "constraints*.txt") or (parent == "requirements" and name.endswith(".txt")):
+        if (
+            fnmatch.fnmatch(name, "*requirements*.txt")
+            or fnmatch.fnmatch(name, "constraints*.txt")
+            or (parent == "requirements" and name.endswith(".txt"))
+        ):
             out.append(rel)
         elif name.endswith(".in") and "requirements" in name:
             continue
@@ -100,20 +115,47 @@ def dependency_file_kind(repo, rel: str) -> str:
 
 
 def shell_files(repo) -> list[str]:
-    return repo.memo(("facts", "deploy", "shell_files"), lambda: sorted(rel for rel in repo.files if _name(rel).startswith(("Dockerfile", "Containerfile")) or _name(rel).endswith((".dockerfile", ".sh"))))
+    return repo.memo(
+        ("facts", "deploy", "shell_files"),
+        lambda: sorted(
+            rel
+            for rel in repo.files
+            if _name(rel).startswith(("Dockerfile", "Containerfile")) or _name(rel).endswith((".dockerfile", ".sh"))
+        ),
+    )
 
 
 def env_files(repo) -> list[str]:
-    return repo.memo(("facts", "deploy", "env_files"), lambda: sorted(rel for rel in repo.files if _name(rel) == ".env" or _name(rel).startswith(".env.") or _name(rel).endswith(".env")))
+    return repo.memo(
+        ("facts", "deploy", "env_files"),
+        lambda: sorted(rel for rel in repo.files if _name(rel) == ".env" or _name(rel).startswith(".env.") or _name(rel).endswith(".env")),
+    )
 
 
 def yaml_files(repo) -> list[str]:
-    skipped = ("environment.yml", "environment.yaml", "conda-lock.yml", "conda-lock.yaml", ".hfcheck.yaml", ".hfcheck.yml", ".pre-commit-config.yaml", ".pre-commit-hooks.yaml")
-    return repo.memo(("facts", "deploy", "yaml_files"), lambda: sorted(rel for rel in repo.files if rel.endswith((".yaml", ".yml")) and _name(rel) not in skipped and not rel.startswith(".github/")))
+    skipped = (
+        "environment.yml",
+        "environment.yaml",
+        "conda-lock.yml",
+        "conda-lock.yaml",
+        ".hfcheck.yaml",
+        ".hfcheck.yml",
+        ".pre-commit-config.yaml",
+        ".pre-commit-hooks.yaml",
+    )
+    return repo.memo(
+        ("facts", "deploy", "yaml_files"),
+        lambda: sorted(
+            rel for rel in repo.files if rel.endswith((".yaml", ".yml")) and _name(rel) not in skipped and not rel.startswith(".github/")
+        ),
+    )
 
 
 def notebook_files(repo) -> list[str]:
-    return repo.memo(("facts", "deploy", "notebook_files"), lambda: sorted(rel for rel in repo.files if rel.endswith(".ipynb") and "/.ipynb_checkpoints/" not in f"/{rel}"))
+    return repo.memo(
+        ("facts", "deploy", "notebook_files"),
+        lambda: sorted(rel for rel in repo.files if rel.endswith(".ipynb") and "/.ipynb_checkpoints/" not in f"/{rel}"),
+    )
 
 
 def _chart_of(repo, rel: str) -> str | None:
@@ -227,7 +269,9 @@ def _compose_variables(repo, rel: str) -> dict:
 
 def _looks_deployment(rel: str) -> bool:
     name = _name(rel).lower()
-    return "compose" in name or any(part in rel.lower() for part in ("k8s", "kube", "deploy", "manifest", "helm", "chart", "serving", "inference"))
+    return "compose" in name or any(
+        part in rel.lower() for part in ("k8s", "kube", "deploy", "manifest", "helm", "chart", "serving", "inference")
+    )
 
 
 def deploy_problems(repo) -> list[tuple[str, int | None, str]]:
@@ -309,10 +353,19 @@ def _requirement_dependencies(repo, deps: Dependencies, seen: set[str]) -> None:
 
 def _manifest_dependencies(repo, deps: Dependencies) -> None:
     """pyproject.toml, Pipfile, setup.cfg, environment.yml, and the lock files' versions."""
-    manifests = [rel for rel in repo.files if _name(rel) in _MANIFESTS or _name(rel).endswith(".lock") or _name(rel).startswith("conda-lock.")]
+    manifests = [
+        rel for rel in repo.files if _name(rel) in _MANIFESTS or _name(rel).endswith(".lock") or _name(rel).startswith("conda-lock.")
+    ]
     if not manifests:
         return
-    from hfcheck.formats.dependency_files import LOCK_FILES, parse_environment_yml, parse_lock, parse_pipfile, parse_pyproject, parse_setup_cfg
+    from hfcheck.formats.dependency_files import (
+        LOCK_FILES,
+        parse_environment_yml,
+        parse_lock,
+        parse_pipfile,
+        parse_pyproject,
+        parse_setup_cfg,
+    )
 
     parsers = {"pyproject": parse_pyproject, "pipfile": parse_pipfile, "setup.cfg": parse_setup_cfg, "environment": parse_environment_yml}
     for rel in manifests:
@@ -469,7 +522,10 @@ def servings(repo) -> list:
 
     def compute():
         shells, envs, yamls = shell_files(repo), env_files(repo), yaml_files(repo)
-        notebooks, pbtxts = notebook_files(repo), [rel for rel in repo.files if rel.endswith("config.pbtxt") and _name(rel) == "config.pbtxt"]
+        notebooks, pbtxts = (
+            notebook_files(repo),
+            [rel for rel in repo.files if rel.endswith("config.pbtxt") and _name(rel) == "config.pbtxt"],
+        )
         scans = python_scans(repo) if repo.glob_anywhere("*.py") or notebooks else []
         if not (shells or envs or yamls or notebooks or pbtxts or any(scan.engines for _, scan in scans)):
             return []  # a bare model repo: not even the parsers are imported
@@ -533,14 +589,23 @@ def _engine_servings(repo, scans) -> list:
     for rel, scan in scans:
         for engine in scan.engines:
             if engine.kind == "vllm":
-                settings = {VLLM_KEYS[k]: Setting(v.value, v.line) for k, v in engine.kwargs.items() if k in VLLM_KEYS and v.value is not UNKNOWN}
+                settings = {
+                    VLLM_KEYS[k]: Setting(v.value, v.line) for k, v in engine.kwargs.items() if k in VLLM_KEYS and v.value is not UNKNOWN
+                }
                 if "model" in settings:
                     found.append(Serving("vllm", rel, engine.line, settings))
                 continue
             env_kwarg = engine.kwargs.get("env")
             if env_kwarg is None or not isinstance(env_kwarg.value, dict):
                 continue
-            env = {str(k): (str(v), env_kwarg.entries.get(k, env_kwarg.line)) for k, v in env_kwarg.value.items() if isinstance(v, (str, int, float, bool)) and str(k) in SAGEMAKER_ENV or str(k).lower() in ("max_total_tokens", "max_input_length", "max_input_tokens", "max_batch_size", "num_shard", "quantize", "dtype")}
+            env = {
+                str(k): (str(v), env_kwarg.entries.get(k, env_kwarg.line))
+                for k, v in env_kwarg.value.items()
+                if isinstance(v, (str, int, float, bool))
+                and str(k) in SAGEMAKER_ENV
+                or str(k).lower()
+                in ("max_total_tokens", "max_input_length", "max_input_tokens", "max_batch_size", "num_shard", "quantize", "dtype")
+            }
             for serving in from_env(env, rel):
                 if serving.engine != "sagemaker":
                     continue
@@ -550,7 +615,13 @@ def _engine_servings(repo, scans) -> list:
                 if engine.instance_type is not None:
                     instance = instance_type(engine.instance_type.value)
                     if instance is not None:
-                        serving.hardware = Hardware(instance[2], instance[0], instance[1], f"SageMaker instance_type {engine.instance_type.value}", engine.instance_type.line)
+                        serving.hardware = Hardware(
+                            instance[2],
+                            instance[0],
+                            instance[1],
+                            f"SageMaker instance_type {engine.instance_type.value}",
+                            engine.instance_type.line,
+                        )
                         serving.gpus = serving.gpus or Setting(instance[2], engine.instance_type.line)
                 found.append(serving)
     return found
@@ -641,10 +712,38 @@ def truthy(value) -> bool:
 # from_pretrained kwargs the smoke pass replays from the deployment's own load. Others
 # stay out: revision/token/cache_dir reach the Hub, offload_folder writes files, and
 # trust_remote_code/use_safetensors are hfcheck's own guard.
-SMOKE_KWARGS = ("device_map", "dtype", "torch_dtype", "attn_implementation", "max_memory", "quantization_config", "load_in_8bit", "load_in_4bit", "low_cpu_mem_usage")
+SMOKE_KWARGS = (
+    "device_map",
+    "dtype",
+    "torch_dtype",
+    "attn_implementation",
+    "max_memory",
+    "quantization_config",
+    "load_in_8bit",
+    "load_in_4bit",
+    "low_cpu_mem_usage",
+)
 # Quantization configs the smoke pass may build from literal kwargs (all in transformers).
-QUANTIZATION_CONFIGS = ("BitsAndBytesConfig", "GPTQConfig", "AwqConfig", "HqqConfig", "QuantoConfig", "TorchAoConfig", "FbgemmFp8Config", "FineGrainedFP8Config")
-_SERVING_DTYPES = {"half": "float16", "float16": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16", "float": "float32", "float32": "float32", "auto": "auto"}
+QUANTIZATION_CONFIGS = (
+    "BitsAndBytesConfig",
+    "GPTQConfig",
+    "AwqConfig",
+    "HqqConfig",
+    "QuantoConfig",
+    "TorchAoConfig",
+    "FbgemmFp8Config",
+    "FineGrainedFP8Config",
+)
+_SERVING_DTYPES = {
+    "half": "float16",
+    "float16": "float16",
+    "fp16": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float": "float32",
+    "float32": "float32",
+    "auto": "auto",
+}
 
 
 def _plain(value):

@@ -95,7 +95,9 @@ def weight_bytes(repo, *, dtype_bytes: int | None = None, quant_bits: int | None
             total += info.nbytes  # already quantized or integer: loaded as stored
             continue
         per = dtype_bytes or FLOAT_BYTES[info.dtype]
-        quantizable = len(info.shape) == 2 and name.endswith(".weight") and not any(k in name for k in ("embed", "lm_head", "norm", "wte", "wpe"))
+        quantizable = (
+            len(info.shape) == 2 and name.endswith(".weight") and not any(k in name for k in ("embed", "lm_head", "norm", "wte", "wpe"))
+        )
         if quant_bits and quantizable:
             total += info.numel * quant_bits // 8
         else:
@@ -145,7 +147,16 @@ def _shape(config: dict, tensor_names) -> _Shape | None:
     return _Shape(layers, hidden, heads, kv_heads, head_dim, intermediate, positive_int(text, "vocab_size") or 0, width, decoder)
 
 
-def estimate(repo, *, batch: int, seq_len: int, dtype_bytes: int | None = None, quant_bits: int | None = None, attn_implementation: str | None = None, new_tokens: int = DECODE_STEPS) -> MemoryEstimate | None:
+def estimate(
+    repo,
+    *,
+    batch: int,
+    seq_len: int,
+    dtype_bytes: int | None = None,
+    quant_bits: int | None = None,
+    attn_implementation: str | None = None,
+    new_tokens: int = DECODE_STEPS,
+) -> MemoryEstimate | None:
     """Peak memory of serving `batch` sequences of `seq_len` tokens (see the module doc),
     or None when the config does not give the model's shape."""
     shape = _shape(repo.config or {}, all_tensors(repo))
@@ -174,7 +185,11 @@ def serving_envelope(repo) -> Envelope | None:
 
     settings = repo.settings.deploy if repo.settings is not None else None
     if settings is not None and settings.max_batch_size and settings.max_seq_len:
-        return Envelope(settings.max_batch_size, settings.max_seq_len, f"{repo.settings.source or 'settings'}: deploy.max_batch_size x deploy.max_seq_len")
+        return Envelope(
+            settings.max_batch_size,
+            settings.max_seq_len,
+            f"{repo.settings.source or 'settings'}: deploy.max_batch_size x deploy.max_seq_len",
+        )
     for serving in deploy.servings(repo):
         batch, length = deploy.as_int(serving.get("max_batch")), deploy.as_int(serving.get("max_len"))
         if batch and length:
@@ -247,7 +262,12 @@ def planned_placement(repo, device_map, max_memory=None, *, dtype_bytes: int | N
         placement = {}
         for module, _size in sizes:
             for key, device in keys:
-                if key == "" or module == key or module.startswith(key + ".") or module.removeprefix("model.") == key.removeprefix("model."):
+                if (
+                    key == ""
+                    or module == key
+                    or module.startswith(key + ".")
+                    or module.removeprefix("model.") == key.removeprefix("model.")
+                ):
                     placement[module] = device
                     break
         return placement

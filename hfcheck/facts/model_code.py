@@ -88,7 +88,11 @@ def saved_model_files(repo) -> list[str]:
 
 
 def _saved_model_files(repo) -> list[str]:
-    return sorted(rel for rel in repo.files if rel.endswith("saved_model.pb") and rel.rsplit("/", 1)[-1] == "saved_model.pb" and not repo.is_placeholder(rel))
+    return sorted(
+        rel
+        for rel in repo.files
+        if rel.endswith("saved_model.pb") and rel.rsplit("/", 1)[-1] == "saved_model.pb" and not repo.is_placeholder(rel)
+    )
 
 
 def saved_model_graph(repo, rel: str):

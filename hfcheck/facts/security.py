@@ -6,9 +6,30 @@ import struct
 from dataclasses import dataclass
 
 # Names that say "this may hold a pickle" to a reader (weights, archives, compressed
-# files); anything else holding one is disguised. Wider than facts.weights.PICKLE_SUFFIXES,
+# files); anything else holding one is disguised. Wider than tree.PICKLE_WEIGHT_SUFFIXES,
 # the names of pickle weight files, hence its own name.
-NAMES_THAT_HOLD_PICKLES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dill", ".joblib", ".npy", ".npz", ".dat", ".data", ".gz", ".bz2", ".xz", ".lzma", ".zip", ".tar", ".tgz", ".7z")
+NAMES_THAT_HOLD_PICKLES = (
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".pkl",
+    ".pickle",
+    ".dill",
+    ".joblib",
+    ".npy",
+    ".npz",
+    ".dat",
+    ".data",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".lzma",
+    ".zip",
+    ".tar",
+    ".tgz",
+    ".7z",
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +114,7 @@ def _sniff_head(repo, rel: str) -> bytes | None:
 def _ruled_out(test, head: bytes, size: int) -> bool:
     try:
         return test(head, size)
-    except Exception:  # a sniffing failure never means "not a pickle": the full scan decides
+    except Exception:  # noqa: BLE001 - a sniffing failure never means "not a pickle": the full scan decides
         return False
 
 

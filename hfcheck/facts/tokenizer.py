@@ -15,11 +15,30 @@ from hfcheck.facts import config as cfg
 from hfcheck.facts.weights import shard_map
 
 ROLES = ("bos", "eos", "pad", "unk")
-VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "vocab.model", "tiktoken.model", "qwen.tiktoken")
+VOCAB_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "vocab.model",
+    "tiktoken.model",
+    "qwen.tiktoken",
+)
 
 # Names of the tensors that hold one row per token id (suffixes; the shortest prefix
 # chain varies by architecture and wrapper: model., bert., language_model., ...).
-EMBEDDING_SUFFIXES = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "shared.weight", "embed_in.weight", "lm_head.weight", "embed_out.weight", "tok_embeddings.weight")
+EMBEDDING_SUFFIXES = (
+    "embed_tokens.weight",
+    "wte.weight",
+    "word_embeddings.weight",
+    "shared.weight",
+    "embed_in.weight",
+    "lm_head.weight",
+    "embed_out.weight",
+    "tok_embeddings.weight",
+)
 # Towers whose embeddings are not indexed by text token ids.
 NON_TEXT_PARTS = ("vision", "visual", "image", "audio", "speech", "position", "patch", "mm_projector", "multi_modal")
 
@@ -110,7 +129,9 @@ def tokenizer_json_vocab(data: dict) -> tuple[dict[str, int], str | None]:
     if isinstance(vocab, dict):  # BPE, WordPiece, WordLevel
         return {k: v for k, v in vocab.items() if type(v) is int}, kind
     if isinstance(vocab, list):  # Unigram: [[piece, score], ...]
-        return {item[0]: i for i, item in enumerate(vocab) if isinstance(item, list) and item and isinstance(item[0], str)}, kind or "Unigram"
+        return {
+            item[0]: i for i, item in enumerate(vocab) if isinstance(item, list) and item and isinstance(item[0], str)
+        }, kind or "Unigram"
     return {}, kind
 
 
@@ -285,7 +306,9 @@ def _special_tokens(repo) -> list[SpecialToken]:
         padding = data.get("padding")
         if isinstance(padding, dict) and isinstance(padding.get("pad_token"), str):
             token = padding["pad_token"]
-            found.append(SpecialToken("pad", "tokenizer.json", ("padding", "pad_token"), token, (lookup[token],) if token in lookup else ()))
+            found.append(
+                SpecialToken("pad", "tokenizer.json", ("padding", "pad_token"), token, (lookup[token],) if token in lookup else ())
+            )
         model = data.get("model")
         if isinstance(model, dict) and isinstance(model.get("unk_token"), str):
             token = model["unk_token"]
@@ -317,11 +340,21 @@ def generates_text(repo) -> bool:
     if not is_decoder_only(repo):
         return False
     classes = cfg.architectures(repo)
-    if classes and all(a.endswith(("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "Model")) for a in classes):
+    if classes and all(
+        a.endswith(("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "Model")) for a in classes
+    ):
         return False
     card = repo.card.data if repo.card else None
     tag = card.get("pipeline_tag") if isinstance(card, dict) else None
-    return tag in (None, "text-generation", "image-text-to-text", "conversational", "text2text-generation", "image-to-text", "visual-question-answering")
+    return tag in (
+        None,
+        "text-generation",
+        "image-text-to-text",
+        "conversational",
+        "text2text-generation",
+        "image-to-text",
+        "visual-question-answering",
+    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ def pickle_storage_bytes(repo) -> tuple[int, list[str]]:
     def compute():
         total, unsized = 0, []
         for rel in pickle_weights(repo):
-            size = repo.file_fact("zip_storage_bytes", rel, lambda rel=rel: _zip_storage_bytes(repo, rel))  # by content identity (hfcheck.cache)
+            size = repo.file_fact(
+                "zip_storage_bytes", rel, lambda rel=rel: _zip_storage_bytes(repo, rel)
+            )  # by content identity (hfcheck.cache)
             if size is None:
                 unsized.append(rel)
             else:

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from hfcheck.facts.config import int_value, model_type as config_model_type
+from hfcheck.tree import PICKLE_WEIGHT_SUFFIXES
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
 
-# Files written by torch.save / pickle. `.bin` is also used for raw arrays (fastText,
-# ONNX external data), so a .bin only counts when its first bytes are a zip or a pickle.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
+# a .bin only counts when its first bytes are a zip or a pickle (see tree.PICKLE_WEIGHT_SUFFIXES)
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTO = b"\x80"
 
@@ -31,7 +30,7 @@ def is_pickle_weight(repo, rel: str) -> bool:
     """A file that torch.load / pickle.load would unpickle: judged by its name, and for
     `.bin` also by its first bytes."""
     name = PurePosixPath(rel).name.lower()
-    if not name.endswith(PICKLE_SUFFIXES) or repo.is_git_lfs_pointer(rel):
+    if not name.endswith(PICKLE_WEIGHT_SUFFIXES) or repo.is_git_lfs_pointer(rel):
         return False
     if name.endswith(".bin"):
         head = repo.head(rel, 4) or b""
@@ -370,7 +369,11 @@ def layer_stacks(repo) -> list[LayerStack]:
             if at is not None:
                 prefix = ".".join(parts[:at]) + "." if at else ""
                 grouped.setdefault(prefix, {}).setdefault(int(parts[at]), set()).add(".".join(parts[at + 1 :]))
-        return [LayerStack(prefix, {i: frozenset(m) for i, m in layers.items()}) for prefix, layers in sorted(grouped.items()) if len(layers) > 1]
+        return [
+            LayerStack(prefix, {i: frozenset(m) for i, m in layers.items()})
+            for prefix, layers in sorted(grouped.items())
+            if len(layers) > 1
+        ]
 
     return repo.memo(("facts", "layer_stacks"), compute)
 

@@ -33,7 +33,7 @@ def render(template: str, values: dict) -> str:
         if actions and not _ACTION.sub("", line).strip() and all(_CONTROL.match(a) for a in actions):
             out.append("")
             continue
-        out.append(_ACTION.sub(lambda m: _evaluate(m.group(1), values, line), line))
+        out.append(_ACTION.sub(lambda m, line=line: _evaluate(m.group(1), values, line), line))
     return "\n".join(out)
 
 

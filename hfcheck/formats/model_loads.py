@@ -118,7 +118,11 @@ class _Values:
                     import json
 
                     return json.dumps(inner) if name == "json.dumps" else str(inner)
-            return CallValue(name, {k.arg: self.of(k.value, depth + 1) for k in node.keywords if k.arg}, tuple(self.of(a, depth + 1) for a in node.args[:4]))
+            return CallValue(
+                name,
+                {k.arg: self.of(k.value, depth + 1) for k in node.keywords if k.arg},
+                tuple(self.of(a, depth + 1) for a in node.args[:4]),
+            )
         if isinstance(node, ast.Attribute):
             return _dotted(node) or UNKNOWN
         if isinstance(node, ast.Dict):
@@ -200,7 +204,11 @@ def _visit_call(node: ast.Call, values: _Values, scan: LoadScan, transformers_al
     name = _dotted(func)
     short = name.rsplit(".", 1)[-1] if name else None
     if short == "HuggingFaceModel" and name.startswith("bentoml"):  # bentoml.models.HuggingFaceModel("org/name", revision=...)
-        model = values.of(node.args[0]) if node.args else values.of(next((k.value for k in node.keywords if k.arg == "model_id"), ast.Constant(None)))
+        model = (
+            values.of(node.args[0])
+            if node.args
+            else values.of(next((k.value for k in node.keywords if k.arg == "model_id"), ast.Constant(None)))
+        )
         scan.loads.append(ModelLoad(node.lineno, name, False, model if isinstance(model, str) else None, _kwargs(node, values)))
         return
     if short in ENGINES and short != "AsyncLLMEngine" and (ENGINES[short] != "vllm" or _vllm_engine_call(node)):

@@ -33,7 +33,21 @@ DANGEROUS_CALLS = {
 }  # fmt: skip
 PREFIX_CALLS = {"os.exec": "process spawning", "os.spawn": "process spawning"}
 
-WRITE_CALLS = {"shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.move", "shutil.rmtree", "os.remove", "os.unlink", "os.rename", "os.replace", "os.makedirs", "os.mkdir", "os.chmod", "os.symlink"}
+WRITE_CALLS = {
+    "shutil.copy",
+    "shutil.copy2",
+    "shutil.copyfile",
+    "shutil.move",
+    "shutil.rmtree",
+    "os.remove",
+    "os.unlink",
+    "os.rename",
+    "os.replace",
+    "os.makedirs",
+    "os.mkdir",
+    "os.chmod",
+    "os.symlink",
+}
 PATH_WRITE_METHODS = {"write_text", "write_bytes", "unlink", "mkdir", "touch", "rename", "replace", "chmod", "rmdir", "symlink_to"}
 
 

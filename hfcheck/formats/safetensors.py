@@ -143,12 +143,7 @@ def _tensor_info(name: str, entry, problems: list[str]) -> TensorInfo | None:
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         problems.append(f"tensor {name!r}: shape {shape!r} is not a list of non-negative integers")
         return None
-    if (
-        not isinstance(offsets, list)
-        or len(offsets) != 2
-        or not all(type(o) is int for o in offsets)
-        or not 0 <= offsets[0] <= offsets[1]
-    ):
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets) or not 0 <= offsets[0] <= offsets[1]:
         problems.append(f"tensor {name!r}: data_offsets {offsets!r} are not [begin, end] with 0 <= begin <= end")
         return None
     info = TensorInfo(name, dtype, tuple(shape), offsets[0], offsets[1])

@@ -33,7 +33,13 @@ WORKER_KEYS = {
     "context_length": "max_len", "session_len": "max_len", "max_model_len": "max_len", "dtype": "dtype", "quantization": "quantize",
     "trust_remote_code": "trust_remote_code", "mem_fraction_static": "gpu_util", "cache_max_entry_count": "gpu_util", "json_model_override_args": "hf_overrides",
 }  # fmt: skip
-SAGEMAKER_ENV = {"HF_MODEL_ID": "model", "HF_MODEL_REVISION": "revision", "SM_NUM_GPUS": "tp", "HF_TASK": "task", "HF_MODEL_TRUST_REMOTE_CODE": "trust_remote_code"}
+SAGEMAKER_ENV = {
+    "HF_MODEL_ID": "model",
+    "HF_MODEL_REVISION": "revision",
+    "SM_NUM_GPUS": "tp",
+    "HF_TASK": "task",
+    "HF_MODEL_TRUST_REMOTE_CODE": "trust_remote_code",
+}
 TGI_IMAGES = ("text-generation-inference", "huggingface-pytorch-tgi-inference", "tgi-inference")
 VLLM_IMAGES = ("vllm/vllm-openai", "vllm-openai", "/vllm:", "vllm/vllm")  # kept for callers; engine_of_image decides
 SAGEMAKER_IMAGES = ("huggingface-pytorch-inference", "huggingface-pytorch-tgi-inference", "huggingface-text-generation-inference")
@@ -172,7 +178,11 @@ def from_command(command: Command, env: dict, path: str) -> Serving | None:
             return Serving("vllm", path, line, settings)
         if word in ("vllm.entrypoints.openai.api_server", "vllm.entrypoints.api_server"):
             return Serving("vllm", path, line, parse_args(rest, VLLM_KEYS, at))
-        if word in ("sglang.launch_server", "lmdeploy.serve.openai.api_server") or word.startswith("fastchat.serve.") and word.endswith("worker"):
+        if (
+            word in ("sglang.launch_server", "lmdeploy.serve.openai.api_server")
+            or word.startswith("fastchat.serve.")
+            and word.endswith("worker")
+        ):
             engine = word.split(".")[0]
             return Serving(engine, path, line, parse_args(rest, WORKER_KEYS, at))
         if base == "lmdeploy" and rest[:2] == ["serve", "api_server"]:
@@ -318,7 +328,9 @@ def parse_deploy_yaml(text: str, path: str, variables: dict | None = None) -> De
             continue
         elif "model" in data and any(_option_name(str(k)) in VLLM_KEYS for k in data if k != "model") or _is_vllm_config(path, data):
             out.kind = "vllm-config"
-            settings = {VLLM_KEYS[_option_name(str(k))]: Setting(v, find(f"{k}:")) for k, v in data.items() if _option_name(str(k)) in VLLM_KEYS}
+            settings = {
+                VLLM_KEYS[_option_name(str(k))]: Setting(v, find(f"{k}:")) for k, v in data.items() if _option_name(str(k)) in VLLM_KEYS
+            }
             out.servings.append(Serving("vllm", path, find("model:"), settings))
         else:
             out.servings.extend(kubernetes_servings(data, path, find))
@@ -387,7 +399,15 @@ def _containers(data, depth: int = 0, pod=None):
             yield from _containers(item, depth + 1, pod)
 
 
-_GPU_LABELS = ("cloud.google.com/gke-accelerator", "nvidia.com/gpu.product", "karpenter.k8s.aws/instance-gpu-name", "accelerator", "gpu-type", "node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+_GPU_LABELS = (
+    "cloud.google.com/gke-accelerator",
+    "nvidia.com/gpu.product",
+    "karpenter.k8s.aws/instance-gpu-name",
+    "accelerator",
+    "gpu-type",
+    "node.kubernetes.io/instance-type",
+    "beta.kubernetes.io/instance-type",
+)
 
 
 def _pod_hardware(servings: list, pod: dict, find) -> None:
@@ -464,7 +484,14 @@ def serving_of_container(image: str, words: list, env: dict, path: str, find, li
         serving.gpus = Setting(len(str(visible[0]).split(",")), visible[1])
     for key, setting in list(serving.settings.items()):  # each option's own line, where it can be found
         if setting.line == line:
-            spelled = next((w for w in words if isinstance(w, str) and w.startswith("-") and _any_keys(serving.engine).get(_option_name(w.split("=")[0])) == key), None)
+            spelled = next(
+                (
+                    w
+                    for w in words
+                    if isinstance(w, str) and w.startswith("-") and _any_keys(serving.engine).get(_option_name(w.split("=")[0])) == key
+                ),
+                None,
+            )
             own = find(spelled.split("=")[0]) if spelled else None
             if own:
                 serving.settings[key] = Setting(setting.value, own)

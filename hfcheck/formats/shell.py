@@ -142,7 +142,17 @@ def parse_env_file(text: str) -> ShellDoc:
 
 
 _HEREDOC = re.compile(r"<<(-?)[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
-_SHELL_C = (["/bin/sh", "-c"], ["sh", "-c"], ["bash", "-c"], ["/bin/bash", "-c"], ["sh", "-ec"], ["bash", "-ec"], ["/bin/bash", "-ec"], ["bash", "-lc"], ["/bin/bash", "-lc"])
+_SHELL_C = (
+    ["/bin/sh", "-c"],
+    ["sh", "-c"],
+    ["bash", "-c"],
+    ["/bin/bash", "-c"],
+    ["sh", "-ec"],
+    ["bash", "-ec"],
+    ["/bin/bash", "-ec"],
+    ["bash", "-lc"],
+    ["/bin/bash", "-lc"],
+)
 
 
 def _dockerfile_instructions(text: str):
@@ -231,7 +241,9 @@ def _set_runs(stage: Stage, instruction: str, words: list, line: int) -> None:
 
 def _run_commands(stage: Stage) -> list[Command]:
     words = stage.runs.words
-    if len(words) > 2 and (words[:2] in _SHELL_C or words[0].rsplit("/", 1)[-1] in ("sh", "bash") and re.fullmatch(r"-[a-z]*c[a-z]*", words[1])):
+    if len(words) > 2 and (
+        words[:2] in _SHELL_C or words[0].rsplit("/", 1)[-1] in ("sh", "bash") and re.fullmatch(r"-[a-z]*c[a-z]*", words[1])
+    ):
         return _simple_commands(" ".join(words[2:]), stage.runs.line, dict(stage.env))
     return [stage.runs]
 

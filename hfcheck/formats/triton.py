@@ -26,7 +26,7 @@ def parse_config_pbtxt(text: str) -> TritonConfig:
     text = text[:MAX_CHARS]
     tokens = [(m.group(0), text.count("\n", 0, m.start()) + 1) for m in _TOKEN.finditer(text) if not m.group(0).startswith("#")]
     gpus = set()
-    for i, (token, line) in enumerate(tokens[:-2]):
+    for i, (token, _) in enumerate(tokens[:-2]):
         value = tokens[i + 2][0] if tokens[i + 1][0] == ":" else None
         if token == "backend" and value:
             config.backend = value.strip('"')

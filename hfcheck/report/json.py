@@ -14,7 +14,11 @@ from hfcheck import __version__
 def render(report, **_options) -> str:
     targets = []
     for target in report.targets:
-        entry = {"path": target.path, "units": [u.to_dict() for u in getattr(target, "units", ())], "findings": [f.to_dict() for f in target.findings]}
+        entry = {
+            "path": target.path,
+            "units": [u.to_dict() for u in getattr(target, "units", ())],
+            "findings": [f.to_dict() for f in target.findings],
+        }
         if target.revision:
             entry["revision"] = target.revision
         targets.append(entry)

@@ -71,4 +71,6 @@ class JsonlWriter:
 
 def render(report, *, fingerprint_of_settings: str = "", **_options) -> str:
     """A finished Report as JSON Lines (what `--format jsonl` prints without streaming)."""
-    return "".join(json.dumps(target_record(t, target=t.path, settings=fingerprint_of_settings), separators=(",", ":")) + "\n" for t in report.targets)
+    return "".join(
+        json.dumps(target_record(t, target=t.path, settings=fingerprint_of_settings), separators=(",", ":")) + "\n" for t in report.targets
+    )

@@ -38,7 +38,9 @@ def render(report, *, rules=(), fingerprint=None, **_options) -> str:
     }
     revisions = [t.revision for t in report.targets if t.revision]
     if revisions:
-        run["versionControlProvenance"] = [{"repositoryUri": f"https://huggingface.co/{t.path}", "revisionId": t.revision} for t in report.targets if t.revision]
+        run["versionControlProvenance"] = [
+            {"repositoryUri": f"https://huggingface.co/{t.path}", "revisionId": t.revision} for t in report.targets if t.revision
+        ]
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
 
@@ -51,7 +53,9 @@ def _descriptor(rule) -> dict:
         "fullDescription": {"text": rule.doc},
         "help": {"text": rule.doc, "markdown": f"**{rule.code} {rule.name}**\n\n{rule.doc}"},
         "defaultConfiguration": {"level": _LEVEL[rule.severity]},
-        "properties": {"tags": tags, "precision": "high", "security-severity": _SECURITY_SEVERITY[rule.severity]} if rule.concern == "security" else {"tags": tags},
+        "properties": {"tags": tags, "precision": "high", "security-severity": _SECURITY_SEVERITY[rule.severity]}
+        if rule.concern == "security"
+        else {"tags": tags},
     }
 
 

@@ -27,7 +27,9 @@ def units_lines(target, *, show_files: bool = False, show_settings: bool = False
     return lines
 
 
-def render(report, *, color: bool = False, quiet: bool = False, fixers=None, show_files: bool = False, show_settings: bool = False, **_options) -> str:
+def render(
+    report, *, color: bool = False, quiet: bool = False, fixers=None, show_files: bool = False, show_settings: bool = False, **_options
+) -> str:
     def style(text, *names):
         return f"\x1b[{';'.join(_STYLES[n] for n in names)}m{text}\x1b[0m" if color else text
 

@@ -22,7 +22,16 @@ from typing import Callable
 __all__ = ["run_smoke", "smoke_target", "security_errors"]
 
 
-def run_smoke(repo_root: str | Path, *, device: str = "auto", load_kwargs: dict | None = None, trust_remote_code: bool = False, progress: Callable[[str], None] | None = None, new_tokens: int | None = None, envelope: tuple[int, int, str] | None = None):
+def run_smoke(
+    repo_root: str | Path,
+    *,
+    device: str = "auto",
+    load_kwargs: dict | None = None,
+    trust_remote_code: bool = False,
+    progress: Callable[[str], None] | None = None,
+    new_tokens: int | None = None,
+    envelope: tuple[int, int, str] | None = None,
+):
     """Load and exercise one model folder; returns a SmokeResult (see result.py).
 
     `load_kwargs`: the deployment's from_pretrained kwargs (device_map, dtype,
@@ -30,7 +39,15 @@ def run_smoke(repo_root: str | Path, *, device: str = "auto", load_kwargs: dict 
     returns."""
     from hfcheck.smoke.runner import run_smoke as run
 
-    return run(repo_root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, new_tokens=new_tokens, envelope=envelope)
+    return run(
+        repo_root,
+        device=device,
+        load_kwargs=load_kwargs,
+        trust_remote_code=trust_remote_code,
+        progress=progress,
+        new_tokens=new_tokens,
+        envelope=envelope,
+    )
 
 
 def security_errors(findings) -> list:
@@ -47,7 +64,16 @@ def _will_load(device: str) -> bool:
     return device == "cpu" or torch.cuda.is_available()
 
 
-def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool = False, load_kwargs: dict | None = None, progress: Callable[[str], None] | None = None, baseline: set[str] | None = None, rules=None):
+def smoke_target(
+    target_report,
+    *,
+    device: str = "auto",
+    trust_remote_code: bool = False,
+    load_kwargs: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+    baseline: set[str] | None = None,
+    rules=None,
+):
     """Run the smoke pass on one target of a static report and add its findings to it.
 
     `load_kwargs` None: load the model the way the target's deployment does (the kwargs
@@ -86,7 +112,9 @@ def smoke_target(target_report, *, device: str = "auto", trust_remote_code: bool
 
         declared = serving_envelope(repo)
         envelope = (declared.batch, declared.seq_len, declared.source) if declared else None
-        result = run_smoke(root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, envelope=envelope)
+        result = run_smoke(
+            root, device=device, load_kwargs=load_kwargs, trust_remote_code=trust_remote_code, progress=progress, envelope=envelope
+        )
         result.load_source = source
     context = context_of(repo, settings, smoke=result)
     smoke_rules = [r for r in selected_rules(rules or catalogue.rules(), settings) if r.concern == "smoke"]

@@ -55,7 +55,15 @@ def plan_load(root: Path, *, trust_remote_code: bool = False) -> LoadPlan:
     architectures = config.get("architectures") or []
     if any(isinstance(a, str) and a.endswith(CAUSAL_SUFFIXES) for a in architectures):
         plan.kind = "causal-lm"
-    elif any(isinstance(a, str) and a.endswith(("Model", "ForMaskedLM")) for a in architectures) or config.get("model_type") in ("bert", "roberta", "xlm-roberta", "mpnet", "distilbert", "nomic_bert", "modernbert"):
+    elif any(isinstance(a, str) and a.endswith(("Model", "ForMaskedLM")) for a in architectures) or config.get("model_type") in (
+        "bert",
+        "roberta",
+        "xlm-roberta",
+        "mpnet",
+        "distilbert",
+        "nomic_bert",
+        "modernbert",
+    ):
         plan.kind = "encoder"
     dtype = config.get("dtype") or config.get("torch_dtype")
     plan.config_dtype = dtype if isinstance(dtype, str) else None

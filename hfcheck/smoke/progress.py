@@ -24,7 +24,14 @@ def smoke_progress(label: str, *, quiet: bool = False, stream=None) -> Iterator[
         return
     from tqdm import tqdm
 
-    with tqdm(total=EXPECTED_STEPS, desc=f"smoke {label}", file=stream, leave=False, mininterval=0, bar_format="{desc}: {bar:20} {n_fmt}/{total_fmt} {elapsed} {postfix}") as bar:
+    with tqdm(
+        total=EXPECTED_STEPS,
+        desc=f"smoke {label}",
+        file=stream,
+        leave=False,
+        mininterval=0,
+        bar_format="{desc}: {bar:20} {n_fmt}/{total_fmt} {elapsed} {postfix}",
+    ) as bar:
 
         def step(message: str) -> None:
             bar.set_postfix_str(message, refresh=False)

@@ -139,7 +139,9 @@ def _deployment_kwargs(load_kwargs: dict, device: str, notes: list, torch, trans
     return out
 
 
-def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens, envelope, torch, transformers) -> SmokeResult:
+# The smoke pass's steps in order, each a call of its own; the function threads the loaded
+# model, tokenizer and result between them.
+def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens, envelope, torch, transformers) -> SmokeResult:  # noqa: C901 - older than the bound; split it when it next changes
     result = SmokeResult("ran", device=device, kind=plan.kind)
     if device == "cuda":
         result.gpu_name = torch.cuda.get_device_name()
@@ -154,7 +156,9 @@ def _run(plan: LoadPlan, device, load_kwargs, trust_remote_code, say, new_tokens
         return result
     if device == "cuda" and not any("device_map" in note for note in result.load_notes):
         result.asked_device_map = kwargs.get("device_map")
-        result.asked_max_memory = {str(k): v for k, v in kwargs["max_memory"].items()} if isinstance(kwargs.get("max_memory"), dict) else None
+        result.asked_max_memory = (
+            {str(k): v for k, v in kwargs["max_memory"].items()} if isinstance(kwargs.get("max_memory"), dict) else None
+        )
     kwargs.update(trust_remote_code=trust_remote_code, use_safetensors=plan.use_safetensors, local_files_only=True)
     result.load_kwargs = {k: str(v) for k, v in kwargs.items()}
     requested_dtype = kwargs.get("dtype")
@@ -267,7 +271,11 @@ def _causal_checks(model, tokenizer, result: SmokeResult, say, new_tokens: int, 
     try:
         logits = model(**single).logits
         finite = bool(torch.isfinite(logits).all())
-        result.checks["logits"] = Check("logits", finite, "" if finite else f"{int((~torch.isfinite(logits)).sum())} of {logits.numel()} logits are NaN or inf on a plain prompt")
+        result.checks["logits"] = Check(
+            "logits",
+            finite,
+            "" if finite else f"{int((~torch.isfinite(logits)).sum())} of {logits.numel()} logits are NaN or inf on a plain prompt",
+        )
     except Exception as error:
         result.checks["logits"] = Check("logits", False, f"the forward pass fails: {_short(error)}")
         return
@@ -286,8 +294,10 @@ def _causal_checks(model, tokenizer, result: SmokeResult, say, new_tokens: int, 
         out = model.generate(**single, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **generate)
         _sync(torch, device)
         total = time.perf_counter() - start
-        new_ids = out[0, single["input_ids"].shape[1]:].tolist()
-        again = model.generate(**single, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **generate)[0, single["input_ids"].shape[1]:].tolist()
+        new_ids = out[0, single["input_ids"].shape[1] :].tolist()
+        again = model.generate(**single, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **generate)[
+            0, single["input_ids"].shape[1] :
+        ].tolist()
         result.checks["deterministic"] = _determinism(new_ids, again)
         result.measure.first_token_s = first
         result.measure.new_tokens = len(new_ids)
@@ -295,7 +305,9 @@ def _causal_checks(model, tokenizer, result: SmokeResult, say, new_tokens: int, 
             result.measure.tokens_per_s = (len(new_ids) - 1) / (total - first)
         bad = [i for i in new_ids if i < 0 or (rows is not None and i >= rows)]
         if not new_ids or bad:
-            result.checks["generate"] = Check("generate", False, f"greedy generation returned {len(new_ids)} new ids, invalid: {bad[:5]} (embedding rows: {rows})")
+            result.checks["generate"] = Check(
+                "generate", False, f"greedy generation returned {len(new_ids)} new ids, invalid: {bad[:5]} (embedding rows: {rows})"
+            )
         else:
             tokenizer.decode(new_ids)
             result.checks["generate"] = Check("generate", True, details={"new_ids": new_ids[:8]})
@@ -311,12 +323,18 @@ def _determinism(first: list[int], second: list[int]) -> Check:
     if first == second:
         return Check("deterministic", True)
     at = next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second)))
-    return Check("deterministic", False, f"two greedy generations of the same prompt differ from new token {at} on ({first[at:at + 4]} vs {second[at:at + 4]})", {"first": first, "second": second})
+    return Check(
+        "deterministic",
+        False,
+        f"two greedy generations of the same prompt differ from new token {at} on ({first[at : at + 4]} vs {second[at : at + 4]})",
+        {"first": first, "second": second},
+    )
 
 
 ENVELOPE_DECODE_STEPS = 8
 
 
+# One measured run and its out-of-memory search, which share the CUDA state they reset.
 def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -> EnvelopeRun:
     """Serve the declared envelope for real: a prefill of batch x seq_len tokens then a few
     greedy decode steps in one generate() call (decoders), or one forward pass (encoders). Out of memory at the
@@ -350,7 +368,14 @@ def run_envelope(model, kind: str, envelope: tuple[int, int, str], say, torch) -
             return time.perf_counter() - start, None
         clock = _StepClock(torch, device)
         greedy = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None, "pad_token_id": 0}
-        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=run.decode_steps, min_new_tokens=run.decode_steps, logits_processor=[clock], **greedy)
+        model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=run.decode_steps,
+            min_new_tokens=run.decode_steps,
+            logits_processor=[clock],
+            **greedy,
+        )
         first, last = clock.stamps[0], clock.stamps[-1]
         return first - start, (b * (len(clock.stamps) - 1) / (last - first) if last > first else None)
 
@@ -428,7 +453,12 @@ def _next_token_logits(model, generate, torch, **inputs):
 def _causal_batch_check(model, tokenizer, dtype: str, generate, torch) -> Check:
     device = _device_of(model)
     tolerance = BATCH_TOLERANCE.get(dtype, 1e-3)
-    details = {"padding_side": tokenizer.padding_side, "tokenizer_pad_id": tokenizer.pad_token_id, "model_pad_id": model.generation_config.pad_token_id, "tolerance": tolerance}
+    details = {
+        "padding_side": tokenizer.padding_side,
+        "tokenizer_pad_id": tokenizer.pad_token_id,
+        "model_pad_id": model.generation_config.pad_token_id,
+        "tolerance": tolerance,
+    }
     if tokenizer.pad_token_id is None:
         return Check("batch", False, "the tokenizer has no pad token: a batch of prompts of different lengths cannot be padded", details)
     try:
@@ -442,12 +472,17 @@ def _causal_batch_check(model, tokenizer, dtype: str, generate, torch) -> Check:
         return Check("batch", False, f"a padded batch fails: {_short(error)}", details)
     problems = []
     worst = 0.0
-    for label, batched in (("with the tokenizer's attention mask", with_mask), ("with the mask generate() rebuilds from the pad id", ids_only)):
+    for label, batched in (
+        ("with the tokenizer's attention mask", with_mask),
+        ("with the mask generate() rebuilds from the pad id", ids_only),
+    ):
         for index, single in enumerate(alone):
             difference, same_argmax = _compare(single, batched[index], torch)
             worst = max(worst, difference)
             if difference > tolerance:
-                problems.append(f"sequence {index} {label}: next-token logits differ by {difference:.3g} (tolerance {tolerance:g}){'' if same_argmax else ', different greedy token'}")
+                problems.append(
+                    f"sequence {index} {label}: next-token logits differ by {difference:.3g} (tolerance {tolerance:g}){'' if same_argmax else ', different greedy token'}"
+                )
     details["max_difference"] = worst
     if not problems:
         return Check("batch", True, details=details)
@@ -485,7 +520,12 @@ def _encoder_checks(model, tokenizer, pooling: str, result: SmokeResult, say, to
 
     say("padded batch against each sequence alone")
     tolerance = BATCH_TOLERANCE.get(result.dtype, 1e-3)
-    details = {"padding_side": tokenizer.padding_side, "tokenizer_pad_id": tokenizer.pad_token_id, "tolerance": tolerance, "pooling": pooling}
+    details = {
+        "padding_side": tokenizer.padding_side,
+        "tokenizer_pad_id": tokenizer.pad_token_id,
+        "tolerance": tolerance,
+        "pooling": pooling,
+    }
     try:
         alone = []
         for prompt in PROMPTS:
@@ -515,7 +555,12 @@ def _tokenizer_checks(tokenizer, model, result: SmokeResult, say) -> None:
         decoded = tokenizer.decode(ids, skip_special_tokens=True)
         again = tokenizer(decoded, add_special_tokens=False)["input_ids"]
         if again != ids:
-            result.checks["round_trip"] = Check("round_trip", False, f"decode then encode does not give the same ids: {ROUND_TRIP_TEXT!r} decodes to {decoded!r}", {"decoded": decoded})
+            result.checks["round_trip"] = Check(
+                "round_trip",
+                False,
+                f"decode then encode does not give the same ids: {ROUND_TRIP_TEXT!r} decodes to {decoded!r}",
+                {"decoded": decoded},
+            )
         else:
             result.checks["round_trip"] = Check("round_trip", True, details={"decoded": decoded})
     except Exception as error:
@@ -534,7 +579,9 @@ def _tokenizer_checks(tokenizer, model, result: SmokeResult, say) -> None:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         bad = [i for i in ids if rows is not None and i >= rows]
         if not ids or bad:
-            result.checks["chat_template"] = Check("chat_template", False, f"the rendered chat tokenizes to {len(ids)} ids, {len(bad)} past the embedding")
+            result.checks["chat_template"] = Check(
+                "chat_template", False, f"the rendered chat tokenizes to {len(ids)} ids, {len(bad)} past the embedding"
+            )
         else:
             result.checks["chat_template"] = Check("chat_template", True, details={"tokens": len(ids)})
     except Exception as error:

@@ -40,7 +40,9 @@ def test_wildcard_is_not_a_pin():
 
 
 def test_pip_install_args():
-    result = parse_pip_args(["--no-cache-dir", "-U", "-r", "req.txt", "--extra-index-url", "https://x", "transformers==4.46.0", "torch", "."], 3)
+    result = parse_pip_args(
+        ["--no-cache-dir", "-U", "-r", "req.txt", "--extra-index-url", "https://x", "transformers==4.46.0", "torch", "."], 3
+    )
     assert [(d.name, d.specifier) for d in result.dependencies] == [("transformers", "==4.46.0"), ("torch", "")]
     assert result.includes == [("requirement", "req.txt", 3)]
 
@@ -74,17 +76,28 @@ pytest = "*"
 
 
 def test_pipfile_setup_cfg_environment():
-    pipfile = parse_pipfile('[[source]]\nurl = "https://pypi.org/simple"\n\n[packages]\ntransformers = "==4.46.0"\ntorch = {version = "*"}\n\n[dev-packages]\npytest = "*"\n')
+    pipfile = parse_pipfile(
+        '[[source]]\nurl = "https://pypi.org/simple"\n\n[packages]\ntransformers = "==4.46.0"\ntorch = {version = "*"}\n\n[dev-packages]\npytest = "*"\n'
+    )
     assert [(d.name, d.pinned_version, d.line) for d in pipfile.dependencies] == [("transformers", "4.46.0", 5), ("torch", None, 6)]
     cfg = parse_setup_cfg("[options]\npackages = find:\ninstall_requires =\n    transformers==4.46.0\n    torch>=2.1  # cuda\n")
     assert [(d.name, d.line) for d in cfg.dependencies] == [("transformers", 4), ("torch", 5)]
-    env = parse_environment_yml("name: svc\nchannels: [pytorch, conda-forge]\ndependencies:\n  - python=3.11\n  - pytorch::pytorch=2.4.1\n  - conda-forge::tokenizers>=0.19\n  - pip\n  - pip:\n    - transformers==4.46.0\n")
-    assert [(d.name, d.pinned_version, d.line) for d in env.dependencies] == [("pytorch", "2.4.1", 5), ("tokenizers", None, 6), ("pip", None, 7), ("transformers", "4.46.0", 9)]
+    env = parse_environment_yml(
+        "name: svc\nchannels: [pytorch, conda-forge]\ndependencies:\n  - python=3.11\n  - pytorch::pytorch=2.4.1\n  - conda-forge::tokenizers>=0.19\n  - pip\n  - pip:\n    - transformers==4.46.0\n"
+    )
+    assert [(d.name, d.pinned_version, d.line) for d in env.dependencies] == [
+        ("pytorch", "2.4.1", 5),
+        ("tokenizers", None, 6),
+        ("pip", None, 7),
+        ("transformers", "4.46.0", 9),
+    ]
 
 
 def test_lock_files():
     assert parse_lock("poetry.lock", '[[package]]\nname = "Transformers"\nversion = "4.46.0"\n').versions == {"transformers": "4.46.0"}
-    assert parse_lock("Pipfile.lock", '{"default": {"transformers": {"version": "==4.46.0"}}, "develop": {}}').versions == {"transformers": "4.46.0"}
+    assert parse_lock("Pipfile.lock", '{"default": {"transformers": {"version": "==4.46.0"}}, "develop": {}}').versions == {
+        "transformers": "4.46.0"
+    }
     conda = parse_lock("conda-lock.yml", "package:\n- name: transformers\n  manager: pip\n  version: 4.46.0\n")
     assert conda.versions == {"transformers": "4.46.0"}
     assert parse_lock("uv.lock", "not toml [").error
@@ -107,7 +120,9 @@ CMD ["--num-shard", "2"]
 
 
 def test_shell_and_env():
-    doc = parse_shell('#!/usr/bin/env bash\nset -euo pipefail\nexport MODEL=acme/tiny\nvllm serve "$MODEL" \\\n  --tensor-parallel-size 2 --max-model-len=4096 && echo done\n')
+    doc = parse_shell(
+        '#!/usr/bin/env bash\nset -euo pipefail\nexport MODEL=acme/tiny\nvllm serve "$MODEL" \\\n  --tensor-parallel-size 2 --max-model-len=4096 && echo done\n'
+    )
     assert doc.commands[1].words[:3] == ["vllm", "serve", "acme/tiny"] and doc.commands[1].line == 4
     env = parse_env_file('# sagemaker\nHF_MODEL_ID="acme/tiny"\nexport SM_NUM_GPUS=4 # gpus\nbad line\n')
     assert env.env == {"HF_MODEL_ID": ("acme/tiny", 2), "SM_NUM_GPUS": ("4", 3)}
@@ -137,7 +152,7 @@ spec:
     assert error is None and serving.engine == "tgi"
     assert serving.get("model") == "acme/tiny" and serving.get("tp") == "2" and serving.get("max_len") == "4096"
     assert serving.line_of("max_len") == 11 and serving.line_of("tp") == 9 and serving.gpus.value == 2
-    compose = "services:\n  llm:\n    image: vllm/vllm-openai:latest\n    command: [\"--model\", \"acme/tiny\", \"--trust-remote-code\"]\n"
+    compose = 'services:\n  llm:\n    image: vllm/vllm-openai:latest\n    command: ["--model", "acme/tiny", "--trust-remote-code"]\n'
     (serving,), _ = parse_yaml_serving(compose, "docker-compose.yml")
     assert serving.engine == "vllm" and serving.get("trust_remote_code") is True
     (serving,), _ = parse_yaml_serving("model: acme/tiny\nmax_model_len: 8192\ngpu-memory-utilization: 0.95\n", "vllm.yaml")
@@ -169,7 +184,6 @@ model.to("cuda")
     assert pipe.callee == "pipeline" and pipe.value("torch_dtype") == "float16"
     assert scan.moves_to_cuda == [12]
     assert scan_loads("def (:\n").error
-
 
 
 def test_poetry_ranges_mean_what_poetry_means():

@@ -124,7 +124,11 @@ def _split_compress(data: bytes, compress) -> bytes:
 
 @pytest.mark.parametrize(
     "method,compress",
-    [("bz2", bz2.compress), ("xz", lambda d: lzma.compress(d, format=lzma.FORMAT_XZ)), ("lzma", lambda d: lzma.compress(d, format=lzma.FORMAT_ALONE))],
+    [
+        ("bz2", bz2.compress),
+        ("xz", lambda d: lzma.compress(d, format=lzma.FORMAT_XZ)),
+        ("lzma", lambda d: lzma.compress(d, format=lzma.FORMAT_ALONE)),
+    ],
 )
 def test_every_stream_of_a_multi_stream_file_is_scanned(tmp_path, method, compress):
     path = put(tmp_path, "model.joblib", _split_compress(long_first_string_pickle(300), compress))
@@ -229,7 +233,12 @@ def test_tar_pickle_polyglot_is_scanned_as_what_torch_reads(tmp_path):
 def test_wgt001_clean_statement_only_when_the_scan_covered_the_file(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     benign = put(tmp_path, "model.pt", legacy_tar(pickle.dumps({"a": 1}, protocol=2), [storage_record("FloatStorage", 2)]))
-    loaded = subprocess.run([sys.executable, "-c", "import sys, torch\nprint(torch.load(sys.argv[1], weights_only=False))", str(benign)], capture_output=True, text=True, timeout=120)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, torch\nprint(torch.load(sys.argv[1], weights_only=False))", str(benign)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "{'a': 1}" in loaded.stdout, loaded.stderr
     assert not security_errors(tmp_path, "model.pt")
     assert "only allowlisted" in findings_of(tmp_path, "model.pt", "WGT001")[0].message
@@ -262,7 +271,15 @@ def test_zip64_locator_offset_differential(tmp_path):
     cd_benign_at = z64_evil_at + len(z64_evil)
     cd_benign = central_directory(benign)
     z64_benign = zip64_end_record(len(benign), len(cd_benign), cd_benign_at)
-    data = body + cd_evil + z64_evil + cd_benign + z64_benign + zip64_locator(z64_evil_at) + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    data = (
+        body
+        + cd_evil
+        + z64_evil
+        + cd_benign
+        + z64_benign
+        + zip64_locator(z64_evil_at)
+        + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    )
     path = put(tmp_path, "pytorch_model.bin", data)
     with zipfile.ZipFile(path) as zf:
         assert pickle.loads(zf.read("archive/data.pkl")) == {"w": 1}
@@ -296,7 +313,9 @@ def test_case_insensitive_duplicate_member_names(tmp_path):
     path = put(tmp_path, "pytorch_model.bin", simple_zip(members))
     assert_fires(path, "torch")
     assert "SEC001" in security_errors(tmp_path, "pytorch_model.bin")
-    both = [Member("archive/data.pkl", pickle.dumps({"w": 1}, protocol=2)), Member("archive/DATA.pkl", PAYLOAD)] + [Member(n, d) for n, d in TORCH_EXTRA]
+    both = [Member("archive/data.pkl", pickle.dumps({"w": 1}, protocol=2)), Member("archive/DATA.pkl", PAYLOAD)] + [
+        Member(n, d) for n, d in TORCH_EXTRA
+    ]
     put(tmp_path, "other.bin", simple_zip(both))
     assert "SEC003" in security_errors(tmp_path, "other.bin")
 
@@ -337,7 +356,14 @@ def joblib_wrapper(shape: int, elsize: int = -1, alignment: bool = False, descr:
         b"X\x08\x00\x00\x00subclasscnumpy\nndarray\n"
         b"X\x05\x00\x00\x00shapeK" + bytes([shape]) + b"\x85"
         b"X\x05\x00\x00\x00orderX\x01\x00\x00\x00C"
-        b"X\x05\x00\x00\x00dtypecnumpy\ndtype\nX" + struct.pack("<I", len(descr)) + descr + b"\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ" + struct.pack("<i", elsize) + b"J\xff\xff\xff\xffK" + bytes([flags]) + b"tb"
+        b"X\x05\x00\x00\x00dtypecnumpy\ndtype\nX"
+        + struct.pack("<I", len(descr))
+        + descr
+        + b"\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ"
+        + struct.pack("<i", elsize)
+        + b"J\xff\xff\xff\xffK"
+        + bytes([flags])
+        + b"tb"
         b"X\n\x00\x00\x00allow_mmap\x88"
     )
     if alignment:
@@ -423,7 +449,13 @@ def test_text_starting_like_a_zlib_header_is_not_a_pickle(tmp_path, name, text):
 
 # Text that protocol 0 reads as GLOBAL + failure: "cat\ndog" is GLOBAL at.dog. Under a text
 # name it is text; under a pickle name, or naming a module every Python has, it is judged.
-TEXT_READ_AS_PROTOCOL_0 = [("labels.txt", "cat\ndog\nbird\nfish\n"), ("DEVICE", "cpu"), ("latest", "checkpoint\n"), ("notes.txt", "cuda"), ("classes.txt", "car\nbus\n")]
+TEXT_READ_AS_PROTOCOL_0 = [
+    ("labels.txt", "cat\ndog\nbird\nfish\n"),
+    ("DEVICE", "cpu"),
+    ("latest", "checkpoint\n"),
+    ("notes.txt", "cuda"),
+    ("classes.txt", "car\nbus\n"),
+]
 
 
 @pytest.mark.parametrize("name,text", TEXT_READ_AS_PROTOCOL_0)

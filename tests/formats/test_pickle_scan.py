@@ -145,7 +145,11 @@ def test_legacy_format_stops_before_storage_bytes(tmp_path):
         f.write(b"cos\nsystem\n(S'x'\ntR.")
     scan = scan_file(path)
     assert scan.container == "torch-legacy" and scan.streams == 5 and not scan.problems
-    assert {(g.module, g.name) for g in scan.globals} <= {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"), ("torch", "FloatStorage")}
+    assert {(g.module, g.name) for g in scan.globals} <= {
+        ("collections", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("torch", "FloatStorage"),
+    }
 
 
 def test_large_checkpoint_costs_its_pickle_not_its_data(tmp_path):
@@ -267,7 +271,9 @@ def test_storage_members_are_not_read(tmp_path):
     scan = scan_file(benign)
     assert not scan.problems and scan.bytes_scanned < 20_000
     hidden = tmp_path / "hidden.pt"
-    hidden.write_bytes(_zip_bytes([("archive/data.pkl", b"\x80\x02}."), ("archive/data/0", b"\x80\x02cos\nsystem\n(X\x01\x00\x00\x00xtR.")]))
+    hidden.write_bytes(
+        _zip_bytes([("archive/data.pkl", b"\x80\x02}."), ("archive/data/0", b"\x80\x02cos\nsystem\n(X\x01\x00\x00\x00xtR.")])
+    )
     scan = scan_file(hidden)
     assert ("os", "system") in {(g.module, g.name) for g in scan.globals}
     assert "tensor storage member holds a pickle" in _messages(scan)
@@ -299,8 +305,22 @@ def test_sniff_container():
 
 # --------------------------------------------------------------------------- properties
 
-_PIECES = [bytes([b]) for b in b"(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])GN\x80\x81\x82\x85\x86\x87\x88\x89\x8a\x8c\x8f\x90\x91\x92\x93\x94\x95\x97\x98"]
-_PIECES += [b"\x80\x04", b"\x8c\x02os", b"\x8c\x06system", b"cos\nsystem\n", b"h\x00", b"q\x00", b"K\x01", b"X\x01\x00\x00\x00a", b"\n", b"\xff\xff\xff\xff"]
+_PIECES = [
+    bytes([b])
+    for b in b"(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])GN\x80\x81\x82\x85\x86\x87\x88\x89\x8a\x8c\x8f\x90\x91\x92\x93\x94\x95\x97\x98"
+]
+_PIECES += [
+    b"\x80\x04",
+    b"\x8c\x02os",
+    b"\x8c\x06system",
+    b"cos\nsystem\n",
+    b"h\x00",
+    b"q\x00",
+    b"K\x01",
+    b"X\x01\x00\x00\x00a",
+    b"\n",
+    b"\xff\xff\xff\xff",
+]
 
 
 @settings(max_examples=300, deadline=None)

@@ -102,7 +102,27 @@ def headers(draw):
         entries[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
         offset += size
     data_size = offset
-    breakage = draw(st.sampled_from(["none", "none", "none", "none", "none", "gap", "overlap", "short_data", "long_data", "bad_metadata", "metadata", "offsets_type", "shape_type", "missing_key", "extra_key"]))
+    breakage = draw(
+        st.sampled_from(
+            [
+                "none",
+                "none",
+                "none",
+                "none",
+                "none",
+                "gap",
+                "overlap",
+                "short_data",
+                "long_data",
+                "bad_metadata",
+                "metadata",
+                "offsets_type",
+                "shape_type",
+                "missing_key",
+                "extra_key",
+            ]
+        )
+    )
     name = names[0]
     if breakage == "gap":
         begin, end = entries[name]["data_offsets"]

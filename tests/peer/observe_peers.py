@@ -49,6 +49,7 @@ FAIL_CLOSED = {
 # loader does anything off the allowlist): the reason, shown in the test id's reason.
 PEER_SAYS_MALICIOUS_BUT_INERT = {}
 
+
 def loader_reasons(record: dict) -> list[str]:
     reasons = []
     for loader, seen in record.items():
@@ -66,15 +67,22 @@ def expected_error(relative: str, record: dict) -> tuple[bool, str]:
         return True, FAIL_CLOSED[relative]
     unreadable = [key for key in record if key.startswith("unpacked:<unreadable")]
     if unreadable:  # encrypted, flag bits, CRC or names that disagree: readers differ, fail closed
-        return True, f"an archive whose members the stdlib reader refuses ({unreadable[0][len('unpacked:'):]}) cannot be verified"
+        return True, f"an archive whose members the stdlib reader refuses ({unreadable[0][len('unpacked:') :]}) cannot be verified"
     reasons = loader_reasons(record)
     if reasons:
         return True, "; ".join(sorted(set(reasons))[:3])
     return False, "every loader resolved only allowlisted globals and reached no side effect"
 
 
-
-PICKLESCAN_BENIGN = ("benign0_", "int_array", "object_array", "pytorch_model.bin", "new_pytorch_model.bin", "bad_pytorch.pt", "not_a_pickle.bin")
+PICKLESCAN_BENIGN = (
+    "benign0_",
+    "int_array",
+    "object_array",
+    "pytorch_model.bin",
+    "new_pytorch_model.bin",
+    "bad_pytorch.pt",
+    "not_a_pickle.bin",
+)
 
 
 def peer_verdict(relative: str) -> tuple[str, str]:
@@ -124,7 +132,12 @@ def _members(path: Path, scratch: Path) -> list[tuple[str, Path]]:
 
 
 def _summary(seen) -> dict:
-    return {"globals": sorted({tuple(g) for g in seen.globals}), "side_effects": seen.side_effects, "completed": seen.completed, "error": (seen.error or "")[:160]}
+    return {
+        "globals": sorted({tuple(g) for g in seen.globals}),
+        "side_effects": seen.side_effects,
+        "completed": seen.completed,
+        "error": (seen.error or "")[:160],
+    }
 
 
 def main(only: list[str]) -> None:

@@ -73,7 +73,10 @@ def test_no_readable_license_and_no_license_file(tiny_llama, run_rules):
         ("base_model: {name: x}", "'base_model' must be a model id or a list of them"),
         ("model-index: {name: x}", "'model-index' does not match the Hub's schema: it must be a non-empty list"),
         ("model-index:\n- name: x", "'model-index' does not match the Hub's schema: an entry lacks the required key 'results'"),
-        ("model-index:\n- name: x\n  results:\n  - task: {type: text-generation}\n    dataset: {type: wikitext}\n    metrics: []", "lacks the required key 'name'"),
+        (
+            "model-index:\n- name: x\n  results:\n  - task: {type: text-generation}\n    dataset: {type: wikitext}\n    metrics: []",
+            "lacks the required key 'name'",
+        ),
     ],
 )
 def test_metadata_of_the_wrong_shape(tiny_llama, run_rules, extra, words):

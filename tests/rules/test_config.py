@@ -68,7 +68,9 @@ def test_config_not_an_object(tiny_llama, run_rules):
 
 
 def test_duplicate_keys_with_line(tiny_llama, run_rules):
-    (tiny_llama / "generation_config.json").write_text('{\n  "do_sample": false,\n  "nested": {"a": 1,\n "a": 2},\n  "do_sample": true\n}\n')
+    (tiny_llama / "generation_config.json").write_text(
+        '{\n  "do_sample": false,\n  "nested": {"a": 1,\n "a": 2},\n  "do_sample": true\n}\n'
+    )
     findings = run_rules(tiny_llama, select=["CFG004"])
     assert sorted((f.line, f.message.split("'")[1]) for f in findings) == [(4, "a"), (5, "do_sample")]
 

@@ -40,7 +40,9 @@ def test_broken_service_repo(tiny_llama, run_rules):
 
 def test_auto_on_a_model_that_fits_one_gpu(tiny_llama, run_rules):
     write(tiny_llama, CLEAN)
-    (tiny_llama / "serve.py").write_text('from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained(".", device_map="auto")\n')
+    (tiny_llama / "serve.py").write_text(
+        'from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained(".", device_map="auto")\n'
+    )
     found = run_rules(tiny_llama, select=["DMP004"])
     assert [(f.code, f.path, f.line) for f in found] == [("DMP004", "serve.py", 2)]
     assert "fits one 24 GiB GPU" in found[0].message
@@ -49,8 +51,13 @@ def test_auto_on_a_model_that_fits_one_gpu(tiny_llama, run_rules):
 def test_memory_fit_counts_dtype_and_quantization(tiny_llama, run_rules):
     # tiny-llama is float16 on disk; ~0.17 MB of weights. Declare a GPU that holds it
     # only with 4-bit weights and a KV cache sized by the numbers below.
-    write(tiny_llama, {"serve.py": 'from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained(".", torch_dtype="float32")\n',
-                       ".hfcheck.yaml": "deploy:\n  gpus: 1\n  gpu_memory_gib: 1.2\n  max_batch_size: 1\n  max_seq_len: 256\n"})
+    write(
+        tiny_llama,
+        {
+            "serve.py": 'from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained(".", torch_dtype="float32")\n',
+            ".hfcheck.yaml": "deploy:\n  gpus: 1\n  gpu_memory_gib: 1.2\n  max_batch_size: 1\n  max_seq_len: 256\n",
+        },
+    )
     assert run_rules(tiny_llama, select=["DMP005"]) == []
     # KV = 2 x 2 layers x 2 kv heads x 16 head_dim x seq x batch x 4 bytes
     (tiny_llama / ".hfcheck.yaml").write_text("deploy:\n  gpus: 1\n  gpu_memory_gib: 1.2\n  max_batch_size: 64\n  max_seq_len: 65536\n")

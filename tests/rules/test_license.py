@@ -134,7 +134,12 @@ def test_empty_metadata_block_has_no_license(tiny_llama, run_rules):
 
 @pytest.mark.parametrize(
     ("value", "fix"),
-    [("apache2", "license: apache-2.0"), ("MIT License", "license: mit"), ("Apache-2.0", "license: apache-2.0"), ("my-company-terms", None)],
+    [
+        ("apache2", "license: apache-2.0"),
+        ("MIT License", "license: mit"),
+        ("Apache-2.0", "license: apache-2.0"),
+        ("my-company-terms", None),
+    ],
 )
 def test_unknown_license_identifier(tiny_llama, run_rules, value, fix):
     write_card(tiny_llama, tiny_card(license=value))
@@ -174,7 +179,10 @@ def test_other_license_linked_to_absent_file(tiny_llama, run_rules):
     write_card(tiny_llama, tiny_card(license="other", license_name="acme", license_link="LICENSE.md"))
     (tiny_llama / "LICENSE").write_text("ACME model license: you may run it, nothing else.\n")
     findings = run_rules(tiny_llama, select=["LIC"])
-    assert codes(findings) == ["LIC003"] and findings[0].message == "license_link points to LICENSE.md, which is not in the repo (the repo has LICENSE)"
+    assert (
+        codes(findings) == ["LIC003"]
+        and findings[0].message == "license_link points to LICENSE.md, which is not in the repo (the repo has LICENSE)"
+    )
     assert findings[0].line == 6
     write_card(tiny_llama, tiny_card(license="other", license_name="acme", license_link="./LICENSE"))
     assert run_rules(tiny_llama, select=["LIC"]) == []
@@ -212,7 +220,9 @@ def test_unknown_license_is_info(tiny_llama, run_rules):
 
 
 def test_gated_model(tiny_llama, run_rules):
-    write_card(tiny_llama, tiny_card(extra_gated_prompt="'You agree to share your contact information'", extra_gated_fields="{Company: text}"))
+    write_card(
+        tiny_llama, tiny_card(extra_gated_prompt="'You agree to share your contact information'", extra_gated_fields="{Company: text}")
+    )
     findings = run_rules(tiny_llama, select=["LIC"])
     assert [(f.code, f.severity) for f in findings] == [("LIC005", "info")]
     assert "extra_gated_prompt, extra_gated_fields" in findings[0].message and findings[0].line == 5

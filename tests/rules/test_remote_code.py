@@ -4,7 +4,7 @@ from conftest import codes
 
 from hfcheck.formats.python_code import scan_source
 
-MODELING = '''\
+MODELING = """\
 import torch
 from torch import nn
 from .configuration_foo import FooConfig
@@ -18,14 +18,14 @@ class FooForCausalLM(nn.Module):
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
         with open("cache.txt", "w") as f:
             f.write("ok")
-'''
-CONFIGURATION = '''\
+"""
+CONFIGURATION = """\
 from transformers import PretrainedConfig
 
 
 class FooConfig(PretrainedConfig):
     model_type = "foo"
-'''
+"""
 
 
 def add_remote_code(repo, modeling=MODELING):
@@ -106,7 +106,10 @@ def test_missing_and_broken_modules(tiny_llama, run_rules):
     (tiny_llama / "configuration_foo.py").unlink()
     (tiny_llama / "modeling_foo.py").write_text("def broken(:\n")
     messages = sorted(f.message for f in run_rules(tiny_llama, select=["SEC102"]))
-    assert messages == ["configuration_foo.py is needed by config.json but is not in the repo", "modeling_foo.py does not parse: invalid syntax (line 1)"]
+    assert messages == [
+        "configuration_foo.py is needed by config.json but is not in the repo",
+        "modeling_foo.py does not parse: invalid syntax (line 1)",
+    ]
 
 
 def test_scanner_resolves_aliases_and_ignores_lookalikes():

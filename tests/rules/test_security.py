@@ -37,14 +37,18 @@ def corpus_report(corpus):
 
 def test_every_malicious_sample_is_an_error(corpus_report):
     manifest, by_path = corpus_report
-    missed = [s["path"] for s in manifest if s["verdict"] == "malicious" and not any(f.severity == "error" for f in by_path.get(s["path"], []))]
+    missed = [
+        s["path"] for s in manifest if s["verdict"] == "malicious" and not any(f.severity == "error" for f in by_path.get(s["path"], []))
+    ]
     assert missed == []
     assert sum(s["verdict"] == "malicious" for s in manifest) >= 50
 
 
 def test_no_benign_sample_is_flagged(corpus_report):
     manifest, by_path = corpus_report
-    flagged = {s["path"]: [f.message for f in by_path.get(s["path"], [])] for s in manifest if s["verdict"] == "benign" and by_path.get(s["path"])}
+    flagged = {
+        s["path"]: [f.message for f in by_path.get(s["path"], [])] for s in manifest if s["verdict"] == "benign" and by_path.get(s["path"])
+    }
     assert flagged == {}
 
 

@@ -106,10 +106,15 @@ def test_llama3_eot_id_story(tiny_llama, run_rules):
     (tiny_llama / "tokenizer.json").write_text(tokenizer.to_str(), encoding="utf-8")
     ids = {t: tokenizer.token_to_id(t) for t in specials}
     config = read(tiny_llama / "tokenizer_config.json")
-    config.update(bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>", pad_token="<pad>", add_bos_token=False, chat_template=LLAMA3_LIKE)
+    config.update(
+        bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>", pad_token="<pad>", add_bos_token=False, chat_template=LLAMA3_LIKE
+    )
     config["added_tokens_decoder"] = {str(ids[t]): {"content": t, "special": True} for t in specials}
     write(tiny_llama / "tokenizer_config.json", config)
-    write(tiny_llama / "special_tokens_map.json", {"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "pad_token": "<pad>", "unk_token": "<unk>"})
+    write(
+        tiny_llama / "special_tokens_map.json",
+        {"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "pad_token": "<pad>", "unk_token": "<unk>"},
+    )
     edit(tiny_llama / "config.json", bos_token_id=ids["<|begin_of_text|>"], eos_token_id=ids["<|end_of_text|>"])
     edit(tiny_llama / "generation_config.json", bos_token_id=ids["<|begin_of_text|>"], eos_token_id=ids["<|end_of_text|>"])
     findings = run_rules(tiny_llama, select=["SPT006"])
@@ -201,7 +206,14 @@ def test_pad_in_tokenizer_json_padding_counts(tiny_llama, run_rules):
     # transformers 5 takes the pad token from tokenizer.json's `padding` block
     drop_pad(tiny_llama)
     data = read(tiny_llama / "tokenizer.json")
-    data["padding"] = {"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": None, "pad_id": 3, "pad_type_id": 0, "pad_token": "<pad>"}
+    data["padding"] = {
+        "strategy": "BatchLongest",
+        "direction": "Left",
+        "pad_to_multiple_of": None,
+        "pad_id": 3,
+        "pad_type_id": 0,
+        "pad_token": "<pad>",
+    }
     write(tiny_llama / "tokenizer.json", data)
     assert _real_tokenizer(tiny_llama)(["a", "a b c"], padding=True)["input_ids"][0][0] == 3
     assert run_rules(tiny_llama, select=["SPT001"]) == []
@@ -219,7 +231,14 @@ def test_pad_is_eos_names_the_matching_declaration(tiny_llama, run_rules):
 
 @pytest.mark.parametrize(
     "model_type, tokenizer_class",
-    [("llama", "LlamaTokenizerFast"), ("llama", "PreTrainedTokenizerFast"), ("qwen2", "Qwen2Tokenizer"), ("gpt2", "GPT2TokenizerFast"), ("gemma", "GemmaTokenizer"), ("qwen2", None)],
+    [
+        ("llama", "LlamaTokenizerFast"),
+        ("llama", "PreTrainedTokenizerFast"),
+        ("qwen2", "Qwen2Tokenizer"),
+        ("gpt2", "GPT2TokenizerFast"),
+        ("gemma", "GemmaTokenizer"),
+        ("qwen2", None),
+    ],
 )
 def test_effective_padding_side_matches_transformers(tiny_llama, run_rules, model_type, tokenizer_class):
     # transformers 5 writes no padding_side when it is the class default: the side comes
@@ -241,7 +260,14 @@ def test_effective_padding_side_matches_transformers(tiny_llama, run_rules, mode
 def test_padding_direction_in_tokenizer_json(tiny_llama, run_rules):
     edit(tiny_llama / "tokenizer_config.json", padding_side=None, tokenizer_class="LlamaTokenizerFast")
     data = read(tiny_llama / "tokenizer.json")
-    data["padding"] = {"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": None, "pad_id": 3, "pad_type_id": 0, "pad_token": "<pad>"}
+    data["padding"] = {
+        "strategy": "BatchLongest",
+        "direction": "Right",
+        "pad_to_multiple_of": None,
+        "pad_id": 3,
+        "pad_type_id": 0,
+        "pad_token": "<pad>",
+    }
     write(tiny_llama / "tokenizer.json", data)
     assert _real_tokenizer(tiny_llama).padding_side == "right"
     findings = run_rules(tiny_llama, select=["SPT008"])

@@ -64,7 +64,9 @@ def test_sharded_weights_use_the_index(tiny_llama, run_rules):
     embed = {"model.embed_tokens.weight": tensors.pop("model.embed_tokens.weight")[:100]}
     save_file(embed, str(tiny_llama / "model-00001-of-00002.safetensors"))
     save_file(tensors, str(tiny_llama / "model-00002-of-00002.safetensors"))
-    weight_map = {name: "model-00002-of-00002.safetensors" for name in tensors} | {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}
+    weight_map = {name: "model-00002-of-00002.safetensors" for name in tensors} | {
+        "model.embed_tokens.weight": "model-00001-of-00002.safetensors"
+    }
     write(tiny_llama / "model.safetensors.index.json", {"metadata": {}, "weight_map": weight_map})
     findings = run_rules(tiny_llama, select=["TOK001"])
     assert "100 rows of model.embed_tokens.weight in model-00001-of-00002.safetensors" in findings[0].message
@@ -186,9 +188,31 @@ def test_rules_work_without_tokenizers_installed(tiny_llama):
 
 
 def test_garbage_values_give_findings_not_crashes(tiny_llama, run_rules):
-    edit(tiny_llama / "config.json", model_type=["llama"], vocab_size="big", max_position_embeddings=None, rope_scaling={"factor": "x"}, eos_token_id=[True], pad_token_id=-5)
-    edit(tiny_llama / "generation_config.json", eos_token_id=[], temperature=float("nan"), top_k=None, max_length=float("inf"), do_sample="yes")
-    edit(tiny_llama / "tokenizer_config.json", added_tokens_decoder={"x": 1, "7": {"content": 3}}, pad_token={"content": None}, chat_template=[{"name": 1}], model_max_length="long", tokenizer_class=5)
+    edit(
+        tiny_llama / "config.json",
+        model_type=["llama"],
+        vocab_size="big",
+        max_position_embeddings=None,
+        rope_scaling={"factor": "x"},
+        eos_token_id=[True],
+        pad_token_id=-5,
+    )
+    edit(
+        tiny_llama / "generation_config.json",
+        eos_token_id=[],
+        temperature=float("nan"),
+        top_k=None,
+        max_length=float("inf"),
+        do_sample="yes",
+    )
+    edit(
+        tiny_llama / "tokenizer_config.json",
+        added_tokens_decoder={"x": 1, "7": {"content": 3}},
+        pad_token={"content": None},
+        chat_template=[{"name": 1}],
+        model_max_length="long",
+        tokenizer_class=5,
+    )
     (tiny_llama / "special_tokens_map.json").write_text("[1, 2]")
     data = read(tiny_llama / "tokenizer.json")
     data["model"]["merges"] = [[1, None], "a b", 3]

@@ -21,7 +21,11 @@ def _llama_like(bias=False, lm_head=True):
               p + "mlp.gate_proj.weight": (INTER, H), p + "mlp.up_proj.weight": (INTER, H), p + "mlp.down_proj.weight": (H, INTER),
               p + "input_layernorm.weight": (H,), p + "post_attention_layernorm.weight": (H,)}  # fmt: skip
         if bias:  # Qwen2 has q/k/v biases
-            t |= {p + "self_attn.q_proj.bias": (HEADS * HEAD_DIM,), p + "self_attn.k_proj.bias": (KV * HEAD_DIM,), p + "self_attn.v_proj.bias": (KV * HEAD_DIM,)}
+            t |= {
+                p + "self_attn.q_proj.bias": (HEADS * HEAD_DIM,),
+                p + "self_attn.k_proj.bias": (KV * HEAD_DIM,),
+                p + "self_attn.v_proj.bias": (KV * HEAD_DIM,),
+            }
     if lm_head:
         t["lm_head.weight"] = (VOCAB, H)
     return t
@@ -45,7 +49,12 @@ def _gpt2():
 
 def _falcon():
     # tiiuae/falcon-7b names: a family hfcheck has no shape table for
-    t = {"transformer.word_embeddings.weight": (VOCAB, H), "transformer.ln_f.weight": (H,), "transformer.ln_f.bias": (H,), "lm_head.weight": (VOCAB, H)}
+    t = {
+        "transformer.word_embeddings.weight": (VOCAB, H),
+        "transformer.ln_f.weight": (H,),
+        "transformer.ln_f.bias": (H,),
+        "lm_head.weight": (VOCAB, H),
+    }
     for i in range(LAYERS):
         p = f"transformer.h.{i}."
         t |= {p + "input_layernorm.weight": (H,), p + "input_layernorm.bias": (H,), p + "self_attention.query_key_value.weight": (3 * H, H),
@@ -133,14 +142,20 @@ def test_layers_built_differently_by_design_are_not_reported(tmp_path, run_rules
         if i == 0:
             tensors |= {p + f"mlp.{n}.weight": (H, H) for n in ("gate_proj", "up_proj", "down_proj")}
         else:
-            tensors |= {p + "mlp.gate.weight": (2, H)} | {p + f"mlp.experts.{e}.{n}.weight": (H, H) for e in range(2) for n in ("gate_proj", "up_proj", "down_proj")}
+            tensors |= {p + "mlp.gate.weight": (2, H)} | {
+                p + f"mlp.experts.{e}.{n}.weight": (H, H) for e in range(2) for n in ("gate_proj", "up_proj", "down_proj")
+            }
             tensors |= {p + f"mlp.shared_experts.{n}.weight": (H, H) for n in ("gate_proj", "up_proj", "down_proj")}
         tensors |= {f"encoder.block.{i}.layer.0.SelfAttention.{n}.weight": (H, H) for n in ("q", "k", "v", "o")}
     tensors["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"] = (32, HEADS)
     repo = tmp_path / "mixed"
     repo.mkdir()
     save_file({n: np.zeros(s, dtype=np.float32) for n, s in tensors.items()}, repo / "model.safetensors")
-    (repo / "config.json").write_text(json.dumps({"architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "num_hidden_layers": LAYERS, "vocab_size": VOCAB}))
+    (repo / "config.json").write_text(
+        json.dumps(
+            {"architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "num_hidden_layers": LAYERS, "vocab_size": VOCAB}
+        )
+    )
     assert run_rules(repo, select=["WGT013"]) == []
     # ... while an expert missing from one MoE layer is reported
     tensors.pop("model.layers.2.mlp.experts.1.up_proj.weight")

@@ -144,7 +144,9 @@ def _result_with(envelope):
 def test_out_of_memory_envelope_names_what_fits_beside_the_estimate(tiny_llama):
     from hfcheck.smoke.result import EnvelopeRun
 
-    run = EnvelopeRun(32, 4096, ".hfcheck.yaml: deploy.max_batch_size x deploy.max_seq_len", decode_steps=8, fits=False, largest_fit=[8, 4096])
+    run = EnvelopeRun(
+        32, 4096, ".hfcheck.yaml: deploy.max_batch_size x deploy.max_seq_len", decode_steps=8, fits=False, largest_fit=[8, 4096]
+    )
     [finding] = _rule_findings(tiny_llama, _result_with(run), "SMK012")
     assert finding.severity == "error"
     assert "32 x 4096 tokens" in finding.message and "out of memory on NVIDIA H200" in finding.message
@@ -204,7 +206,11 @@ def test_placement_plan_fills_max_memory_budgets_in_forward_order(tiny_llama):
 
     repo = RepoView(tiny_llama)
     modules = [m for m, _ in memory.module_sizes(repo)]
-    assert modules[0] == "model.embed_tokens" and modules[-1] == "lm_head" and modules.index("model.layers.0") < modules.index("model.layers.1")
+    assert (
+        modules[0] == "model.embed_tokens"
+        and modules[-1] == "lm_head"
+        and modules.index("model.layers.0") < modules.index("model.layers.1")
+    )
     sizes = dict(memory.module_sizes(repo))
     embed, largest = sizes["model.embed_tokens"], max(sizes.values())
     # GPU 0 keeps the largest module's size free (as accelerate does), holds the
@@ -215,7 +221,9 @@ def test_placement_plan_fills_max_memory_budgets_in_forward_order(tiny_llama):
     assert memory.planned_placement(repo, "auto", {0: embed, "cpu": "1GiB"})["model.embed_tokens"] == "cpu"
     assert memory.planned_placement(repo, {"model.embed_tokens": 0, "model.layers": 1, "": "cpu"})["model.layers.1"] == "cuda:1"
     assert memory.planned_placement(repo, "auto") is None  # depends on the machine
-    assert memory._parse_memory("20GiB") == 20 << 30 and memory._parse_memory("500MB") == 500 * 10**6 and memory._parse_memory("lots") is None
+    assert (
+        memory._parse_memory("20GiB") == 20 << 30 and memory._parse_memory("500MB") == 500 * 10**6 and memory._parse_memory("lots") is None
+    )
 
 
 def _placed(tiny_llama, asked, max_memory, placement):

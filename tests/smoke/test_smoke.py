@@ -82,7 +82,9 @@ def test_real_minilm_runs_forward_pooling_and_batch(minilm):
 
 
 def test_security_error_in_static_pass_blocks_the_load(tiny_llama):
-    target = TargetReport(str(tiny_llama), tiny_llama, [Finding("SEC001", "error", "security", "pickle imports os.system", "model.bin")], Settings())
+    target = TargetReport(
+        str(tiny_llama), tiny_llama, [Finding("SEC001", "error", "security", "pickle imports os.system", "model.bin")], Settings()
+    )
     result = smoke_target(target, device="cpu")
     assert result.status == "refused" and result.load_kwargs == {}  # never got to from_pretrained
     [finding] = by_code(target.findings, "SMK002")
@@ -91,7 +93,9 @@ def test_security_error_in_static_pass_blocks_the_load(tiny_llama):
 
 def test_remote_code_is_refused_without_the_flag(tiny_llama):
     edit_json(tiny_llama / "config.json", auto_map={"AutoModelForCausalLM": "modeling_custom.CustomForCausalLM"})
-    (tiny_llama / "modeling_custom.py").write_text("from transformers import LlamaForCausalLM\n\n\nclass CustomForCausalLM(LlamaForCausalLM):\n    pass\n")
+    (tiny_llama / "modeling_custom.py").write_text(
+        "from transformers import LlamaForCausalLM\n\n\nclass CustomForCausalLM(LlamaForCausalLM):\n    pass\n"
+    )
     findings, result = smoke(tiny_llama)
     assert result.status == "refused"
     assert "--trust-remote-code" in by_code(findings, "SMK002")[0].message
@@ -169,7 +173,10 @@ def test_chat_template_that_does_not_render(tiny_llama):
 
 
 def test_working_chat_template_passes(tiny_llama):
-    edit_json(tiny_llama / "tokenizer_config.json", chat_template="{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}</s>{% endfor %}{% if add_generation_prompt %}<s>assistant:{% endif %}")
+    edit_json(
+        tiny_llama / "tokenizer_config.json",
+        chat_template="{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}</s>{% endfor %}{% if add_generation_prompt %}<s>assistant:{% endif %}",
+    )
     findings, result = smoke(tiny_llama)
     assert result.check("chat_template").ok and codes(findings) == ["SMK011"]
 
@@ -223,7 +230,9 @@ def test_the_model_is_loaded_the_way_the_deployment_loads_it(tiny_llama):
 
 
 def test_a_deployment_kwarg_that_cannot_load_is_a_load_failure(tiny_llama):
-    (tiny_llama / "serve.py").write_text("from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained('.', attn_implementation='no_such_attention')\n")
+    (tiny_llama / "serve.py").write_text(
+        "from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained('.', attn_implementation='no_such_attention')\n"
+    )
     findings, result = smoke(tiny_llama)
     [failure] = by_code(findings, "SMK003")
     assert "as serve.py:2 loads it" in failure.message and "no_such_attention" in failure.message

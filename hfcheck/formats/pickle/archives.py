@@ -89,7 +89,9 @@ def _scan_legacy_tar(scanner, f, members: dict, prefix: str, depth: int) -> None
                         raise _Unparsed("negative tensor rank")
                     reader.skip(4 + 16 * ndim + 8)
         except (_Unparsed, Truncated, struct.error) as e:
-            ctx.problem("legacy tar checkpoint member %r could not be parsed as torch reads it: %s" % (name, e or "truncated"), reader.pos, label)
+            ctx.problem(
+                "legacy tar checkpoint member %r could not be parsed as torch reads it: %s" % (name, e or "truncated"), reader.pos, label
+            )
 
 
 def _one_stream(scanner, reader: StreamReader, label: str, depth: int):
@@ -131,7 +133,9 @@ def scan_7z(scanner, f, size: int, member: str | None, depth: int) -> str:
     ctx = scanner.ctx
     py7zr = _import_py7zr()
     if py7zr is None:
-        ctx.problem("7z archive not scanned: install the optional py7zr (pip install 'hfcheck[archives]') to scan what it holds", None, member)
+        ctx.problem(
+            "7z archive not scanned: install the optional py7zr (pip install 'hfcheck[archives]') to scan what it holds", None, member
+        )
         return "7z"
     cap = ctx.limits.max_stream_bytes
     prefix = member + "/" if member else ""
@@ -144,7 +148,7 @@ def scan_7z(scanner, f, size: int, member: str | None, depth: int) -> str:
                 return "7z"
             factory = py7zr.io.BytesIOFactory(cap)
             archive.extract(factory=factory)
-    except Exception as e:  # py7zr raises many types on hostile input: the archive is unverified
+    except Exception as e:  # noqa: BLE001 - py7zr raises many types on hostile input: the archive is unverified
         ctx.problem("7z archive could not be read: %s: %s" % (type(e).__name__, e), None, member)
         return "7z"
     for info in infos:

@@ -19,7 +19,16 @@ from hfcheck.formats.pickle.machine import StreamMachine, run_streams
 from hfcheck.formats.pickle.numpy_dtypes import descr_has_object
 from hfcheck.formats.pickle.reader import FileWindow, StreamReader, blob_size
 from hfcheck.formats.pickle.results import ScanContext
-from hfcheck.formats.pickle.sniff import NPY_MAGIC, TAR_BLOCK, ZIP_LOCAL, container_by_magic, first_stream_is_pickle, head_rules_out_pickle, looks_like_pickle, run_first_stream
+from hfcheck.formats.pickle.sniff import (
+    NPY_MAGIC,
+    TAR_BLOCK,
+    ZIP_LOCAL,
+    container_by_magic,
+    first_stream_is_pickle,
+    head_rules_out_pickle,
+    looks_like_pickle,
+    run_first_stream,
+)
 from hfcheck.formats.pickle.zip_reader import ZipEntry, ZipReadError, miniz_directory, torch_archive_records, zipfile_directory
 
 MINIZ = "torch's zip reader (miniz)"
@@ -117,7 +126,9 @@ class ContainerScanner:
         if failure is not None:
             ctx.problem(failure, reader.pos, member)
         if _builds_joblib_array(sub):
-            plain, _, _, _ = run_first_stream(f, 0, end, ctx.limits, self.scan_nested, member=member, depth=depth, machine_class=PlainPickleMachine)
+            plain, _, _, _ = run_first_stream(
+                f, 0, end, ctx.limits, self.scan_nested, member=member, depth=depth, machine_class=PlainPickleMachine
+            )
             adopt(ctx, plain, with_problems=False, same_stream=True)  # where pickle.load fails, it stops: only what ran before counts
         while finished and not reader.at_end() and not ctx.stopped:
             # pickle.load never reads past the first STOP; code that loads in a loop reads
@@ -189,7 +200,7 @@ class ContainerScanner:
             import ast
 
             header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin1"))
-        except Exception:  # literal_eval raises many types on hostile input
+        except Exception:  # noqa: BLE001 - literal_eval raises many types on hostile input
             ctx.problem(".npy header is not a Python literal", hstart, member)
             return
         if not isinstance(header, dict) or "descr" not in header:
@@ -197,8 +208,14 @@ class ContainerScanner:
             return
         if descr_has_object(header["descr"], 0):
             # numpy.load(allow_pickle=True) unpickles the data part
-            run_streams(ctx, StreamReader(f, hstart + hlen, min(size, hstart + hlen + ctx.limits.max_stream_bytes)), member, depth, self.scan_nested, max_streams=1)
-
+            run_streams(
+                ctx,
+                StreamReader(f, hstart + hlen, min(size, hstart + hlen + ctx.limits.max_stream_bytes)),
+                member,
+                depth,
+                self.scan_nested,
+                max_streams=1,
+            )
 
     # zip ------------------------------------------------------------------------
     def scan_zip(self, f, size: int, member: str | None, depth: int) -> str:
@@ -223,7 +240,9 @@ class ContainerScanner:
         if errors:
             (failed, why), (reads, _) = next(iter(errors.items())), next(iter(views.items()))
             ctx.problem("zip readers disagree: %s refuses the archive (%s) while %s reads it" % (failed, why, reads), None, member)
-        elif [e.name for e in views[MINIZ]] != [e.name for e in views[PYZIP]] or [e.where() for e in views[MINIZ]] != [e.where() for e in views[PYZIP]]:
+        elif [e.name for e in views[MINIZ]] != [e.name for e in views[PYZIP]] or [e.where() for e in views[MINIZ]] != [
+            e.where() for e in views[PYZIP]
+        ]:
             ctx.problem("zip readers disagree: %s" % _view_difference(views[MINIZ], views[PYZIP]), None, member)
         entries = _union(views)
         if len(entries) > ctx.limits.max_members:
@@ -231,7 +250,9 @@ class ContainerScanner:
             entries = entries[: ctx.limits.max_members]
         torch_view = views.get(MINIZ) or []
         folder, records = torch_archive_records(torch_view)
-        kind = "torch-zip" if "data.pkl" in records else "npz" if entries and all(e.name.lower().endswith(".npy") for e in entries) else "zip"
+        kind = (
+            "torch-zip" if "data.pkl" in records else "npz" if entries and all(e.name.lower().endswith(".npy") for e in entries) else "zip"
+        )
         if kind == "torch-zip" and any(e.name == "%s/constants.pkl" % folder for e in torch_view):
             # torch.load hands an archive with a constants.pkl record to torch.jit.load
             # (torch.serialization._is_torchscript_zip), whose C++ unpickler reads the pickles
@@ -251,7 +272,7 @@ class ContainerScanner:
             spans.append((entry.header_offset, begin + entry.compress_size, entry.name))
             self.scan_member(f, entry, begin, prefix + entry.name, depth, id(entry) in storages)
         spans = sorted(set(spans))
-        for (a0, a1, an), (b0, _, bn) in zip(spans, spans[1:]):
+        for (_, a1, an), (b0, _, bn) in zip(spans, spans[1:]):
             if a1 > b0:
                 ctx.problem("zip members %r and %r overlap" % (an, bn), b0, member)
         return kind
@@ -274,7 +295,11 @@ class ContainerScanner:
         for record, found in records.items():
             names = sorted({e.name for e in found})
             if len(names) > 1:
-                ctx.problem("torch's reader looks records up case-insensitively: %s all answer for %r" % (", ".join(map(repr, names)), record), None, member)
+                ctx.problem(
+                    "torch's reader looks records up case-insensitively: %s all answer for %r" % (", ".join(map(repr, names)), record),
+                    None,
+                    member,
+                )
 
     def check_local_header(self, f, size: int, entry: ZipEntry, member: str | None) -> int | None:
         ctx = self.ctx
@@ -288,7 +313,12 @@ class ContainerScanner:
         if f.read(nlen) != entry.raw_name:
             ctx.problem("zip member %r: the local header names it differently" % entry.name, where, member)
         if lflags != entry.flags:
-            ctx.problem("zip member %r: flags differ between local header (0x%04x) and central directory (0x%04x)" % (entry.name, lflags, entry.flags), where, member)
+            ctx.problem(
+                "zip member %r: flags differ between local header (0x%04x) and central directory (0x%04x)"
+                % (entry.name, lflags, entry.flags),
+                where,
+                member,
+            )
         for flags, which in ((entry.flags, "central"), (lflags, "local")):
             if flags & 0x1:
                 ctx.problem("zip member %r: encrypted flag set (%s header)" % (entry.name, which), where, member)
@@ -297,7 +327,12 @@ class ContainerScanner:
             if odd:
                 ctx.problem("zip member %r: unusual general-purpose flag bits 0x%04x (%s header)" % (entry.name, odd, which), where, member)
         if lmethod != entry.method:
-            ctx.problem("zip member %r: compression method differs between local header (%d) and central directory (%d)" % (entry.name, lmethod, entry.method), where, member)
+            ctx.problem(
+                "zip member %r: compression method differs between local header (%d) and central directory (%d)"
+                % (entry.name, lmethod, entry.method),
+                where,
+                member,
+            )
         if not lflags & 0x8 and 0xFFFFFFFF not in (lcsize, lusize):
             if lcsize != entry.compress_size or lusize != entry.file_size or lcrc != entry.crc:
                 ctx.problem("zip member %r: sizes/CRC differ between local header and central directory" % entry.name, where, member)
@@ -308,7 +343,11 @@ class ContainerScanner:
             ctx.problem("zip member %r: data runs past the end of the archive" % entry.name, where, member)
             return None
         if entry.file_size > 64 << 20 and entry.file_size > 200 * max(1, entry.compress_size):
-            ctx.problem("zip member %r: compression ratio %d:1 (zip bomb?)" % (entry.name, entry.file_size // max(1, entry.compress_size)), where, member)
+            ctx.problem(
+                "zip member %r: compression ratio %d:1 (zip bomb?)" % (entry.name, entry.file_size // max(1, entry.compress_size)),
+                where,
+                member,
+            )
         return begin
 
     def scan_member(self, f, entry: ZipEntry, begin: int, label: str, depth: int, storage: bool) -> None:
@@ -329,7 +368,11 @@ class ContainerScanner:
             ctx.problem("zip member %r: tensor storage member holds a pickle/archive" % entry.name, entry.header_offset, label)
         elif entry.file_size > _HEAD and head_rules_out_pickle(self.member_data(f, entry, begin, label, _HEAD), entry.file_size):
             return  # a large member that its first bytes prove no pickle is not read further
-        blob = FileWindow(f, begin, entry.compress_size) if entry.method == 0 else io.BytesIO(self.member_data(f, entry, begin, label, ctx.limits.max_stream_bytes))
+        blob = (
+            FileWindow(f, begin, entry.compress_size)
+            if entry.method == 0
+            else io.BytesIO(self.member_data(f, entry, begin, label, ctx.limits.max_stream_bytes))
+        )
         self.scan_blob(blob, blob_size(blob), label, depth + 1)
 
     def member_data(self, f, entry: ZipEntry, begin: int, label: str, cap: int) -> bytes:
@@ -353,7 +396,11 @@ class ContainerScanner:
         except zlib.error as e:
             ctx.problem("zip member %r: deflate data corrupt: %s" % (entry.name, e), entry.header_offset, label)
         if len(out) >= cap and cap == ctx.limits.max_stream_bytes:
-            ctx.problem("zip member %r: decompresses to more than %d bytes; only the start is scanned" % (entry.name, cap), entry.header_offset, label)
+            ctx.problem(
+                "zip member %r: decompresses to more than %d bytes; only the start is scanned" % (entry.name, cap),
+                entry.header_offset,
+                label,
+            )
         return bytes(out)
 
 
@@ -375,4 +422,9 @@ def _view_difference(torch_view: list[ZipEntry], python_view: list[ZipEntry]) ->
     only_python = sorted({n for n, _ in b - a})
     if not only_torch and not only_python:
         return "the members are listed in a different order"
-    return "only %s finds %s; only %s finds %s (at those offsets)" % (MINIZ, only_torch[:5] or "nothing", PYZIP, only_python[:5] or "nothing")
+    return "only %s finds %s; only %s finds %s (at those offsets)" % (
+        MINIZ,
+        only_torch[:5] or "nothing",
+        PYZIP,
+        only_python[:5] or "nothing",
+    )

@@ -40,7 +40,7 @@ def is_tar_header(block: bytes) -> bool:
         tarfile.TarInfo.frombuf(block[:TAR_BLOCK], "utf-8", "surrogateescape")
     except tarfile.HeaderError:
         return False
-    except Exception:  # a header tarfile's parser chokes on is not one tarfile opens
+    except Exception:  # noqa: BLE001 - a header tarfile's parser chokes on is not one tarfile opens
         return False
     return True
 
@@ -105,7 +105,9 @@ def _dotted_identifier(text) -> bool:
     return isinstance(text, str) and bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def run_first_stream(f, start: int, end: int, limits: Limits, nested_scanner=None, *, member: str | None = None, depth: int = 0, machine_class=StreamMachine):
+def run_first_stream(
+    f, start: int, end: int, limits: Limits, nested_scanner=None, *, member: str | None = None, depth: int = 0, machine_class=StreamMachine
+):
     """Runs one stream of f[start:end] into a fresh context: (context, finished, reader,
     failure message or None)."""
     ctx = ScanContext(limits)

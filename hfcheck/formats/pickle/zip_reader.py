@@ -154,10 +154,29 @@ def zipfile_directory(f) -> list[ZipEntry]:
     f.seek(0)
     try:
         infos = zipfile.ZipFile(f).infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, KeyError, struct.error, NotImplementedError, UnicodeDecodeError) as e:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        struct.error,
+        NotImplementedError,
+        UnicodeDecodeError,
+    ) as e:
         raise ZipReadError(str(e) or type(e).__name__) from None
     return [
-        ZipEntry(i.filename, i.orig_filename.encode("utf-8" if i.flag_bits & 0x800 else "cp437", "replace"), i.header_offset, i.compress_size, i.file_size, i.compress_type, i.flag_bits, i.CRC)
+        ZipEntry(
+            i.filename,
+            i.orig_filename.encode("utf-8" if i.flag_bits & 0x800 else "cp437", "replace"),
+            i.header_offset,
+            i.compress_size,
+            i.file_size,
+            i.compress_type,
+            i.flag_bits,
+            i.CRC,
+        )
         for i in infos
     ]
 
