@@ -25,9 +25,8 @@ import posixpath
 import re
 from dataclasses import dataclass, field, replace
 
-from hfcheck.tree import WEIGHT_SUFFIXES
+from hfcheck.filekinds import TOKENIZER_MARKERS, WEIGHT_SUFFIXES
 
-TOKENIZER_MARKERS = ("tokenizer_config.json", "tokenizer.json", "tokenizer.model", "vocab.txt", "spiece.model")
 DEPLOY_ANCHORS = re.compile(
     r"^(Dockerfile.*|Containerfile|.*\.dockerfile|(docker-)?compose.*\.ya?ml|.*requirements.*\.txt|constraints.*\.txt|pyproject\.toml|setup\.cfg|Pipfile|environment\.ya?ml)$"
 )

@@ -39,42 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hfcheck.formats.safetensors import MAX_HEADER_BYTES
-from hfcheck.tree import PICKLE_WEIGHT_SUFFIXES, Limits
+from hfcheck.tree import Limits
+from hfcheck.filekinds import OTHER_WEIGHT_SUFFIXES, PICKLE_WEIGHT_SUFFIXES, SMALL_NAMES, SMALL_SUFFIXES
 
 # What huggingface_hub itself fetches first for a safetensors header: 97% of headers on
 # the Hub fit in 100 kB, so one request is usually enough.
 HEADER_PROBE_BYTES = 100_001
-OTHER_WEIGHT_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5", ".keras", ".pb", ".msgpack", ".gguf", ".onnx", ".tflite", ".mlmodel", ".ot")
-SMALL_SUFFIXES = (
-    ".json",
-    ".txt",
-    ".md",
-    ".jinja",
-    ".model",
-    ".py",
-    ".yaml",
-    ".yml",
-    ".toml",
-    ".cfg",
-    ".ini",
-    ".lock",
-    ".tiktoken",
-    ".vocab",
-    ".spm",
-    ".bpe",
-)
-SMALL_NAMES = (
-    ".gitattributes",
-    "LICENSE",
-    "LICENCE",
-    "NOTICE",
-    "COPYING",
-    "Dockerfile",
-    "Pipfile",
-    ".env",
-    ".hfcheck.yaml",
-    ".hfcheck.yml",
-)
 # The repo view's own read limits (one definition, hfcheck.tree): a file over them would
 # not be read anyway, so it is not fetched.
 READ_LIMITS = Limits()

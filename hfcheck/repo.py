@@ -5,7 +5,7 @@ and a file that cannot be read is recorded (once) instead of raising."""
 from __future__ import annotations
 
 import fnmatch
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # imported when a file of their kind is read (_parse_json, ... below)
@@ -14,52 +14,11 @@ if TYPE_CHECKING:  # imported when a file of their kind is read (_parse_json, ..
     from hfcheck.formats.yaml_doc import YamlDoc
 
 from hfcheck.reader import SafeReader
-from hfcheck.tree import WEIGHT_SUFFIXES, FileEntry, FileTree, Limits, MiB, ReadError  # noqa: F401 (re-exported)
+from hfcheck.tree import FileEntry, FileTree, Limits, MiB, ReadError  # noqa: F401 (re-exported)
+from hfcheck.filekinds import WEIGHT_SUFFIXES
 
 # Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
 PICKLE_SCAN_SECONDS = 30.0
-
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "tokenizer.model",
-    "added_tokens.json",
-    "chat_template.jinja",
-    "chat_template.json",
-)
-DEPLOY_FILES = (
-    "requirements",
-    "constraints",
-    "pyproject.toml",
-    "setup.cfg",
-    "Pipfile",
-    "environment.yml",
-    "Dockerfile",
-    ".env",
-    "docker-compose",
-)
-
-
-def concern_of(rel: str) -> str:
-    """Which concern a file belongs to, for findings about the file itself."""
-    name = PurePosixPath(rel).name
-    if name.endswith(WEIGHT_SUFFIXES) or name.endswith(".index.json"):
-        return "weights"
-    if name in TOKENIZER_FILES:
-        return "tokenizer"
-    if name == "generation_config.json":
-        return "generation"
-    if name.upper() == "README.MD":
-        return "card"
-    if name.upper().startswith(("LICENSE", "LICENCE")):
-        return "license"
-    if name.startswith(DEPLOY_FILES) or name.endswith((".txt", ".toml", ".lock")):
-        return "pinning"
-    return "config"
 
 
 class RepoView:

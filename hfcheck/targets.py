@@ -78,14 +78,16 @@ def file_target(file: Path) -> Target:
 
 def tree_root_of(file: Path) -> tuple[Path, bool]:
     """(root, alone): the git work tree holding the file, else the current folder when it
-    holds the file, else the nearest folder above the file that holds a model; else the
-    file's own folder, with the file checked alone (never a bare parent like /etc)."""
+    holds the file and is a project (a model, a deployment or dependency file, settings:
+    a service laid out without git), else the nearest folder above the file that holds a
+    model; else the file's own folder, with the file checked alone (never a bare parent
+    like /etc, nor a home or temporary folder the user happens to run from)."""
     start = file.parent.resolve() if file.parent != Path("") else Path.cwd().resolve()
     top = _git_top(start)
     if top is not None:
         return _relative_if_possible(top), False
     cwd = Path.cwd().resolve()
-    if start == cwd or cwd in start.parents:
+    if (start == cwd or cwd in start.parents) and _is_project(cwd):
         return _relative_if_possible(cwd), False
     current = start
     while True:
@@ -97,6 +99,18 @@ def tree_root_of(file: Path) -> tuple[Path, bool]:
         if current.parent == current:
             return _relative_if_possible(start), True
         current = current.parent
+
+
+def _is_project(folder: Path) -> bool:
+    """Does the folder itself hold a model, deployment, dependency or settings file? One
+    listing of its own entries, no walk."""
+    from hfcheck.discovery import DEPLOY_ANCHORS
+
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    return any(name in ROOT_MARKERS or DEPLOY_ANCHORS.match(name) for name in names)
 
 
 def _hub_target(name: str, download_pickles: bool) -> Target:

@@ -16,6 +16,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from hfcheck.filekinds import MODEL_MARKERS, WEIGHT_SUFFIXES
 
 MiB = 1 << 20
 
@@ -38,23 +39,6 @@ TOOL_DIRS = {
     "site-packages",
     ".ipynb_checkpoints",
 }
-# Weight files written by torch.save / pickle / joblib. `.bin` is also used for raw arrays
-# (fastText, ONNX external data): facts.weights counts a .bin by its first bytes.
-PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
-WEIGHT_SUFFIXES = (
-    ".safetensors",
-    *PICKLE_WEIGHT_SUFFIXES,
-    ".npy",
-    ".npz",
-    ".h5",
-    ".hdf5",
-    ".keras",
-    ".msgpack",
-    ".gguf",
-    ".onnx",
-)
-# A folder whose own entries include one of these holds a model (or a part of one).
-MODEL_MARKERS = {"config.json", "model_index.json", "modules.json", "adapter_config.json", "tokenizer_config.json", "tokenizer.json"}
 
 
 @dataclass(frozen=True)

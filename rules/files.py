@@ -4,7 +4,7 @@ it needed."""
 
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
-from hfcheck.repo import concern_of
+from hfcheck.filekinds import concern_of
 
 
 @rule("HFC001", concern="config", severity="warning", phase="final")

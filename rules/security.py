@@ -3,7 +3,8 @@ against the allowlist derived from real checkpoints (hfcheck/formats/pickle/poli
 Files are found by content, so a pickle named `weights.txt` or `model.safetensors` is
 scanned like `pytorch_model.bin`."""
 
-from hfcheck.facts.security import NAMES_THAT_HOLD_PICKLES, judged_globals, pickle_files
+from hfcheck.facts.security import judged_globals, pickle_files
+from hfcheck.filekinds import NAMES_THAT_HOLD_PICKLES
 from hfcheck.findings import Finding
 from hfcheck.registry import rule
 

@@ -31,7 +31,7 @@ from hfcheck.facts.weights import (
 from hfcheck.facts.security import holds_pickle, scan_summary
 from hfcheck.findings import Finding
 from hfcheck.registry import fixer, rule
-from hfcheck.repo import TOKENIZER_FILES, WEIGHT_SUFFIXES
+from hfcheck.filekinds import TOKENIZER_FILES, WEIGHT_SUFFIXES
 
 
 @rule("WGT001", concern="weights", severity="warning")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,31 @@ def test_file_targets_map_to_their_repo_root(tiny_llama, tmp_path):
     data = json.loads(result.output)
     assert len(data["targets"]) == 1  # one root, checked once
     assert [f["code"] for f in data["targets"][0]["findings"]] == ["CFG002"]
+
+
+def file_target_from(cwd: Path, target: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "hfcheck", target, "--format", "json", "--no-cache"], capture_output=True, text=True, cwd=cwd
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_file_under_a_folder_that_is_no_project_is_not_checked_with_that_folder(tmp_path):
+    """Run from a home or temporary folder (no git, no model, no deployment file there), a
+    named file is checked with its own model folder, not with everything under the cwd."""
+    shutil.copytree(CLEAN, tmp_path / "downloads" / "model")
+    (tmp_path / "notes.json").write_text("{,}")  # would be CFG002 if the cwd were walked
+    report = file_target_from(tmp_path, "downloads/model/config.json")
+    assert (tmp_path / report["targets"][0]["path"]).resolve() == (tmp_path / "downloads" / "model").resolve()
+    assert not any(f["path"].endswith("notes.json") for t in report["targets"] for f in t["findings"])
+
+
+def test_a_file_under_a_project_folder_is_checked_with_the_project(tmp_path):
+    """A service laid out without git (Dockerfile and model/ in the cwd) keeps its links."""
+    shutil.copytree(CLEAN, tmp_path / "model")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY model /model\n")
+    report = file_target_from(tmp_path, "model/config.json")
+    assert (tmp_path / report["targets"][0]["path"]).resolve() == tmp_path.resolve()
 
 
 def make_cache_repo(cache: Path, name: str, revision: str, source: Path = CLEAN) -> Path:

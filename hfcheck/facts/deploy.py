@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
+from hfcheck.filekinds import MANIFEST_KINDS
 
 # The parsers are imported when a file of their kind is present: most model repos have none.
 if TYPE_CHECKING:
@@ -26,15 +27,6 @@ if TYPE_CHECKING:
 SHA = re.compile(r"^[0-9a-f]{40}$")
 # requirement files of development tools, not of the service
 _DEV_FILE = re.compile(r"(^|[-_./])(dev|test|tests|testing|docs?|lint|ci|bench|benchmarks?)([-_.]|$)", re.IGNORECASE)
-# The kind of each dependency manifest formats/dependency_files.py reads (lock files,
-# *.lock and conda-lock.*, aside): the one table the facts and the pin fixer share.
-MANIFEST_KINDS = {
-    "pyproject.toml": "pyproject",
-    "Pipfile": "pipfile",
-    "setup.cfg": "setup.cfg",
-    "environment.yml": "environment",
-    "environment.yaml": "environment",
-}
 _MANIFESTS = tuple(MANIFEST_KINDS)
 _SERVING_MARKERS = ("text-generation-inference", "text-generation-launcher", "vllm", "MODEL_ID", "tensor-parallel", "max-model-len", "HF_MODEL_ID", "tgi", "sglang", "lmdeploy", "fastchat",
                     "serving.kserve.io", "kubeai.org", "RayService", "serveConfigV2", "model_loading_config", "engine_config", "accelerators", "python_packages", "hf://")  # fmt: skip

@@ -4,32 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-
-# Names that say "this may hold a pickle" to a reader (weights, archives, compressed
-# files); anything else holding one is disguised. Wider than tree.PICKLE_WEIGHT_SUFFIXES,
-# the names of pickle weight files, hence its own name.
-NAMES_THAT_HOLD_PICKLES = (
-    ".bin",
-    ".pt",
-    ".pth",
-    ".ckpt",
-    ".pkl",
-    ".pickle",
-    ".dill",
-    ".joblib",
-    ".npy",
-    ".npz",
-    ".dat",
-    ".data",
-    ".gz",
-    ".bz2",
-    ".xz",
-    ".lzma",
-    ".zip",
-    ".tar",
-    ".tgz",
-    ".7z",
-)
+from hfcheck.filekinds import NAMES_THAT_HOLD_PICKLES
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,9 @@ from dataclasses import dataclass, field
 
 from hfcheck.facts import config as cfg
 from hfcheck.facts.weights import shard_map
+from hfcheck.filekinds import VOCAB_FILES
 
 ROLES = ("bos", "eos", "pad", "unk")
-VOCAB_FILES = (
-    "tokenizer.json",
-    "vocab.txt",
-    "vocab.json",
-    "tokenizer.model",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-    "vocab.model",
-    "tiktoken.model",
-    "qwen.tiktoken",
-)
 
 # Names of the tensors that hold one row per token id (suffixes; the shortest prefix
 # chain varies by architecture and wrapper: model., bert., language_model., ...).
@@ -224,7 +214,7 @@ def _added_tokens(repo, data: dict | None):
 
 def tokenizer_files(repo) -> list[str]:
     """The root files that together form the tokenizer."""
-    from hfcheck.repo import TOKENIZER_FILES
+    from hfcheck.filekinds import TOKENIZER_FILES
 
     names = set(TOKENIZER_FILES) | set(VOCAB_FILES)
     return sorted(rel for rel in repo.files if rel in names)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from hfcheck.facts.config import int_value, model_type as config_model_type
-from hfcheck.tree import PICKLE_WEIGHT_SUFFIXES
+from hfcheck.filekinds import PICKLE_WEIGHT_SUFFIXES
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
