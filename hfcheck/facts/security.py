@@ -59,7 +59,8 @@ def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
     import (there is no such module), and where one exists it imports it and stops, calling
     nothing. Anything under a name that holds pickles (.pkl, .bin, ...) stays judged as a
     pickle, as does any stream that reaches STOP, calls, or names a module that exists
-    everywhere (os, builtins) or that the policy knows (torch, numpy)."""
+    everywhere (os, builtins), that the policy knows (torch, numpy), or a `__main__` module
+    (importing one runs a program)."""
     if rel.lower().endswith(NAMES_THAT_HOLD_PICKLES) or scan.container != "pickle" or scan.streams != 1:
         return False
     if not scan.problems or scan.calls or repo.head(rel, 1) == b"\x80":
@@ -69,8 +70,14 @@ def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
     from hfcheck.formats.pickle.policy import classify
 
     for item in scan.globals:
-        top = item.module.partition(".")[0]
-        if not item.resolved or top in sys.stdlib_module_names or classify(item.module, item.name)[0] != "unknown":
+        parts = item.module.split(".")
+        # a `__main__` module runs its program when imported (pip.__main__, uvicorn.__main__)
+        if (
+            not item.resolved
+            or parts[0] in sys.stdlib_module_names
+            or "__main__" in parts
+            or classify(item.module, item.name)[0] != "unknown"
+        ):
             return False
     return bool(scan.globals)
 

@@ -468,7 +468,7 @@ def test_text_that_protocol_0_reads_as_a_global_is_not_a_pickle(tmp_path, name, 
     assert security_errors(tmp_path, "model.pkl")
 
 
-@pytest.mark.parametrize("text", ["cos\nsystem\n", "cbuiltins\nexec\n(S'1'\ntR", "cnot_installed_here\nrun\n(tR"])
+@pytest.mark.parametrize("text", ["cos\nsystem\n", "cbuiltins\nexec\n(S'1'\ntR", "cnot_installed_here\nrun\n(tR", "cpip.__main__\nx\n"])
 def test_text_named_file_that_imports_the_stdlib_or_calls_is_judged(tmp_path, text):
     put(tmp_path, "notes.txt", text.encode())
     assert security_errors(tmp_path, "notes.txt")
