@@ -54,7 +54,8 @@ def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
     """A text file under a text name that the unpickler would merely fail on: labels.txt
     holding "cat\ndog\n" reads as protocol 0 (GLOBAL of module "at", name "dog", then the
     data ends). Such a file is text, not a disguised pickle, when its one raw stream has no
-    PROTO header, fails before STOP, calls nothing, and imports only modules that are in
+    PROTO header, fails before STOP (not at a bound of the scanner), calls nothing, and
+    imports only modules that are in
     neither the standard library nor the policy's tables: the unpickler stops at the first
     import (there is no such module), and where one exists it imports it and stops, calling
     nothing. Anything under a name that holds pickles (.pkl, .bin, ...) stays judged as a
@@ -65,6 +66,10 @@ def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
         return False
     if not scan.problems or scan.calls or repo.head(rel, 1) == b"\x80":
         return False
+    from hfcheck.formats.pickle.results import SCAN_INCOMPLETE
+
+    if any(SCAN_INCOMPLETE in problem.message for problem in scan.problems):
+        return False  # the scan stopped at a bound of its own: what follows is unseen
     import sys
 
     from hfcheck.formats.pickle.policy import classify

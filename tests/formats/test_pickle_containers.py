@@ -474,6 +474,25 @@ def test_text_named_file_that_imports_the_stdlib_or_calls_is_judged(tmp_path, te
     assert security_errors(tmp_path, "notes.txt")
 
 
+# Bounds of the scanner that CPython does not have: a stream that reaches one is unverified
+# (SEC003), never "no pickle here", whatever the file's name (found by an independent tester).
+CANARY_CALL = b"cos\nsystem\n(Vtrue\ntR."
+
+
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("README", b"VThis model card" + b" ." * 65600 + b"\n0" + CANARY_CALL),  # a first line past the line bound
+        ("config.yaml", b"(" + b"N" * 1_000_100 + b"1" + CANARY_CALL),  # a stack past the stack bound
+        ("model.pkl", b"\x80\x02(" + b"N" * 1_000_100 + b"1" + CANARY_CALL),
+    ],
+)
+def test_a_stream_past_a_bound_of_the_scanner_is_unverified_not_clean(tmp_path, name, data):
+    path = put(tmp_path, name, data)
+    assert "os.system" in observe(path, "pickle").side_effects  # the loader runs the call
+    assert "SEC003" in security_errors(tmp_path, name)
+
+
 def test_old_joblib_zf_file(tmp_path):
     """joblib < 0.10: 'ZF' + the hex length padded to 19 characters (21 bytes), then zlib."""
     inner = pickle.dumps({"w": [1.0, 2.0]}, protocol=2)

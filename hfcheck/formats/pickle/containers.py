@@ -121,7 +121,9 @@ class ContainerScanner:
         if not first_stream_is_pickle(sub, finished, proto_header):
             return "not-pickle"
         if size > end:
-            ctx.problem("pickle larger than %d bytes; only the start is scanned" % ctx.limits.max_stream_bytes, None, member)
+            ctx.problem(
+                "pickle larger than %d bytes; only the start is scanned (scan incomplete)" % ctx.limits.max_stream_bytes, None, member
+            )
         adopt(ctx, sub)
         if failure is not None:
             ctx.problem(failure, reader.pos, member)

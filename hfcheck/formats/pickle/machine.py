@@ -16,7 +16,7 @@ import struct
 from hfcheck.formats.pickle.numpy_dtypes import pickled_dtype_has_object, pickled_dtype_itemsize
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL, OPCODES, ArgLayout
 from hfcheck.formats.pickle.reader import LINE_MAX, BadArgument, FileWindow, StreamReader, Truncated
-from hfcheck.formats.pickle.results import InternalError, ScanContext, ScanHalt
+from hfcheck.formats.pickle.results import InternalError, ScanContext, ScanHalt, ScanLimit
 from hfcheck.formats.pickle.text_arguments import parse_float_line, parse_int_line, parse_long_line, parse_memo_index
 from hfcheck.formats.pickle.values import OPAQUE, BigBlob, CallResult, DictValue, ImportedGlobal, Opaque, PersistentRef, SetValue
 
@@ -151,7 +151,7 @@ class StreamMachine:
     # stack helpers ---------------------------------------------------------
     def push(self, value) -> None:
         if len(self.stack) >= self.limits.max_stack:
-            raise ScanHalt("stack deeper than %d items" % self.limits.max_stack)
+            raise ScanLimit("stack deeper than %d items; scan incomplete" % self.limits.max_stack)
         self.stack.append(value)
 
     def pop(self):
@@ -251,7 +251,7 @@ class StreamMachine:
         if index < 0:
             raise ScanHalt("negative memo index")
         if index not in self.memo and len(self.memo) >= self.limits.max_memo:
-            raise ScanHalt("memo larger than %d entries" % self.limits.max_memo)
+            raise ScanLimit("memo larger than %d entries; scan incomplete" % self.limits.max_memo)
         self.memo[index] = self.top()
 
     def memo_get(self, index: int):
@@ -568,7 +568,7 @@ def _frozenset(m, arg, offset):
 # stack manipulation
 def _mark(m, arg, offset):
     if len(m.mark_stack) >= m.limits.max_stack:
-        raise ScanHalt("mark stack deeper than %d" % m.limits.max_stack)
+        raise ScanLimit("mark stack deeper than %d; scan incomplete" % m.limits.max_stack)
     m.mark_stack.append(m.stack)
     m.stack = []
 

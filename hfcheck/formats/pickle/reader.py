@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import os
 
+from hfcheck.formats.pickle.results import ScanLimit
+
 LINE_MAX = 1 << 16  # longest text-opcode argument line
 
 
@@ -153,7 +155,7 @@ class StreamReader:
             if i >= 0:
                 return b"".join(out)[:-1]
             if total > LINE_MAX:
-                raise BadArgument("text argument line longer than %d bytes" % LINE_MAX)
+                raise ScanLimit("text argument line longer than %d bytes; scan incomplete" % LINE_MAX)
 
     def at_end(self) -> bool:
         return self.pos >= self.end

@@ -64,6 +64,10 @@ class Limits:
     budget_seconds: float | None = None
 
 
+# Said in the problem of every scan that stopped at a bound of its own: the rest is unseen.
+SCAN_INCOMPLETE = "scan incomplete"
+
+
 class ScanHalt(Exception):
     """Stops the current stream (or the whole scan when `fatal`) with a recorded problem."""
 
@@ -74,6 +78,11 @@ class ScanHalt(Exception):
 
 class InternalError(ScanHalt):
     """A bug in the scanner met an input: the stream is reported as unverifiable (fail closed)."""
+
+
+class ScanLimit(ScanHalt):
+    """A bound of the scanner, not of the loader (a stack, memo or text line CPython would
+    still accept): what follows is unseen, so the stream is unverifiable (fail closed)."""
 
 
 class ScanContext:

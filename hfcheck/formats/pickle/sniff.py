@@ -17,7 +17,7 @@ from hfcheck.formats.pickle.compression import compression_method
 from hfcheck.formats.pickle.machine import StreamMachine
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL
 from hfcheck.formats.pickle.reader import BadArgument, StreamReader, Truncated
-from hfcheck.formats.pickle.results import InternalError, Limits, ScanContext, ScanHalt
+from hfcheck.formats.pickle.results import InternalError, Limits, ScanContext, ScanHalt, ScanLimit
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_MAGIC_LE = TORCH_LEGACY_MAGIC.to_bytes(10, "little")
@@ -88,7 +88,7 @@ def first_stream_is_pickle(ctx: ScanContext, finished: bool, proto_header: bool)
     failed: the unpickler would already have imported the module (and maybe called the
     global). A failure of the scanner
     itself (InternalError) counts as a pickle: fail closed, never "not a pickle"."""
-    if getattr(ctx, "internal_failure", False) or getattr(ctx, "stream_ends_inside_frame", False):
+    if getattr(ctx, "internal_failure", False) or getattr(ctx, "stream_ends_inside_frame", False) or ctx.stopped:
         return True  # a STOP inside a FRAME is binary pickle structure, and a problem
     # find_class imports the module before it looks the name up: an importable module is
     # already a side effect, whatever the name (CPython resolves "posix" for any name line).
@@ -121,7 +121,8 @@ def run_first_stream(
         failure = "truncated pickle stream (no STOP before the end of data)"
     except (BadArgument, ScanHalt) as e:
         failure = str(e)
-        ctx.internal_failure = isinstance(e, InternalError)
+        # a failure or a bound of the scanner itself: unverified, never "not a pickle"
+        ctx.internal_failure = isinstance(e, (InternalError, ScanLimit))
         if isinstance(e, ScanHalt) and e.fatal:
             ctx.stopped = True
     except (RecursionError, MemoryError, ValueError, OverflowError) as e:
