@@ -38,9 +38,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from hfcheck.filekinds import OTHER_WEIGHT_SUFFIXES, PICKLE_WEIGHT_SUFFIXES, SMALL_NAMES, SMALL_SUFFIXES
 from hfcheck.formats.safetensors import MAX_HEADER_BYTES
 from hfcheck.tree import Limits
-from hfcheck.filekinds import OTHER_WEIGHT_SUFFIXES, PICKLE_WEIGHT_SUFFIXES, SMALL_NAMES, SMALL_SUFFIXES
 
 # What huggingface_hub itself fetches first for a safetensors header: 97% of headers on
 # the Hub fit in 100 kB, so one request is usually enough.

@@ -13,9 +13,9 @@ if TYPE_CHECKING:  # imported when a file of their kind is read (_parse_json, ..
     from hfcheck.formats.json_doc import JsonDoc
     from hfcheck.formats.yaml_doc import YamlDoc
 
+from hfcheck.filekinds import WEIGHT_SUFFIXES
 from hfcheck.reader import SafeReader
 from hfcheck.tree import FileEntry, FileTree, Limits, MiB, ReadError  # noqa: F401 (re-exported)
-from hfcheck.filekinds import WEIGHT_SUFFIXES
 
 # Per-file time budget of a pickle scan: past it the scan stops and says it is incomplete.
 PICKLE_SCAN_SECONDS = 30.0

@@ -16,6 +16,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
 from hfcheck.filekinds import MODEL_MARKERS, WEIGHT_SUFFIXES
 
 MiB = 1 << 20

@@ -11,13 +11,13 @@ is_tooling, engine_calls, dependency_file_kind."""
 
 from __future__ import annotations
 
-import functools
-
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
+
 from hfcheck.filekinds import MANIFEST_KINDS
 
 # The parsers are imported when a file of their kind is present: most model repos have none.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import struct
+import sys
 from dataclasses import dataclass
+
 from hfcheck.filekinds import NAMES_THAT_HOLD_PICKLES
 
 
@@ -55,24 +57,21 @@ def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
     holding "cat\ndog\n" reads as protocol 0 (GLOBAL of module "at", name "dog", then the
     data ends). Such a file is text, not a disguised pickle, when its one raw stream has no
     PROTO header, fails before STOP (not at a bound of the scanner), calls nothing, and
-    imports only modules that are in
-    neither the standard library nor the policy's tables: the unpickler stops at the first
-    import (there is no such module), and where one exists it imports it and stops, calling
-    nothing. Anything under a name that holds pickles (.pkl, .bin, ...) stays judged as a
-    pickle, as does any stream that reaches STOP, calls, or names a module that exists
-    everywhere (os, builtins), that the policy knows (torch, numpy), or a `__main__` module
-    (importing one runs a program)."""
+    imports only modules in neither the standard library nor the policy's tables: the
+    unpickler stops at the first import (there is no such module), and where one exists it
+    imports it and stops, calling nothing. Anything under a name that holds pickles (.pkl,
+    .bin, ...) stays judged as a pickle, as does any stream that reaches STOP, calls, or
+    names a module every Python has (os, builtins), one the policy knows (torch, numpy), or
+    a `__main__` module (importing one runs a program)."""
     if rel.lower().endswith(NAMES_THAT_HOLD_PICKLES) or scan.container != "pickle" or scan.streams != 1:
         return False
     if not scan.problems or scan.calls or repo.head(rel, 1) == b"\x80":
         return False
+    from hfcheck.formats.pickle.policy import classify
     from hfcheck.formats.pickle.results import SCAN_INCOMPLETE
 
     if any(SCAN_INCOMPLETE in problem.message for problem in scan.problems):
         return False  # the scan stopped at a bound of its own: what follows is unseen
-    import sys
-
-    from hfcheck.formats.pickle.policy import classify
 
     for item in scan.globals:
         parts = item.module.split(".")
