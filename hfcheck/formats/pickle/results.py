@@ -81,8 +81,8 @@ class InternalError(ScanHalt):
 
 
 class ScanLimit(ScanHalt):
-    """A bound of the scanner, not of the loader (a stack, memo or text line CPython would
-    still accept): what follows is unseen, so the stream is unverifiable (fail closed)."""
+    """A bound of the scanner, not of the loader (a stack or memo CPython would still
+    accept): what follows is unseen, so the stream is unverifiable (fail closed)."""
 
 
 class ScanContext:
