@@ -486,6 +486,7 @@ CANARY_CALL = b"cos\nsystem\n(Vtrue\ntR."
         ("config.yaml", b"(" + b"N" * 1_000_100 + b"1" + CANARY_CALL),  # a stack past the stack bound
         ("model.pkl", b"\x80\x02(" + b"N" * 1_000_100 + b"1" + CANARY_CALL),
     ],
+    ids=["text-name", "pickle-name"],  # short: the test id is in PYTEST_CURRENT_TEST, which the oracle's child inherits
 )
 def test_a_stream_past_a_bound_of_the_scanner_is_unverified_not_clean(tmp_path, name, data):
     path = put(tmp_path, name, data)
