@@ -67,23 +67,18 @@ def _text_read_as_protocol_0(repo, rel: str, scan) -> bool:
         return False
     if not scan.problems or scan.calls or repo.head(rel, 1) == b"\x80":
         return False
-    from hfcheck.formats.pickle.policy import classify
     from hfcheck.formats.pickle.results import SCAN_INCOMPLETE
 
     if any(SCAN_INCOMPLETE in problem.message for problem in scan.problems):
         return False  # the scan stopped at a bound of its own: what follows is unseen
-
-    for item in scan.globals:
+    if not scan.globals or any(not item.resolved for item in scan.globals):
+        return False
+    for item in judged_globals(repo, rel):  # the policy's verdicts, judged once per file
         parts = item.module.split(".")
         # a `__main__` module runs its program when imported (pip.__main__, uvicorn.__main__)
-        if (
-            not item.resolved
-            or parts[0] in sys.stdlib_module_names
-            or "__main__" in parts
-            or classify(item.module, item.name)[0] != "unknown"
-        ):
+        if parts[0] in sys.stdlib_module_names or "__main__" in parts or item.verdict != "unknown":
             return False
-    return bool(scan.globals)
+    return True
 
 
 def _sniff_head(repo, rel: str) -> bytes | None:
