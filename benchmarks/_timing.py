@@ -1,4 +1,5 @@
-"""Shared timing helpers: wall time and peak RSS of a child process."""
+"""Shared helpers of the benchmark scripts: wall time and peak RSS of a child process, and
+the version of a package installed in another interpreter."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def median_run(command: list[str], runs: int, env: dict | None = None) -> tuple[
     """(median wall seconds, max peak RSS MiB) over several runs."""
     results = [run_once(command, env) for _ in range(runs)]
     return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+def installed_version(python: str, distribution: str) -> str:
+    """The version of `distribution` installed for the interpreter `python` (a tool's own
+    virtualenv), as importlib.metadata there reports it; "not installed" when it is not."""
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip() or "not installed"

@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from _timing import installed_version  # noqa: E402
 
 
 def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
@@ -105,9 +106,7 @@ def main() -> None:
 
 def _described(venv: Path) -> str:
     """The install's version and the virtualenv's name (the caller's label for the build)."""
-    code = "import importlib.metadata as m; print(m.version('hfcheck'))"
-    version = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True).stdout.strip()
-    return f"{version} in {venv.name}"
+    return f"{installed_version(str(venv / 'bin' / 'python'), 'hfcheck')} in {venv.name}"
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _timing import installed_version  # noqa: E402
 from cache_200 import build_cache  # noqa: E402
 from sparse_70b import LLAMA_3_70B, write_sparse_repo  # noqa: E402
 
@@ -278,7 +279,9 @@ def report(rows, baseline, paths, args, cpus, anchors) -> list[str]:
     )
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     anchor_python = str(anchors / "python")
-    versions = ", ".join(f"{name} {_version(name, anchor_python)}" for name in ("picklescan", "modelscan", "fickling", "modelaudit"))
+    versions = ", ".join(
+        f"{name} {installed_version(anchor_python, name)}" for name in ("picklescan", "modelscan", "fickling", "modelaudit")
+    )
     hfcheck_python = str(Path(shutil.which("hfcheck")).parent / "python")
     commit = (
         subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
@@ -286,7 +289,7 @@ def report(rows, baseline, paths, args, cpus, anchors) -> list[str]:
     lines = [
         f"`python benchmarks/run_all.py WORKDIR --runs {args.runs} --timeout {args.timeout:.0f}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}:",
         f"{cpus} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}; load average at the end {load};",
-        f"hfcheck {_version('hfcheck', hfcheck_python)} at commit {commit} (run with --no-cache), anchors: {versions}.",
+        f"hfcheck {installed_version(hfcheck_python, 'hfcheck')} at commit {commit} (run with --no-cache), anchors: {versions}.",
         f"{args.runs} runs each (modelaudit {args.modelaudit_runs}), the tools taking turns; whole processes, median wall time. hfcheck / tool below 1: hfcheck is faster.",
         "",
         " · ".join(f"`{label}` {cell.get('median', 0):.3f} s" for label, cell in baseline.items()),
@@ -316,12 +319,6 @@ def report(rows, baseline, paths, args, cpus, anchors) -> list[str]:
             + ".",
         ]
     return lines + goals(rows, baseline, evil)
-
-
-def _version(distribution: str, python: str) -> str:
-    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
-    found = subprocess.run([python, "-c", code], capture_output=True, text=True)
-    return found.stdout.strip() or "not installed"
 
 
 def goals(rows, baseline, evil) -> list[str]:

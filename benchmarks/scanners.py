@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from _timing import installed_version  # benchmarks/ is the script's folder, first on sys.path
+
 HERE = Path(__file__).resolve().parent
 
 # Runs inside the anchors' interpreter: one tool over every file, verdicts as JSON.
@@ -127,18 +129,13 @@ def main() -> None:
         print(
             f"{tool:<11} {len(caught) / len(malicious):>8.1%} {len(false_positives):>10} {seconds:>8.2f}  {len(missed)}: {', '.join(m.split('/')[-1] for m in missed[:6])}{' ...' if len(missed) > 6 else ''}"
         )
-        name = f"{tool} {_anchor_version(args.anchors_python, tool)}" if tool != "hfcheck" else "**hfcheck**"
+        name = f"{tool} {installed_version(args.anchors_python, tool)}" if tool != "hfcheck" else "**hfcheck**"
         table.append(f"| {name} | {len(caught) / len(malicious):.1%} | {len(false_positives)} | {seconds:.2f} |")
     canaries = list(corpus.glob("CANARY*"))
     print(f"canary markers after all runs: {len(canaries)}")
     table += ["", f"Canary markers created by any tool's run: {len(canaries)}."]
     if args.out:
         args.out.write_text("\n".join(table) + "\n", encoding="utf-8")
-
-
-def _anchor_version(python: str, distribution: str) -> str:
-    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
-    return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
 
 
 if __name__ == "__main__":
