@@ -54,12 +54,13 @@ import os
 import posixpath
 import re
 import stat
-import sys
 import time
 import types
 import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from hfcheck.cache_folder import default_cache_folder
 
 FORMAT = 2
 WHOLE_FILE_BYTES = 64 << 20
@@ -78,25 +79,13 @@ SCOPED_ENTRIES = 8
 NO_IDENTITY = ("", "special", "unreadable")
 
 
-def default_folder() -> Path:
-    """The per-user cache folder, as platformdirs would choose it."""
-    configured = os.environ.get("HFCHECK_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "hfcheck" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "hfcheck"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hfcheck"
-
-
 @dataclass(frozen=True)
 class ResultCache:
     folder: Path
 
     @classmethod
     def at(cls, folder: Path | None = None) -> ResultCache:
-        return cls(Path(folder) if folder else default_folder())
+        return cls(Path(folder) if folder else default_cache_folder())
 
     def check(self, target, settings, baseline, check_target):
         """`check_target(target, settings=..., baseline=..., repo=..., unit_cache=...)`, or
@@ -304,11 +293,11 @@ def hfcheck_stamp() -> str:
 
 @functools.cache
 def _plugin_versions() -> list:
-    """Per process (a scan of every installed distribution's entry points, ~5 ms): plugins are
-    not upgraded under a running check."""
-    from hfcheck.registry import plugin_versions
+    """(entry point, distribution, version) of every rule plugin, once per process:
+    upgrading a plugin invalidates the results its rules produced."""
+    from hfcheck.plugins import installed
 
-    return plugin_versions()
+    return [(value, dist, version) for _, value, dist, version in installed()]
 
 
 def run_key(stamp: str, settings, baseline, label: str, scope=None) -> str:

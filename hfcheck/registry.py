@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
+from hfcheck import plugins
 from hfcheck.findings import CONCERNS, SEVERITIES
 
 CODE_PATTERN = re.compile(r"^[A-Z]{2,4}[0-9]{3}$")
@@ -134,35 +135,13 @@ def _load() -> None:
     for module in pkgutil.iter_modules(builtin.__path__):
         if not module.name.startswith("_"):
             importlib.import_module(f"hfcheck.rules.{module.name}")
-    for entry_point in plugin_entry_points():
+    if not plugins.installed():  # the common case: importlib.metadata is never imported
+        return
+    for entry_point in plugins.entry_points():
         try:
             entry_point.load()  # importing the module registers its rules
         except Exception as error:  # a broken plugin must not hide the built-in rules
             raise RegistryError(f"cannot load rule plugin {entry_point.name!r} ({entry_point.value}): {error}") from error
-
-
-def plugin_entry_points(group: str = "hfcheck.rules") -> list:
-    """The entry points of `group`, as importlib.metadata finds them: dist-info and
-    egg-info folders, zipped installs and custom finders alike (one per name: the first
-    distribution on sys.path wins, as Python's own lookup does)."""
-    from importlib.metadata import entry_points
-
-    found, seen = [], set()
-    for entry_point in entry_points(group=group):
-        if entry_point.name not in seen:
-            seen.add(entry_point.name)
-            found.append(entry_point)
-    return found
-
-
-def plugin_versions() -> list[tuple[str, str, str]]:
-    """(entry point, distribution, version) of every rule plugin: part of the result
-    cache's key, so upgrading a plugin invalidates results its rules produced."""
-    rows = []
-    for entry_point in plugin_entry_points():
-        dist = getattr(entry_point, "dist", None)
-        rows.append((entry_point.value, dist.name if dist else "", dist.version if dist else ""))
-    return rows
 
 
 def all_rules() -> list[Rule]:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import invoke
-from hfcheck.cache import ResultCache, default_folder
+from hfcheck.cache import ResultCache
+from hfcheck.cache_folder import default_cache_folder
 from hfcheck.config import load_settings
 from hfcheck.targets import resolve_targets
 
@@ -149,7 +150,7 @@ def test_a_crafted_or_corrupt_entry_is_a_miss(tiny_llama, cached_check):
 
 
 def test_cache_lives_outside_the_repo_and_no_cache_writes_nothing(tiny_llama, tmp_path):
-    assert tiny_llama not in default_folder().parents
+    assert tiny_llama not in default_cache_folder().parents
     folder = tmp_path / "c"
     (tiny_llama / "extra.json").write_text("{,}")
     before = sorted(p.name for p in tiny_llama.rglob("*"))

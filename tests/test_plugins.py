@@ -54,3 +54,30 @@ def test_a_broken_plugin_is_a_clear_error(tmp_path):
     result = hfcheck(tmp_path, FIXTURES / "tiny-llama")
     assert result.returncode == 2
     assert "cannot load rule plugin 'acme'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_plugin_index_follows_installs_and_edits(tmp_path):
+    # The index of plugins spares a run importlib.metadata while nothing it reads has
+    # changed: a plugin installed after a run, and an entry point edited in place in an
+    # existing dist-info folder, are both found by the next run.
+    site, cache, elsewhere = tmp_path / "site", tmp_path / "cache", tmp_path / "cwd"
+    site.mkdir()
+    elsewhere.mkdir()  # `python -c` puts the current folder on sys.path: one the index does not live in
+    env = {**os.environ, "PYTHONPATH": str(site), "HFCHECK_CACHE_DIR": str(cache)}
+
+    def listed_and_metadata_imported():
+        probe = "import sys; from hfcheck.registry import all_rules; print([r.code for r in all_rules() if r.code.startswith('ACM')], 'importlib.metadata' in sys.modules)"
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=elsewhere)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert listed_and_metadata_imported() == "[] True"  # first run: looked up, indexed
+    assert listed_and_metadata_imported() == "[] False"  # nothing changed: the index answers
+    install_plugin(site)
+    assert listed_and_metadata_imported() == "['ACM001'] True"
+    assert listed_and_metadata_imported() == "['ACM001'] True"  # plugins are always loaded through importlib.metadata
+    (site / "acme_rules.py").write_text(PLUGIN.replace("ACM001", "ACM002"))
+    (site / "acme_rules-1.0.dist-info" / "entry_points.txt").write_text("[console_scripts]\nacme = acme_rules:main\n")
+    assert listed_and_metadata_imported() == "[] True"  # the entry point was removed in place
+    (site / "acme_rules-1.0.dist-info" / "entry_points.txt").write_text("[hfcheck.rules]\nacme = acme_rules\n")
+    assert listed_and_metadata_imported() == "['ACM002'] True"

@@ -1,0 +1,20 @@
+"""Where hfcheck keeps what it caches for a user (the result cache, the plugin index):
+a leaf module, so that finding the folder imports nothing else of hfcheck."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def default_cache_folder() -> Path:
+    """The per-user cache folder, as platformdirs would choose it (HFCHECK_CACHE_DIR moves it)."""
+    configured = os.environ.get("HFCHECK_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "hfcheck" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "hfcheck"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hfcheck"
