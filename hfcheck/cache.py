@@ -12,7 +12,7 @@ edit re-reads only what the edit changed.
    embedding rows, a deployment's max length against the model's config), so the unit,
    not the file, is the smallest set of findings that can be reused exactly.
 3. File facts: in a unit that runs again, the per-file reads of weights (RepoView.file_fact:
-   the pickle scan, the safetensors, GGUF and ONNX headers, a torch zip's storage sizes,
+   the pickle scan (with a torch zip's storage sizes), the safetensors, GGUF and ONNX headers,
    the first bytes sniffed) are looked up by the file's content identity and hfcheck's
    source stamp, so only the changed files are read. Facts are shared by every target:
    the same blob in two snapshots is scanned once. Text files (configs, tokenizers) are

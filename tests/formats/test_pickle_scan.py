@@ -137,6 +137,21 @@ def test_globals_calls_and_members(corpus):
     assert any(g.name == "system" and "<_load_from_bytes@" in g.member for g in nested.globals)
 
 
+def test_a_torch_zip_scan_reports_its_storage_bytes(tmp_path):
+    # The memory-fit rule sizes pickle weights from the scan's reading of the archive: the
+    # tensors' bytes as torch itself counts them; a legacy file cannot be sized that way.
+    torch = pytest.importorskip("torch")
+    tensors = {"w": torch.ones(1000), "b": torch.zeros(7, dtype=torch.float16), "i": torch.arange(5)}
+    torch.save(tensors, tmp_path / "zip.bin")
+    assert scan_file(tmp_path / "zip.bin").storage_bytes == sum(t.untyped_storage().nbytes() for t in tensors.values())
+    torch.save(tensors, tmp_path / "legacy.bin", _use_new_zipfile_serialization=False)
+    assert scan_file(tmp_path / "legacy.bin").storage_bytes is None
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as archive:  # a checkpoint inside an archive is not the file's weights
+        archive.write(tmp_path / "zip.bin", "inner.bin")
+    assert scan_file(outer).storage_bytes is None
+
+
 def test_legacy_format_stops_before_storage_bytes(tmp_path):
     torch = pytest.importorskip("torch")
     path = tmp_path / "legacy.bin"

@@ -263,6 +263,8 @@ class ContainerScanner:
         storages = set()
         if kind in ("torch-zip", "torchscript"):
             storages = {id(e) for key, found in records.items() if key.startswith("data/") and not key.endswith(".pkl") for e in found}
+            if member is None:  # the file itself (not an archive inside it) is the checkpoint
+                ctx.storage_bytes = sum(e.file_size for e in torch_view if id(e) in storages)
         prefix = member + "/" if member else ""
         spans = []
         for entry in entries:

@@ -79,16 +79,16 @@ class StreamMachine:
             ) from e
 
     def _loop(self):
-        ctx, reader, limits = self.ctx, self.reader, self.limits
-        dispatch = DISPATCH
+        ctx, reader, max_opcodes = self.ctx, self.reader, self.limits.max_opcodes
+        dispatch, read = DISPATCH, reader.read
         while True:
             ctx.opcodes += 1
-            if ctx.opcodes > limits.max_opcodes:
-                raise ScanHalt("more than %d opcodes; scan incomplete" % limits.max_opcodes, fatal=True)
+            if ctx.opcodes > max_opcodes:
+                raise ScanHalt("more than %d opcodes; scan incomplete" % max_opcodes, fatal=True)
             if not ctx.opcodes & 0xFFF:
                 ctx.check_time()
             offset = reader.pos
-            code = reader.read(1)[0]
+            code = read(1)[0]
             entry = dispatch.get(code)
             if entry is None:
                 raise ScanHalt("unknown opcode 0x%02x" % code)

@@ -118,6 +118,13 @@ class StreamReader:
         self.buf_start = self.pos
 
     def read(self, n: int) -> bytes:
+        # The fast path (most opcodes and arguments are a few bytes inside the buffer,
+        # which never extends past `end`) first: it runs once per opcode.
+        rel = self.pos - self.buf_start
+        if rel >= 0 and rel + n <= len(self.buf):
+            self.pos += n
+            self.consumed += n
+            return self.buf[rel : rel + n]
         if n > self.end - self.pos:
             raise Truncated
         self._fill(n)

@@ -47,6 +47,9 @@ class PickleScan:
     bytes_scanned: int
     calls: list[PickleCall] = field(default_factory=list)
     persistent_ids: int = 0  # PERSID/BINPERSID seen (torch storages: benign)
+    # A torch zip checkpoint's tensor bytes as stored: the sizes of its `<archive>/data/<key>`
+    # members (None for any other container)
+    storage_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class ScanContext:
         self.persistent_ids = 0
         self.deadline = None if limits.budget_seconds is None else time.monotonic() + limits.budget_seconds
         self.stopped = False  # a scan-wide bound was hit
+        self.storage_bytes: int | None = None  # set by the file's own torch zip directory
 
     def problem(self, message: str, offset: int | None, member: str | None) -> None:
         if len(self.problems) < self.limits.max_problems:
@@ -119,4 +123,4 @@ class ScanContext:
         calls = [
             PickleCall(op, off, member, frozen.get(id(target)) if target is not None else None) for op, off, member, target in self.calls
         ]
-        return PickleScan(container, found, self.problems, self.streams, bytes_scanned, calls, self.persistent_ids)
+        return PickleScan(container, found, self.problems, self.streams, bytes_scanned, calls, self.persistent_ids, self.storage_bytes)
