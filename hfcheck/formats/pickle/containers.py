@@ -252,13 +252,7 @@ class ContainerScanner:
             entries = entries[: ctx.limits.max_members]
         torch_view = views.get(MINIZ) or []
         folder, records = torch_archive_records(torch_view)
-        kind = (
-            "torch-zip" if "data.pkl" in records else "npz" if entries and all(e.name.lower().endswith(".npy") for e in entries) else "zip"
-        )
-        if kind == "torch-zip" and any(e.name == "%s/constants.pkl" % folder for e in torch_view):
-            # torch.load hands an archive with a constants.pkl record to torch.jit.load
-            # (torch.serialization._is_torchscript_zip), whose C++ unpickler reads the pickles
-            kind = "torchscript"
+        kind = _zip_kind(entries, torch_view, folder, records)
         self.check_names(views, records, member)
         storages = set()
         if kind in ("torch-zip", "torchscript"):
@@ -406,6 +400,14 @@ class ContainerScanner:
                 label,
             )
         return bytes(out)
+
+
+def _zip_kind(entries: list[ZipEntry], torch_view: list[ZipEntry], folder: str | None, records: dict) -> str:
+    if "data.pkl" in records:
+        # torch.load hands an archive with a constants.pkl record to torch.jit.load
+        # (torch.serialization._is_torchscript_zip), whose C++ unpickler reads the pickles
+        return "torchscript" if any(e.name == "%s/constants.pkl" % folder for e in torch_view) else "torch-zip"
+    return "npz" if entries and all(e.name.lower().endswith(".npy") for e in entries) else "zip"
 
 
 def _union(views: dict[str, list[ZipEntry]]) -> list[ZipEntry]:
