@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hfcheck.findings import SEVERITIES
 
@@ -49,8 +49,7 @@ class Deploy:
         return self.gpus is not None and self.gpu_memory_gib is not None
 
 
-@dataclass(frozen=True)
-class SettingsProblem:
+class SettingsProblem(NamedTuple):
     message: str
     path: str | None
     line: int | None = None

@@ -23,8 +23,7 @@ hfcheck/fix.py, hfcheck/smoke) makes contexts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 # The memo key under which hfcheck.smoke.result.attach leaves a result on a view that is
 # checked outside smoke_target (tests run single SMK rules that way); the engine reads it
@@ -32,8 +31,7 @@ from typing import Any, Callable
 SMOKE_RESULT_KEY = ("smoke", "result")
 
 
-@dataclass(frozen=True)
-class SecurityVerdict:
+class SecurityVerdict(NamedTuple):
     """Every security error of a unit, whatever the settings select, ignore or downgrade."""
 
     errors: tuple  # hfcheck.findings.Finding of every security rule, severity error

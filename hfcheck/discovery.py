@@ -504,7 +504,7 @@ def unit_view(view, found: Discovery, unit: Unit, settings):
     scoped.real_paths.update(_sibling_tokenizer(found, unit, scoped.real_paths))
     scoped._files = {key: view.files[rel] for key, rel in scoped.real_paths.items()}
     scoped.read_errors = {
-        to_unit(rel, unit.path): replace(error, path=to_unit(rel, unit.path))
+        to_unit(rel, unit.path): error._replace(path=to_unit(rel, unit.path))
         for rel, error in view.read_errors.items()
         if found.model_unit_of(rel) == unit.path
     }

@@ -5,13 +5,11 @@ each other: fixers plan edits, the engine applies and verifies them."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(NamedTuple):
     """One planned change: the new content of a file (relative posix path), or None to
     delete it. `verify(written_path)` may check the written copy before it replaces the
     target and returns a problem, or None; `note` describes binary edits in diffs."""

@@ -8,7 +8,7 @@ import inspect
 import pkgutil
 import re
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from hfcheck import plugins
 from hfcheck.findings import CONCERNS, SEVERITIES
@@ -45,8 +45,7 @@ def doc_section(doc: str, title: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Fixer:
+class Fixer(NamedTuple):
     """A rule's fix: `plan(ctx, findings)` (ctx: the check context, hfcheck/context.py)
     returns the edits (hfcheck.edits.Edit) that remove the findings; the engine in
     hfcheck/fix.py applies them. Unsafe fixes (they change weights or need judgement)

@@ -10,8 +10,8 @@ outside any repository and any model folder is checked alone."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # A folder holding one of these is the root of a model repo.
 ROOT_MARKERS = ("config.json", "model_index.json", "adapter_config.json", ".hfcheck.yaml", ".hfcheck.yml", "tokenizer_config.json")
@@ -21,8 +21,7 @@ class TargetError(Exception):
     """A target that cannot be checked: a usage error (exit 2)."""
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     label: str  # as the user gave it; the repo id for Hub targets
     root: Path
     hub: object | None = None  # hfcheck.hub.HubSnapshot for a Hub target

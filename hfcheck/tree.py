@@ -16,6 +16,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from hfcheck.filekinds import MODEL_MARKERS, WEIGHT_SUFFIXES
 
@@ -42,16 +43,14 @@ TOOL_DIRS = {
 }
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     max_files: int = 200_000
     json_bytes: int = 64 * MiB  # tokenizer.json of a 256k-token vocab is ~35 MB
     text_bytes: int = 16 * MiB
     yaml_bytes: int = 4 * MiB
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     rel: str  # posix path relative to the root
     location: str | Path  # what to open: the file itself, or a symlink's checked target
     size: int
@@ -62,8 +61,7 @@ class FileEntry:
         return Path(self.location)
 
 
-@dataclass(frozen=True)
-class ReadError:
+class ReadError(NamedTuple):
     path: str
     message: str
     severity: str = "warning"

@@ -10,7 +10,7 @@ only to check `model-index` against the Hub's schema (rules/card.py)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # -- the card ----------------------------------------------------------------------
 
@@ -59,8 +59,7 @@ def key_line(repo, key: str) -> int | None:
     return card.metadata.line_of(key) if card is not None and card.metadata is not None else None
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     title: str
     line: int
 
@@ -225,8 +224,7 @@ def is_own_repo(repo, value: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class BaseClaim:
+class BaseClaim(NamedTuple):
     """A file that names the model this one was derived from."""
 
     path: str
@@ -330,8 +328,7 @@ def license_files(repo) -> list[str]:
     return sorted(rel for rel in repo.files if "/" not in rel and rel.upper().startswith(("LICENSE", "LICENCE")))
 
 
-@dataclass(frozen=True)
-class LicenseText:
+class LicenseText(NamedTuple):
     name: str  # e.g. "Apache License 2.0"
     ids: frozenset  # Hub identifiers this text is consistent with
 

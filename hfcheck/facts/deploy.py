@@ -16,7 +16,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hfcheck.filekinds import MANIFEST_KINDS
 
@@ -42,8 +42,7 @@ _SERVING_CODE = re.compile(
 _COMPOSE_OR_K8S = re.compile(r"^(services:|apiVersion:|kind:)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Declared:
+class Declared(NamedTuple):
     path: str
     dependency: Dependency
     locked: bool = False  # from a lock file, a hashed or compiled requirements file, or constraints

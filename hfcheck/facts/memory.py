@@ -33,7 +33,7 @@ workspaces are not modelled).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hfcheck.facts.config import positive_int
 from hfcheck.facts.weights import all_tensors
@@ -59,8 +59,7 @@ def dtype_bytes(value) -> int | None:
     return DTYPE_BYTES.get(value.replace("torch.", "").lower())
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
     """The batch and length a deployment promises to serve, and where it says so."""
 
     batch: int
@@ -68,8 +67,7 @@ class Envelope:
     source: str
 
 
-@dataclass(frozen=True)
-class MemoryEstimate:
+class MemoryEstimate(NamedTuple):
     weights: int
     kv_cache: int
     activations: int
@@ -113,8 +111,7 @@ def stored_float_bytes(repo) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Shape:
+class _Shape(NamedTuple):
     layers: int
     hidden: int
     heads: int

@@ -6,15 +6,14 @@ rules read these facts."""
 from __future__ import annotations
 
 import mmap
-from dataclasses import dataclass
+from typing import NamedTuple
 
 KERAS_SUFFIXES = (".keras",)
 HDF5_SUFFIXES = (".h5", ".hdf5")
 TEMPLATE_KEYS = ("chat_template",)
 
 
-@dataclass(frozen=True)
-class ChatTemplate:
+class ChatTemplate(NamedTuple):
     path: str  # the file that holds it
     name: str  # "default", a named template, or the GGUF key
     source: str

@@ -6,6 +6,7 @@ walk as transformers' `get_relative_import_files`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 AUTO_MAP_FILES = (
     "config.json",
@@ -17,8 +18,7 @@ AUTO_MAP_FILES = (
 )
 
 
-@dataclass(frozen=True)
-class AutoMapEntry:
+class AutoMapEntry(NamedTuple):
     source: str  # the JSON file holding the auto_map
     auto_class: str  # e.g. AutoModelForCausalLM
     reference: str  # e.g. modeling_foo.FooForCausalLM or org/repo--modeling_foo.Foo

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import struct
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hfcheck.filekinds import NAMES_THAT_HOLD_PICKLES
 
 
-@dataclass(frozen=True)
-class JudgedGlobal:
+class JudgedGlobal(NamedTuple):
     module: str
     name: str
     offset: int

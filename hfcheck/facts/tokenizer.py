@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hfcheck.facts import config as cfg
 from hfcheck.facts.weights import shard_map
@@ -252,8 +253,7 @@ def _ids(value) -> tuple[int, ...] | None:
     return None
 
 
-@dataclass(frozen=True)
-class SpecialToken:
+class SpecialToken(NamedTuple):
     """One file's declaration of a special token."""
 
     role: str  # bos, eos, pad, unk
@@ -347,8 +347,7 @@ def generates_text(repo) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class ChatTemplate:
+class ChatTemplate(NamedTuple):
     source: str  # chat_template.jinja, chat_template.json or tokenizer_config.json
     key: tuple  # JSON key path, () for the .jinja file
     text: str
@@ -569,8 +568,7 @@ def _byte_level(repo) -> bool:
     return any(isinstance(step, dict) and step.get("type") == "ByteLevel" for step in steps)
 
 
-@dataclass(frozen=True)
-class PaddingSide:
+class PaddingSide(NamedTuple):
     side: str  # "left" or "right"
     source: str  # the file that sets it, or where the default applies
     key: tuple  # JSON key path, () for a class default

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
-from hfcheck.facts.config import int_value, model_type as config_model_type
+from hfcheck.facts.config import int_value
+from hfcheck.facts.config import model_type as config_model_type
 from hfcheck.filekinds import PICKLE_WEIGHT_SUFFIXES
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -133,8 +135,7 @@ def stored_float_dtype(repo) -> str | None:
 # -- architecture shape expectations ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Expectation:
+class Expectation(NamedTuple):
     """One tensor shape the config implies, with the config keys it comes from."""
 
     tensor: str
@@ -388,8 +389,7 @@ def _children(members: frozenset[str]) -> dict[str, set[str]]:
     return tree
 
 
-@dataclass(frozen=True)
-class MissingInLayer:
+class MissingInLayer(NamedTuple):
     stack: str
     layer: int
     module: str  # module path inside the layer ("" for the layer itself)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import pickletools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 HIGHEST_PROTOCOL = 5
 
@@ -23,8 +23,7 @@ class ArgLayout(enum.Enum):
     FLOAT8 = "float8"  # a big-endian IEEE double
 
 
-@dataclass(frozen=True)
-class Opcode:
+class Opcode(NamedTuple):
     name: str
     code: int
     layout: ArgLayout
