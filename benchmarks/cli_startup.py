@@ -91,14 +91,18 @@ def side_by_side(before: Path, after: Path, args: list[str], runs: int, env: dic
     extra = [] if args == ["--version"] else ["--no-cache"]
     for _ in range(runs):
         times["before"].append(timed([str(before / "bin" / "hfcheck"), *args], env))
-        times["before + click"].append(timed([str(before / "bin" / "python"), "-c", WITH_CLICK, *args], env))
+        times["before + click"].append(timed([str(before / "bin" / "python"), "-P", "-c", WITH_CLICK, *args], env))
         times["after"].append(timed([str(after / "bin" / "hfcheck"), *args, *extra], env))
     return {label: medians(samples) for label, samples in times.items()}
 
 
 def scan_only(install: Path, paths: list[Path], runs: int, env: dict) -> float:
     out = subprocess.run(
-        [str(install / "bin" / "python"), "-c", SCAN_ONLY, str(runs), *map(str, paths)], env=env, capture_output=True, text=True, check=True
+        [str(install / "bin" / "python"), "-P", "-c", SCAN_ONLY, str(runs), *map(str, paths)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip())
 
@@ -111,7 +115,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "hfcheck-bench")
     parser.add_argument("--out", type=Path, help="also write the report here (benchmarks/results/cli_startup.md feeds the README)")
     args = parser.parse_args()
-    if subprocess.run([str(args.before / "bin" / "python"), "-c", "import click"], capture_output=True).returncode:
+    # -P: the current folder (a source tree of hfcheck, perhaps) is not put on sys.path
+    if subprocess.run([str(args.before / "bin" / "python"), "-P", "-c", "import click"], capture_output=True).returncode:
         parser.error(f"click cannot be imported in {args.before}: `before + click` needs it (pip install click there)")
     paths = build(args.dir, str(args.after / "bin" / "python"))
     # One bytecode cache for both installs, outside their trees (a source tree that cannot
