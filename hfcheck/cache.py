@@ -60,7 +60,7 @@ import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hfcheck.cache_folder import default_cache_folder
+from hfcheck.cache_folder import default_cache_folder, store_json
 
 FORMAT = 2
 WHOLE_FILE_BYTES = 64 << 20
@@ -131,7 +131,7 @@ class ResultCache:
             "report": _report_to(report),
             "used": sorted(units.used),
         }
-        _store(entry_path, entry)
+        store_json(entry_path, entry)
         if stored is not None:
             _prune(base, set(stored["used"]) - units.used)
         if entry_path != whole:
@@ -167,7 +167,7 @@ class UnitCache:
             return findings
         produced = run()
         if not view.rule_crashes and not _transient(view.read_errors) and self.settled(entry.rel for entry in view.files.values()):
-            if _store(self.base / f"{name}.json", {"format": FORMAT, "key": key, "findings": [asdict(f) for f in produced]}):
+            if store_json(self.base / f"{name}.json", {"format": FORMAT, "key": key, "findings": [asdict(f) for f in produced]}):
                 self.used.add(name)
         return produced
 
@@ -276,7 +276,7 @@ class FactCache:
             worth = any(not kind.startswith("head:") for kind in facts) or self.units.rows[rel][0] >= SMALL_FILE_BYTES
             if worth and self.units.settled([rel]):
                 merged = {**self._records.get(key, {}), **facts}
-                if _store(self.units.base / "facts" / f"{key}.json", {"format": FORMAT, "key": key, "facts": merged}):
+                if store_json(self.units.base / "facts" / f"{key}.json", {"format": FORMAT, "key": key, "facts": merged}):
                     self.units.used.add(f"facts/{key}")
         self._new.clear()
 
@@ -450,18 +450,6 @@ def _load(path: Path, valid) -> dict | None:
         return data if valid(data) else None
     except (OSError, ValueError, RecursionError):
         return None
-
-
-def _store(path: Path, data: dict) -> bool:
-    """Write atomically; a cache that cannot be written is no error (the check ran)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(temporary, path)
-        return True
-    except (OSError, ValueError, TypeError, RecursionError):
-        return False
 
 
 def _prune(base: Path, names: set) -> None:

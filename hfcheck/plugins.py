@@ -22,7 +22,7 @@ import sys
 import zlib
 from pathlib import Path
 
-from hfcheck.cache_folder import default_cache_folder
+from hfcheck.cache_folder import default_cache_folder, store_json
 
 GROUP = "hfcheck.rules"
 _INDEX_FORMAT = 1
@@ -56,7 +56,7 @@ def installed() -> list[tuple[str, str, str, str]]:
             return [tuple(row) for row in stored["plugins"]]
     rows = [_described(entry_point) for entry_point in entry_points()]
     if fingerprint is not None:
-        _write(index, {"fingerprint": fingerprint, "plugins": rows})
+        store_json(index, {"fingerprint": fingerprint, "plugins": rows})
     return rows
 
 
@@ -105,14 +105,3 @@ def _read(path: Path) -> dict | None:
     if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 4 and all(isinstance(v, str) for v in r) for r in rows):
         return None
     return data
-
-
-def _write(path: Path, data: dict) -> None:
-    """Atomically; an index that cannot be written is no error (the lookup ran)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(temporary, path)
-    except (OSError, ValueError):
-        pass
