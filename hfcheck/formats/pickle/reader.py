@@ -115,8 +115,8 @@ class FileWindow(io.RawIOBase):
 
 def data_span(f, pos: int) -> tuple[int, int] | None:
     """The run of stored data at or after pos in f (a file, a window onto one, bytes in
-    memory) as (start, stop): (pos, end of f) when no hole is known; None when only a hole
-    follows."""
+    memory) as (start, stop): from pos on, unbounded, when no hole is known; None when only
+    a hole follows."""
     if isinstance(f, CountingFile):
         return f.data_span(pos)
     if isinstance(f, FileWindow):
@@ -124,7 +124,7 @@ def data_span(f, pos: int) -> tuple[int, int] | None:
         if found is None or found[0] >= f.start + f.size:
             return None
         return found[0] - f.start, min(found[1], f.start + f.size) - f.start
-    return pos, blob_size(f)
+    return pos, 1 << 62  # bytes in memory: no holes; the reader's range bounds the read
 
 
 def blob_size(f) -> int:
