@@ -198,3 +198,25 @@ def test_long_lines_in_memory_need_no_file():
     assert any(g.module == "os" and g.name == "system" and g.called for g in scan.globals)
     kept = scan_bytes(b"\x80\x02V" + b"a" * LONG + b"\n\x8c\x01f\x93.")
     assert [g.module for g in kept.globals] == ["a" * (1 << 16) + CUT]  # kept cut: bounded memory
+
+
+def test_long_number_literals_are_checked_as_int_checks_them():
+    # Past 4000 characters a literal is validated by syntax (Python refuses to convert more
+    # than 4300 decimal digits unless the loading process lifts the limit); the syntax check
+    # must agree with int() itself, the ground truth, on every short spelling.
+    import random
+
+    from hfcheck.formats.pickle.text_arguments import _valid_int_literal
+
+    alphabet = [b"0", b"1", b"7", b"9", b"a", b"f", b"x", b"o", b"b", b"_", b" ", b"+", b"-", b"X", b"\t", b"8", b"g"]
+    rng = random.Random(15)
+    for _ in range(20000):
+        text = b"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+        for base in (0, 10):
+            try:
+                accepted = int(text, base) is not None
+            except ValueError:
+                accepted = False
+            assert _valid_int_literal(text, base) == accepted, (text, base)
+    assert scan_bytes(b"I1" + b"0" * LONG + b"_\n.").problems  # a trailing underscore fails the load
+    assert not scan_bytes(b"I0x" + b"f_f" * LONG + b"\n.").problems

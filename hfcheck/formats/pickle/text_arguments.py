@@ -26,19 +26,31 @@ from hfcheck.formats.pickle.values import CUT, OPAQUE
 _C_SPACE = b" \t\n\v\f\r"
 _LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 _CONVERT_MAX = 4000  # longer literals are checked by syntax, not converted
-_SPACE = rb"[ \t\n\v\f\r]*"
-_INT_BASE0 = re.compile(
-    _SPACE + rb"[+-]?(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|0(?:_?0)*|[1-9](?:_?[0-9])*)" + _SPACE
-)
-_INT_BASE10 = re.compile(_SPACE + rb"[+-]?[0-9](?:_?[0-9])*" + _SPACE)
 _DIGITS = {8: re.compile(rb"[0-7]*"), 10: re.compile(rb"[0-9]*"), 16: re.compile(rb"[0-9a-fA-F]*")}
+_PREFIXED_DIGITS = {b"x": b"0123456789abcdefABCDEF", b"o": b"01234567", b"b": b"01"}
+
+
+def _valid_int_literal(text: bytes, base: int) -> bool:
+    """Would int(text, base) (base 0 or 10) accept text? Checked by bytes operations, in
+    time linear in the text (a regular expression over 64 MiB of digits is not)."""
+    body = text.strip(_C_SPACE)
+    if body[:1] in (b"+", b"-"):
+        body = body[1:]
+    allowed = b"0123456789"
+    if base == 0 and body[:2].lower() in (b"0x", b"0o", b"0b"):
+        allowed = _PREFIXED_DIGITS[body[1:2].lower()]
+        body = body[2:]
+        body = body[1:] if body[:1] == b"_" else body  # 0x_ff: one underscore may follow the prefix
+    elif base == 0 and body[:1] == b"0" and body.strip(b"0_"):
+        return False  # base 0 takes no leading zeros before other digits
+    return bool(body) and not body.translate(None, allowed + b"_") and b"__" not in body and body[:1] != b"_" and body[-1:] != b"_"
 
 
 def _int_literal(text: bytes, base: int = 0):
     """int(text, base), or OPAQUE for a valid literal too long to convert."""
     if len(text) <= _CONVERT_MAX:
         return int(text, base)
-    if (_INT_BASE0 if base == 0 else _INT_BASE10).fullmatch(text) is None:
+    if not _valid_int_literal(text, base):
         raise ValueError("invalid literal")
     if base == 10:  # a memo index: leading zeros keep it small
         digits = text.strip(_C_SPACE).lstrip(b"+").replace(b"_", b"").lstrip(b"0") or b"0"
