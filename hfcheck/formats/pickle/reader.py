@@ -12,10 +12,15 @@ from hfcheck.formats.pickle.results import ScanLimit
 
 # Longest text-opcode argument line (protocol 0: UNICODE, STRING, INT, GLOBAL, ...) the scan
 # reads. CPython has none: both unpicklers read the file's readline(), to the newline or the
-# end of the file, so a payload may follow a line of any length. Past this bound the stream
-# is unverified (ScanLimit), never "no pickle". 64 MiB is ~1000x the longest lines pickles
-# hold (reprs of names and numbers; protocol-0 strings of tensor data are the long ones), and
-# the one line is held in memory while it is parsed.
+# end of the file, so a payload may follow a line of any length (an attacker pads with text
+# to pass a scanner's bound). Past this budget the stream is unverified (ScanLimit, SEC003),
+# never "no pickle". A hole in a sparse file counts as its zero bytes but is never read, and
+# a hole to the end holds no newline (Truncated): sparse safetensors shards whose header
+# length reads as a line opcode stay cheap and clean. 64 MiB: 1000x the 64 KiB bound that
+# was the miss; lines that long are protocol-0 strings of array data, rare in model files.
+# Its costs: one line is held while parsed (~200-320 MB peak at the budget, measured), and a
+# dense file whose first bytes read as a line opcode and whose next 64 MiB hold no newline
+# byte (a safetensors header followed by 64 MiB of zeros) is a false SEC003.
 LINE_BUDGET = 64 << 20
 
 
