@@ -220,3 +220,23 @@ def test_long_number_literals_are_checked_as_int_checks_them():
             assert _valid_int_literal(text, base) == accepted, (text, base)
     assert scan_bytes(b"I1" + b"0" * LONG + b"_\n.").problems  # a trailing underscore fails the load
     assert not scan_bytes(b"I0x" + b"f_f" * LONG + b"\n.").problems
+
+
+def test_a_put_line_past_the_budget_on_an_empty_stack_fails_as_the_loader_fails(tmp_path):
+    # PUT reads its line, then needs a value on the stack: with none, both unpicklers fail
+    # whatever the line holds, so a dense safetensors file whose header length reads as 'p'
+    # and whose tensor bytes hold no newline for more than the budget is still clean.
+    numpy = pytest.importorskip("numpy")
+    from safetensors.numpy import load_file
+
+    path = tmp_path / "model.safetensors"
+    # 65 MiB of zeros, then a tensor of newline bytes: the line ends past the budget
+    tensors = {"a": numpy.zeros(LINE_BUDGET // 4 + (1 << 18), numpy.float32), "b": numpy.full(8, 10, numpy.uint8)}
+    _safetensors_with_low_byte(path, tensors, ord("p"))
+    assert load_file(str(path))["a"].shape == tensors["a"].shape
+    assert path.read_bytes().index(b"\n", 8) > LINE_BUDGET
+    seen = observe(path, "pickle")
+    assert not seen.fired and not seen.globals and "stack" in seen.error.lower(), seen
+    scan = scan_file(path)
+    assert scan.container == "not-pickle" and not scan.problems
+    assert not security_errors(tmp_path, "model.safetensors")

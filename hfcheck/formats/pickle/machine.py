@@ -103,6 +103,12 @@ class StreamMachine:
                 if handler is _global or handler is _inst:
                     self.line_pair_at_end(offset)
                 raise
+            except ScanLimit:
+                if handler is _text_put and not self.stack:
+                    # both unpicklers read PUT's line, then fail on the empty stack whatever
+                    # it holds (a safetensors header length whose low byte is 'p')
+                    raise ScanHalt("stack underflow") from None
+                raise
             if handler is _stop:
                 if self.frame_end is not None and reader.pos < self.frame_end:
                     self.stop_inside_frame(offset)

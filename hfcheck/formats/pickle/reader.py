@@ -19,8 +19,10 @@ from hfcheck.formats.pickle.results import ScanLimit
 # length reads as a line opcode stay cheap and clean. 64 MiB: 1000x the 64 KiB bound that
 # was the miss; lines that long are protocol-0 strings of array data, rare in model files.
 # Its costs: one line is held while parsed (~200-320 MB peak at the budget, measured), and a
-# dense file whose first bytes read as a line opcode and whose next 64 MiB hold no newline
-# byte (a safetensors header followed by 64 MiB of zeros) is a false SEC003.
+# dense file whose first byte is a line opcode and whose next newline byte lies past 64 MiB
+# (a safetensors header, then 64 MiB of zeros, then a 0x0A) is a false SEC003; of the line
+# opcodes an 8-byte-padded header length can end in, PUT ('p') is exempt (machine.py: on an
+# empty stack it fails whatever its line), PERSID ('P') is not.
 LINE_BUDGET = 64 << 20
 
 
