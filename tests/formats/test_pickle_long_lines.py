@@ -78,7 +78,7 @@ def test_a_long_unquoted_string_line_stops_the_load_and_is_no_pickle(tmp_path):
     assert not security_errors(tmp_path, "notes.txt")
 
 
-def test_a_long_module_string_is_judged_by_the_parent_import_makes(tmp_path):
+def test_a_long_module_string_is_judged_by_the_parent_it_imports(tmp_path):
     # STACK_GLOBAL of "colorsys." + 100 KB: the import of colorsys runs, then the full name fails
     data = b"\x80\x04V" + b"colorsys." + b"x" * LONG + b"\n\x8c\x01f\x93."
     path = put(tmp_path, "model.pkl", data)
