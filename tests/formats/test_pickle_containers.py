@@ -476,7 +476,7 @@ def test_text_named_file_that_imports_the_stdlib_or_calls_is_judged(tmp_path, te
 
 # Bounds of the scanner that CPython does not have: a stream that reaches the stack bound is
 # unverified (SEC003), never "no pickle here", whatever the file's name (found by an
-# independent tester; its other miss, a first text line past the line bound, is still open).
+# independent tester; its other miss, a long first text line, is in test_pickle_long_lines.py).
 CANARY_CALL = b"cos\nsystem\n(Vtrue\ntR."
 
 

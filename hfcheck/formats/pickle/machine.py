@@ -15,10 +15,10 @@ import struct
 
 from hfcheck.formats.pickle.numpy_dtypes import pickled_dtype_has_object, pickled_dtype_itemsize
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL, OPCODES, ArgLayout
-from hfcheck.formats.pickle.reader import LINE_MAX, BadArgument, FileWindow, StreamReader, Truncated
+from hfcheck.formats.pickle.reader import BadArgument, FileWindow, StreamReader, Truncated, data_span
 from hfcheck.formats.pickle.results import InternalError, ScanContext, ScanHalt, ScanLimit
-from hfcheck.formats.pickle.text_arguments import parse_float_line, parse_int_line, parse_long_line, parse_memo_index
-from hfcheck.formats.pickle.values import OPAQUE, BigBlob, CallResult, DictValue, ImportedGlobal, Opaque, PersistentRef, SetValue
+from hfcheck.formats.pickle.text_arguments import decode_kept, parse_float_line, parse_int_line, parse_long_line, parse_memo_index
+from hfcheck.formats.pickle.values import CUT, OPAQUE, BigBlob, CallResult, DictValue, ImportedGlobal, Opaque, PersistentRef, SetValue
 
 
 def _read_fixed_int(size: int, signed: bool):
@@ -39,6 +39,10 @@ def _argument_reader(opcode):
     if layout is ArgLayout.LINE:
         return StreamReader.readline
     return lambda reader: (reader.readline(), reader.readline())
+
+
+def _kept_text(raw: bytes, keep: int, cut: bool) -> str:
+    return raw[:keep].decode("utf-8", "replace") + (CUT if cut or len(raw) > keep else "")
 
 
 def _decode_str8(raw: bytes):
@@ -99,6 +103,12 @@ class StreamMachine:
                 if handler is _global or handler is _inst:
                     self.line_pair_at_end(offset)
                 raise
+            except ScanLimit:
+                if handler is _text_put and not self.stack:
+                    # both unpicklers read PUT's line, then fail on the empty stack whatever
+                    # it holds (a safetensors header length whose low byte is 'p')
+                    raise ScanHalt("stack underflow") from None
+                raise
             if handler is _stop:
                 if self.frame_end is not None and reader.pos < self.frame_end:
                     self.stop_inside_frame(offset)
@@ -125,14 +135,24 @@ class StreamMachine:
         """A GLOBAL/INST whose lines run into the end of the data: the C unpickler stops
         there, but pickle.py (joblib's unpickler) reads the last line without its newline
         and cuts its last byte as if it were one, then imports the module (find_class
-        with an empty name when the module line is the last)."""
-        reader = self.reader
+        with an empty name when the module line is the last). Only the lines' first
+        bytes are read (a module line longer than max_keep is kept cut); a hole that runs
+        to the end is zero bytes, no module name."""
+        reader, keep = self.reader, self.limits.max_keep
+        span = data_span(reader.f, offset + 1)
+        if span is None or span[0] >= reader.end:
+            return
         reader.f.seek(offset + 1)
-        rest = reader.f.read(min(reader.end - offset - 1, 2 * LINE_MAX))
+        rest = reader.f.read(min(reader.end - offset - 1, 2 * keep + 2))
+        complete = offset + 1 + len(rest) >= reader.end  # else a line runs on past what was read
         module, newline, name = rest.partition(b"\n")
-        module, name = (module[:-1], b"") if not newline else (module, name[:-1])
+        if not newline:
+            module, name = (module[:-1] if complete else module), b""
+        elif complete:
+            name = name[:-1]
         if module and b"\n" not in name:
-            self.new_global(module.decode("utf-8", "replace"), name.decode("utf-8", "replace"), offset)
+            cut_module, cut_name = not newline and not complete, bool(newline) and not complete
+            self.new_global(_kept_text(module, keep, cut_module), _kept_text(name, keep, cut_name), offset)
 
     def stop_inside_frame(self, offset: int) -> None:
         # The C unpickler reads a whole FRAME from the file before it runs its opcodes, so a
@@ -436,16 +456,23 @@ def _binary_string(m, length, offset):
 def _text_string(m, arg, offset):
     if len(arg) >= 2 and arg[0] == arg[-1] and arg[:1] in (b"'", b'"'):
         try:
-            m.push(_decode_str8(codecs.escape_decode(arg[1:-1])[0]))
+            value = codecs.escape_decode(arg[1:-1])[0]
         except ValueError:
             raise ScanHalt("bad STRING escape") from None
     else:
         raise ScanHalt("the STRING opcode argument must be quoted")
+    keep = m.limits.max_keep
+    if len(value) <= keep:
+        m.push(_decode_str8(value))
+    elif value.isascii():
+        m.push(value[:keep].decode("ascii") + CUT)  # kept cut, as a possible STACK_GLOBAL operand
+    else:
+        m.push(BigBlob(len(value)))
 
 
 def _text_unicode(m, arg, offset):
     try:
-        m.push(arg.decode("raw-unicode-escape"))
+        m.push(decode_kept(arg, "raw-unicode-escape", m.limits.max_keep))
     except UnicodeDecodeError:
         raise ScanHalt("bad UNICODE argument") from None
 
@@ -606,6 +633,8 @@ def _text_get(m, arg, offset):
         index = parse_memo_index(arg)
     except ValueError:
         raise ScanHalt("bad GET argument") from None
+    if not isinstance(index, int):
+        raise ScanHalt("GET index of %d digits" % len(arg))
     m.push(m.memo_get(index))
 
 
@@ -614,6 +643,8 @@ def _text_put(m, arg, offset):
         index = parse_memo_index(arg)
     except ValueError:
         raise ScanHalt("bad PUT argument") from None
+    if not isinstance(index, int):
+        raise ScanHalt("PUT index of %d digits" % len(arg))
     m.memo_put(index)
 
 
@@ -621,7 +652,7 @@ def _text_put(m, arg, offset):
 def _global(m, arg, offset):
     module, name = arg
     try:
-        m.push(m.new_global(module.decode("utf-8"), name.decode("utf-8"), offset))
+        m.push(m.new_global(decode_kept(module, "utf-8", m.limits.max_keep), decode_kept(name, "utf-8", m.limits.max_keep), offset))
     except UnicodeDecodeError:
         raise ScanHalt("GLOBAL names are not UTF-8") from None
 
@@ -653,7 +684,7 @@ def _inst(m, arg, offset):
     # pickle.py (joblib's unpickler) imports the class before it looks for the MARK; the C
     # unpickler looks first. The import happens in one of them, so it is recorded first.
     try:
-        cls = m.new_global(module.decode("utf-8"), name.decode("utf-8"), offset)
+        cls = m.new_global(decode_kept(module, "utf-8", m.limits.max_keep), decode_kept(name, "utf-8", m.limits.max_keep), offset)
     except UnicodeDecodeError:
         raise ScanHalt("INST names are not UTF-8") from None
     items = m.pop_mark()
@@ -695,7 +726,7 @@ def _build(m, arg, offset):
 def _persid(m, arg, offset):
     # torch refers to tensor storages by persistent id: benign, only counted.
     m.ctx.persistent_ids += 1
-    m.push(PersistentRef(arg))
+    m.push(PersistentRef(arg if len(arg) <= m.limits.max_keep else BigBlob(len(arg))))
 
 
 def _binpersid(m, arg, offset):

@@ -4,10 +4,26 @@ opcodes from (large payloads are skipped by seeking, never read)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 
-LINE_MAX = 1 << 16  # longest text-opcode argument line
+from hfcheck.formats.pickle.results import ScanLimit
+
+# Longest text-opcode argument line (protocol 0: UNICODE, STRING, INT, GLOBAL, ...) the scan
+# reads. CPython has none: both unpicklers read the file's readline(), to the newline or the
+# end of the file, so a payload may follow a line of any length (an attacker pads with text
+# to pass a scanner's bound). Past this budget the stream is unverified (ScanLimit, SEC003),
+# never "no pickle". A hole in a sparse file counts as its zero bytes but is never read, and
+# a hole to the end holds no newline (Truncated): sparse safetensors shards whose header
+# length reads as a line opcode stay cheap and clean. 64 MiB: 1000x the 64 KiB bound that
+# was the miss; lines that long are protocol-0 strings of array data, rare in model files.
+# Its costs: one line is held while parsed (~200-320 MB peak at the budget, measured), and a
+# dense file whose first byte is a line opcode and whose next newline byte lies past 64 MiB
+# (a safetensors header, then 64 MiB of zeros, then a 0x0A) is a false SEC003; of the line
+# opcodes an 8-byte-padded header length can end in, PUT ('p') is exempt (machine.py: on an
+# empty stack it fails whatever its line), PERSID ('P') is not.
+LINE_BUDGET = 64 << 20
 
 
 class Truncated(Exception):
@@ -48,6 +64,25 @@ class CountingFile(io.RawIOBase):
         b[: len(data)] = data
         return len(data)
 
+    def data_span(self, pos: int) -> tuple[int, int] | None:
+        """The run of stored data at or after pos, (start, stop), from SEEK_DATA/SEEK_HOLE;
+        (pos, size) where holes are not known; None when only a hole follows pos (zero
+        bytes, which are never read)."""
+        if not hasattr(os, "SEEK_DATA") or pos >= self.size:
+            return pos, self.size
+        try:
+            fd = self.f.fileno()
+            here = os.lseek(fd, 0, os.SEEK_CUR)
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            return pos, self.size
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+            return start, os.lseek(fd, start, os.SEEK_HOLE)
+        except OSError as e:
+            return None if e.errno == errno.ENXIO else (pos, self.size)
+        finally:
+            os.lseek(fd, here, os.SEEK_SET)  # the buffered file above reads from the fd's offset
+
 
 class FileWindow(io.RawIOBase):
     """A byte range of another seekable file, as a file (a stored zip member)."""
@@ -85,6 +120,20 @@ class FileWindow(io.RawIOBase):
         return len(data)
 
 
+def data_span(f, pos: int) -> tuple[int, int] | None:
+    """The run of stored data at or after pos in f (a file, a window onto one, bytes in
+    memory) as (start, stop): from pos on, unbounded, when no hole is known; None when only
+    a hole follows."""
+    if isinstance(f, CountingFile):
+        return f.data_span(pos)
+    if isinstance(f, FileWindow):
+        found = data_span(f.f, f.start + pos)
+        if found is None or found[0] >= f.start + f.size:
+            return None
+        return found[0] - f.start, min(found[1], f.start + f.size) - f.start
+    return pos, 1 << 62  # bytes in memory: no holes; the reader's range bounds the read
+
+
 def blob_size(f) -> int:
     if isinstance(f, (CountingFile, FileWindow)):
         return f.size
@@ -113,6 +162,10 @@ class StreamReader:
         if want <= 0:
             self.buf, self.buf_start = b"", self.pos
             return
+        if want > n:  # read ahead only over stored data: a hole after it is never read
+            span = data_span(self.f, self.pos)
+            if span is not None and span[0] == self.pos:
+                want = max(n, min(want, span[1] - self.pos))
         self.f.seek(self.pos)
         self.buf = self.f.read(want)
         self.buf_start = self.pos
@@ -142,29 +195,56 @@ class StreamReader:
         self.pos += n
 
     def readline(self) -> bytes:
-        out = []
-        total = 0
+        """The text argument line at pos, without its newline, read as CPython reads it: to
+        the next newline however far it is (a hole in the file is zero bytes of the line,
+        skipped by seeking, never read). Truncated when the data ends first (also when only
+        a hole follows: zeros hold no newline); ScanLimit past LINE_BUDGET bytes."""
+        parts = []
+        length = 0
         while True:
             if self.pos >= self.end:
                 raise Truncated
-            self._fill(1)
             rel = self.pos - self.buf_start
+            if not 0 <= rel < len(self.buf):
+                hole, stop = self._skip_hole(parts, length)
+                length += hole
+                self._fill_line(min(max(self.CHUNK, length), 1 << 20, stop - self.pos))
+                rel = self.pos - self.buf_start
             i = self.buf.find(b"\n", rel)
-            piece = self.buf[rel:] if i < 0 else self.buf[rel : i + 1]
-            if not piece:
+            piece = self.buf[rel:] if i < 0 else self.buf[rel:i]
+            if not piece and i < 0:
                 raise Truncated
-            out.append(piece)
-            total += len(piece)
-            self.pos += len(piece)
-            self.consumed += len(piece)
+            length += len(piece)
+            if length > LINE_BUDGET:
+                raise ScanLimit("text argument line longer than %d bytes; scan incomplete" % LINE_BUDGET)
+            parts.append(piece)
+            taken = len(piece) + (i >= 0)
+            self.pos += taken
+            self.consumed += taken
             if i >= 0:
-                return b"".join(out)[:-1]
-            if total > LINE_MAX:
-                # Not a ScanLimit (fail closed), though CPython has no such bound: a safetensors
-                # file whose header length starts with a line opcode ('V') reads its JSON header
-                # and any run of zero bytes after it as one line, and would be a false error.
-                # A payload after a first text line this long is a known miss (docs/security-measurement.md).
-                raise BadArgument("text argument line longer than %d bytes" % LINE_MAX)
+                return b"".join(parts)
+
+    def _skip_hole(self, parts: list, length: int) -> tuple[int, int]:
+        """Before the line reads on from the file: a hole at pos is zero bytes of the line,
+        added without reading them. Returns (its length, where the stored data run ends);
+        Truncated when only a hole is left in the range."""
+        span = data_span(self.f, self.pos)
+        if span is None or span[0] >= self.end:
+            raise Truncated  # zeros to the end of the data: no newline, as the loader finds
+        hole = span[0] - self.pos
+        if hole > 0:
+            if length + hole > LINE_BUDGET:
+                raise ScanLimit("text argument line longer than %d bytes; scan incomplete" % LINE_BUDGET)
+            parts.append(bytes(hole))
+            self.pos += hole
+            self.consumed += hole
+        return max(hole, 0), max(span[1], self.pos + 1)
+
+    def _fill_line(self, n: int) -> None:
+        want = min(max(n, 1), self.end - self.pos)
+        self.f.seek(self.pos)
+        self.buf = self.f.read(want)
+        self.buf_start = self.pos
 
     def at_end(self) -> bool:
         return self.pos >= self.end

@@ -18,6 +18,7 @@ from hfcheck.formats.pickle.machine import StreamMachine
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL
 from hfcheck.formats.pickle.reader import BadArgument, StreamReader, Truncated
 from hfcheck.formats.pickle.results import InternalError, Limits, ScanContext, ScanHalt, ScanLimit
+from hfcheck.formats.pickle.values import CUT
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_MAGIC_LE = TORCH_LEGACY_MAGIC.to_bytes(10, "little")
@@ -102,6 +103,10 @@ def first_stream_is_pickle(ctx: ScanContext, finished: bool, proto_header: bool)
 
 
 def _dotted_identifier(text) -> bool:
+    if isinstance(text, str) and text.endswith(CUT):
+        # a module line kept cut: its parents, whole before the cut, are imported before
+        # the import of the full name fails
+        text = text[: text.rfind(".")] if "." in text else ""
     return isinstance(text, str) and bool(text) and all(part.isidentifier() for part in text.split("."))
 
 

@@ -81,3 +81,7 @@ class Opaque:
 
 
 OPAQUE = Opaque()
+
+# Ends a text kept to a bounded prefix (a text-opcode line longer than Limits.max_keep): no
+# module or attribute name ends in it, so a cut name never matches an allowlist entry.
+CUT = "\u2026"
