@@ -240,3 +240,27 @@ def test_a_put_line_past_the_budget_on_an_empty_stack_fails_as_the_loader_fails(
     scan = scan_file(path)
     assert scan.container == "not-pickle" and not scan.problems
     assert not security_errors(tmp_path, "model.safetensors")
+
+
+@pytest.mark.parametrize("first", [b"Loss: 0.25 ", b"Sequence 1 ", b"Insertions: 3 "], ids=["L", "S", "I"])
+def test_a_long_text_line_the_loader_refuses_at_its_start_is_no_pickle(tmp_path, first):
+    # A text file whose first line is longer than the budget (a log line, a dump) and
+    # starts with a line opcode: LONG, STRING and INT refuse such a line by its first
+    # bytes, so the load fails there whatever follows; it is text, not an unverified pickle.
+    # The same line with a number the loader accepts stays a stream to follow.
+    path = _sparse(tmp_path / "notes.txt", first, LINE_BUDGET + 1, b"\n0" + CALL)
+    seen = observe(path, "pickle")
+    assert not seen.side_effects and seen.error
+    assert scan_file(path).container == "not-pickle" and not security_errors(tmp_path, "notes.txt")
+    numeric = _sparse(tmp_path / "model.pkl", b"I1\x00", LINE_BUDGET + 1, b"\n0" + CALL)
+    assert "os.system" in observe(numeric, "pickle").side_effects
+    assert security_errors(tmp_path, "model.pkl")
+
+
+def test_a_hole_past_the_budget_with_no_newline_after_it_is_the_end_of_the_line(tmp_path):
+    # The loader reads such a line to the end of the file and fails: no error, and only the
+    # stored bytes after the hole are read.
+    path = _sparse(tmp_path / "model.pkl", b"Vabc", LINE_BUDGET + 1, b"tail without a newline")
+    assert not observe(path, "pickle").side_effects
+    scan = scan_file(path)
+    assert not scan.problems and scan.bytes_scanned < 1 << 20

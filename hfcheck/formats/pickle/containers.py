@@ -63,6 +63,10 @@ def _builds_joblib_array(sub: ScanContext) -> bool:
     return any(op == "BUILD" and t is not None and t.name == "NumpyArrayWrapper" for op, _, _, t in sub.calls)
 
 
+class CutData(io.BytesIO):
+    """Decompressed data cut at Limits.max_stream_bytes: the real data goes on past its end."""
+
+
 class ContainerScanner:
     """Scans one blob (a file, an archive member, decompressed data) by its container kind."""
 
@@ -114,16 +118,20 @@ class ContainerScanner:
         """The whole file decides whether it is a pickle (first_stream_is_pickle), not a
         head; a joblib stream is also read as plain pickle.load reads it."""
         ctx = self.ctx
-        end = min(size, ctx.limits.max_stream_bytes)
+        # The whole blob, however large: a loader reads on to STOP, and a payload may sit past
+        # any window of ours (after a 1 GiB BINBYTES8 argument, or a hole in a sparse file).
+        # Arguments are skipped by seeking; the opcode count and the time budget bound the work.
+        end = size
         f.seek(0)
         proto_header = f.read(1) == b"\x80"
         sub, finished, reader, failure = run_first_stream(f, 0, end, ctx.limits, self.scan_nested, member=member, depth=depth)
+        if isinstance(f, CutData) and not finished and failure.startswith("truncated"):
+            # the stream runs on past the data decompressed for the scan: unseen, never "no
+            # pickle" (scan_compressed reports the cut)
+            adopt(ctx, sub)
+            return "pickle"
         if not first_stream_is_pickle(sub, finished, proto_header):
             return "not-pickle"
-        if size > end:
-            ctx.problem(
-                "pickle larger than %d bytes; only the start is scanned (scan incomplete)" % ctx.limits.max_stream_bytes, None, member
-            )
         adopt(ctx, sub)
         if failure is not None:
             ctx.problem(failure, reader.pos, member)
@@ -165,10 +173,11 @@ class ContainerScanner:
         if error:
             # fail closed: data that starts to decompress and then breaks is never "no pickle"
             ctx.problem(error, None, member)
-        if self.scan_blob(io.BytesIO(data), len(data), label, depth + 1) == "not-pickle" and not error:
-            return "not-pickle"  # compressed text or data: nothing to load
+        blob = CutData(data) if capped else io.BytesIO(data)
+        if self.scan_blob(blob, len(data), label, depth + 1) == "not-pickle" and not error:
+            return "not-pickle"  # compressed text or data that fails before the cap: nothing to load
         if capped:
-            ctx.problem("decompressed data larger than %d bytes; only the start is scanned" % cap, None, member)
+            ctx.problem("decompressed data larger than %d bytes; only the start is scanned (scan incomplete)" % cap, None, member)
         return "compressed"
 
     # numpy --------------------------------------------------------------------
@@ -212,7 +221,7 @@ class ContainerScanner:
             # numpy.load(allow_pickle=True) unpickles the data part
             run_streams(
                 ctx,
-                StreamReader(f, hstart + hlen, min(size, hstart + hlen + ctx.limits.max_stream_bytes)),
+                StreamReader(f, hstart + hlen, size),  # to the end, as numpy's unpickler reads
                 member,
                 depth,
                 self.scan_nested,

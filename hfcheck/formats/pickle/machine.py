@@ -17,8 +17,20 @@ from hfcheck.formats.pickle.numpy_dtypes import pickled_dtype_has_object, pickle
 from hfcheck.formats.pickle.opcodes import HIGHEST_PROTOCOL, OPCODES, ArgLayout
 from hfcheck.formats.pickle.reader import BadArgument, FileWindow, StreamReader, Truncated, data_span
 from hfcheck.formats.pickle.results import InternalError, ScanContext, ScanHalt, ScanLimit
-from hfcheck.formats.pickle.text_arguments import decode_kept, parse_float_line, parse_int_line, parse_long_line, parse_memo_index
+from hfcheck.formats.pickle.text_arguments import (
+    decode_kept,
+    parse_float_line,
+    parse_int_line,
+    parse_long_line,
+    parse_memo_index,
+    refuses_number,
+    refuses_string,
+)
 from hfcheck.formats.pickle.values import CUT, OPAQUE, BigBlob, CallResult, DictValue, ImportedGlobal, Opaque, PersistentRef, SetValue
+
+
+# Line opcodes whose loaders refuse a line by its first bytes (read to its end, however long)
+_LINE_REFUSALS = {name: refuses_number for name in ("INT", "LONG", "FLOAT", "GET", "PUT")} | {"STRING": refuses_string}
 
 
 def _read_fixed_int(size: int, signed: bool):
@@ -37,7 +49,8 @@ def _argument_reader(opcode):
     if layout is ArgLayout.FLOAT8:
         return lambda reader: struct.unpack(">d", reader.read(8))[0]
     if layout is ArgLayout.LINE:
-        return StreamReader.readline
+        refuses = _LINE_REFUSALS.get(opcode.name)
+        return StreamReader.readline if refuses is None else (lambda reader: reader.readline(refuses))
     return lambda reader: (reader.readline(), reader.readline())
 
 

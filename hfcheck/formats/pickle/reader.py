@@ -24,6 +24,7 @@ from hfcheck.formats.pickle.results import ScanLimit
 # opcodes an 8-byte-padded header length can end in, PUT ('p') is exempt (machine.py: on an
 # empty stack it fails whatever its line), PERSID ('P') is not.
 LINE_BUDGET = 64 << 20
+PREFIX_BYTES = 1 << 16  # first bytes of a long line asked whether the loader refuses it
 
 
 class Truncated(Exception):
@@ -194,11 +195,15 @@ class StreamReader:
             raise Truncated
         self.pos += n
 
-    def readline(self) -> bytes:
+    def readline(self, refuses=None) -> bytes:
         """The text argument line at pos, without its newline, read as CPython reads it: to
         the next newline however far it is (a hole in the file is zero bytes of the line,
         skipped by seeking, never read). Truncated when the data ends first (also when only
-        a hole follows: zeros hold no newline); ScanLimit past LINE_BUDGET bytes."""
+        a hole follows: zeros hold no newline); ScanLimit past LINE_BUDGET bytes.
+        `refuses(first bytes)`: why every unpickler fails on a line that starts so, or None;
+        asked while the line goes on past what is read (up to PREFIX_BYTES of it), so that a
+        long text line the loader refuses at its first bytes (`Loss: ...` read as LONG) fails
+        as the loader fails, not at the budget."""
         parts = []
         length = 0
         while True:
@@ -206,6 +211,12 @@ class StreamReader:
                 raise Truncated
             rel = self.pos - self.buf_start
             if not 0 <= rel < len(self.buf):
+                if refuses is not None and parts:  # the line goes on: decided by its start?
+                    prefix = b"".join(parts)[:PREFIX_BYTES]
+                    why = refuses(prefix)
+                    if why is not None:
+                        raise BadArgument(why)
+                    refuses = None if len(prefix) >= PREFIX_BYTES else refuses
                 hole, stop = self._skip_hole(parts, length)
                 length += hole
                 self._fill_line(min(max(self.CHUNK, length), 1 << 20, stop - self.pos))
@@ -216,7 +227,7 @@ class StreamReader:
                 raise Truncated
             length += len(piece)
             if length > LINE_BUDGET:
-                raise ScanLimit("text argument line longer than %d bytes; scan incomplete" % LINE_BUDGET)
+                self._past_budget(self.pos + len(piece))
             parts.append(piece)
             taken = len(piece) + (i >= 0)
             self.pos += taken
@@ -234,11 +245,29 @@ class StreamReader:
         hole = span[0] - self.pos
         if hole > 0:
             if length + hole > LINE_BUDGET:
-                raise ScanLimit("text argument line longer than %d bytes; scan incomplete" % LINE_BUDGET)
+                self._past_budget(span[0])
             parts.append(bytes(hole))
             self.pos += hole
             self.consumed += hole
         return max(hole, 0), max(span[1], self.pos + 1)
+
+    def _past_budget(self, pos: int) -> None:
+        """A line outgrew LINE_BUDGET at pos: unverified (ScanLimit), unless no newline
+        follows in the rest of the data, which the loader reads to the end and fails on
+        (Truncated): a sparse file whose last bytes follow a long hole. Reads at most
+        LINE_BUDGET more stored bytes, skipping holes."""
+        left = LINE_BUDGET
+        while left > 0:
+            span = data_span(self.f, pos)
+            if span is None or span[0] >= self.end:
+                raise Truncated  # only zeros are left: no newline, as the loader finds
+            self.f.seek(span[0])
+            chunk = self.f.read(min(min(span[1], self.end) - span[0], left, 1 << 20))
+            if not chunk or b"\n" in chunk:
+                break
+            left -= len(chunk)
+            pos = span[0] + len(chunk)
+        raise ScanLimit("text argument line longer than %d bytes; scan incomplete" % LINE_BUDGET)
 
     def _fill_line(self, n: int) -> None:
         want = min(max(n, 1), self.end - self.pos)

@@ -54,7 +54,9 @@ class PickleScan:
 
 @dataclass(frozen=True)
 class Limits:
-    max_stream_bytes: int = 1 << 30  # bytes of one pickle stream / decompressed member
+    # decompressed bytes held for a scan (a compressed pickle, a deflated zip or 7z member);
+    # data on disk is read to its end, skipping arguments by seeking
+    max_stream_bytes: int = 1 << 30
     max_opcodes: int = 20_000_000  # per scan (all streams)
     max_memo: int = 1_000_000  # memo entries per stream
     max_stack: int = 1_000_000  # items on the stack (and on the mark stack)

@@ -156,3 +156,21 @@ def parse_memo_index(line: bytes) -> int:
         return _int_literal(line, 10)
     except ValueError:
         return _int_literal(_c_string(line), 10)
+
+
+# Every byte a numeric argument line may hold in either unpickler (the union of int(x, 0)
+# with prefixes and underscores, LONG's trailing L, float()'s inf/nan/exponent spellings).
+_NUMBER_BYTES = b"0123456789abcdefABCDEFxXoObBlLinftyINFTY_+-. \t\n\r\v\f"
+
+
+def refuses_number(prefix: bytes) -> str | None:
+    """INT, LONG, FLOAT, GET, PUT: the C unpickler reads up to a NUL, pickle.py the whole
+    line; a byte no number holds before the first NUL fails both."""
+    if prefix.split(b"\0", 1)[0].translate(None, _NUMBER_BYTES):
+        return "numeric argument line is no number"
+    return None
+
+
+def refuses_string(prefix: bytes) -> str | None:
+    """STRING: both unpicklers require the line to start (and end) with a quote."""
+    return None if prefix[:1] in (b"'", b'"') else "the STRING opcode argument must be quoted"
