@@ -148,7 +148,7 @@ class ContainerScanner:
             sub, finished, reader, failure = run_first_stream(f, start, end, ctx.limits, self.scan_nested, member=member, depth=depth)
             if not first_stream_is_pickle(sub, finished, f.seek(start) is not None and f.read(1) == b"\x80"):
                 break
-            adopt(ctx, sub, with_problems=getattr(sub, "internal_failure", False) or getattr(sub, "stream_ends_inside_frame", False))
+            adopt(ctx, sub, with_problems=getattr(sub, "internal_failure", False) or getattr(sub, "frames_disagree", False))
         return "pickle"
 
     # compressed ---------------------------------------------------------------

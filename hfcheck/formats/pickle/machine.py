@@ -122,6 +122,12 @@ class StreamMachine:
                     # it holds (a safetensors header length whose low byte is 'p')
                     raise ScanHalt("stack underflow") from None
                 raise
+            if self.frame_end is not None and reader.pos > self.frame_end:
+                # the argument itself crossed: reported before the handler, which may fail on
+                # what only this reading of the line sees (the C unpickler drops a line's part
+                # inside the frame and reads it afresh from the file)
+                self.frame_crossed(code, offset)
+                self.frame_end = None
             if handler is _stop:
                 if self.frame_end is not None and reader.pos < self.frame_end:
                     self.stop_inside_frame(offset)
@@ -137,6 +143,7 @@ class StreamMachine:
         # reads straight on; pickle.py and scanners built on pickletools stop at the frame's
         # end. An opcode straddling the boundary is read differently by the two: it hides
         # what follows from one of them (a peer scanner missed an os.system call this way).
+        self.ctx.frames_disagree = True  # a pickle to a loader, whatever this reading finds next
         self.ctx.problem(
             "%s at byte %d crosses the end of its FRAME (frame ends at byte %d): readers disagree on what follows"
             % (OPCODES[code].name, offset, self.frame_end),
@@ -173,7 +180,7 @@ class StreamMachine:
         # on (torch's legacy format, pickle.load in a loop) starts its next pickle there,
         # past bytes a scanner that goes on after STOP reads instead. Pickler output always
         # ends its frame with STOP.
-        self.ctx.stream_ends_inside_frame = True
+        self.ctx.frames_disagree = True
         self.ctx.problem(
             "STOP at byte %d ends the stream inside its FRAME (frame ends at byte %d): the next pickle a loader reads starts elsewhere"
             % (offset, self.frame_end),

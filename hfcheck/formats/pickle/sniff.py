@@ -89,8 +89,8 @@ def first_stream_is_pickle(ctx: ScanContext, finished: bool, proto_header: bool)
     failed: the unpickler would already have imported the module (and maybe called the
     global). A failure of the scanner
     itself (InternalError) counts as a pickle: fail closed, never "not a pickle"."""
-    if getattr(ctx, "internal_failure", False) or getattr(ctx, "stream_ends_inside_frame", False) or ctx.stopped:
-        return True  # a STOP inside a FRAME is binary pickle structure, and a problem
+    if getattr(ctx, "internal_failure", False) or getattr(ctx, "frames_disagree", False) or ctx.stopped:
+        return True  # an opcode crossing its FRAME, or a STOP inside one, is binary pickle structure, and a problem
     # find_class imports the module before it looks the name up: an importable module is
     # already a side effect, whatever the name (CPython resolves "posix" for any name line).
     # After a PROTO header (no text file starts with one) every module string counts, as
