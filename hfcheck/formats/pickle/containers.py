@@ -118,13 +118,13 @@ class ContainerScanner:
         """The whole file decides whether it is a pickle (first_stream_is_pickle), not a
         head; a joblib stream is also read as plain pickle.load reads it."""
         ctx = self.ctx
-        # The whole blob, however large: a loader reads on to STOP, and a payload may sit past
-        # any window of ours (after a 1 GiB BINBYTES8 argument, or a hole in a sparse file).
-        # Arguments are skipped by seeking; the opcode count and the time budget bound the work.
-        end = size
+        # The whole blob (to `size`), however large: a loader reads on to STOP, and a payload
+        # may sit past any window of ours (after a 1 GiB BINBYTES8 argument, or a hole in a
+        # sparse file). Arguments are skipped by seeking; the opcode count and the time budget
+        # bound the work.
         f.seek(0)
         proto_header = f.read(1) == b"\x80"
-        sub, finished, reader, failure = run_first_stream(f, 0, end, ctx.limits, self.scan_nested, member=member, depth=depth)
+        sub, finished, reader, failure = run_first_stream(f, 0, size, ctx.limits, self.scan_nested, member=member, depth=depth)
         if isinstance(f, CutData) and not finished and failure.startswith("truncated"):
             # the stream runs on past the data decompressed for the scan: unseen, never "no
             # pickle" (scan_compressed reports the cut)
@@ -137,7 +137,7 @@ class ContainerScanner:
             ctx.problem(failure, reader.pos, member)
         if _builds_joblib_array(sub):
             plain, _, _, _ = run_first_stream(
-                f, 0, end, ctx.limits, self.scan_nested, member=member, depth=depth, machine_class=PlainPickleMachine
+                f, 0, size, ctx.limits, self.scan_nested, member=member, depth=depth, machine_class=PlainPickleMachine
             )
             adopt(ctx, plain, with_problems=False, same_stream=True)  # where pickle.load fails, it stops: only what ran before counts
         while finished and not reader.at_end() and not ctx.stopped:
@@ -145,7 +145,7 @@ class ContainerScanner:
             # on. A further stream counts when it is a pickle by the same test, and its
             # globals are judged; bytes that are no stream are data no loader reads.
             start = reader.pos
-            sub, finished, reader, failure = run_first_stream(f, start, end, ctx.limits, self.scan_nested, member=member, depth=depth)
+            sub, finished, reader, failure = run_first_stream(f, start, size, ctx.limits, self.scan_nested, member=member, depth=depth)
             if not first_stream_is_pickle(sub, finished, f.seek(start) is not None and f.read(1) == b"\x80"):
                 break
             adopt(ctx, sub, with_problems=getattr(sub, "internal_failure", False) or getattr(sub, "frames_disagree", False))
